@@ -1,0 +1,37 @@
+/*
+ * zcshim.h - what libzcshim shows to the outside: its statistics fields.
+ *
+ * Programs never include this: they are run unmodified under
+ * LD_PRELOAD=libzcshim.so. Tools that read the statistics line (and the
+ * shim's own tests) use the field list below, which is the one place the
+ * names and their order are defined.
+ */
+#ifndef ZCSHIM_H
+#define ZCSHIM_H
+
+/*
+ * X(name, what it counts). Every field is an unsigned 64-bit counter except
+ * the two gauges inflight_bytes (now) and inflight_max_bytes (high water).
+ */
+#define ZCSHIM_STATS_FIELDS(X)                                                   \
+	X(zc_sends, "send calls that went out with MSG_ZEROCOPY")                \
+	X(zc_bytes, "bytes those calls sent")                                    \
+	X(copy_sends, "large sends on TCP/UDP sockets that were copied instead") \
+	X(copy_bytes, "bytes those calls sent")                                  \
+	X(bounce_bytes, "unaligned head/tail bytes sent from shim memory")       \
+	X(completions, "zerocopy calls the kernel reported released")            \
+	X(completions_copied, "of those, calls the kernel copied after all")     \
+	X(guard_protects, "page ranges made read-only by the guard")             \
+	X(guard_faults, "writes by the program that hit a guarded page")         \
+	X(guard_stall_ns, "time spent waiting for completions in the guard")     \
+	X(cow_pages, "pages replaced by a private copy (copy-on-write)")         \
+	X(discard_pages, "guarded pages of freed memory given fresh pages")      \
+	X(kernel_write_resolves, "read()-family calls into guarded buffers")     \
+	X(enobufs_fallbacks, "zerocopy calls refused with ENOBUFS, then copied") \
+	X(budget_fallbacks, "large sends copied to stay within the pin budget")  \
+	X(inflight_bytes, "bytes sent with zerocopy not yet released")           \
+	X(inflight_max_bytes, "highest value inflight_bytes reached")            \
+	X(sockets_zc_on, "sockets on which zerocopy was enabled")                \
+	X(sockets_zc_off, "sockets that stopped using zerocopy (COPIED)")
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * completion.c - read zerocopy notifications from a socket's error queue.
+ *
+ * The shim reads the error queue only of sockets it manages, and manages
+ * only sockets whose error queue carries nothing but its own notifications
+ * (sock.c leaves alone sockets with IP_RECVERR, IPV6_RECVERR, timestamping
+ * or SO_ZEROCOPY set by the program). Reads are non-blocking and happen on
+ * the shim's own calls (a send on the socket, a guard fault, a close).
+ *
+ * Signal-context invariant: zc_reap_locked runs in the fault handler. It
+ * uses the raw recvmsg syscall and the caller's stack only.
+ */
+#include "guard.h"
+#include "shim.h"
+#include "sock.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define REAP_MAX_PER_CALL 256   /* notifications read in one go */
+
+void zc_reap_locked(uint32_t slot)
+{
+	struct zc_sock *s = &zc_socks[slot];
+	uint32_t released = 0;
+
+	if (!s->used || !s->zc_set)
+		return;
+	for (int n = 0; n < REAP_MAX_PER_CALL; n++) {
+		union {
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					    sizeof(struct sockaddr_in6)) * 2];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr msg = { 0 };
+		struct cmsghdr *cm;
+		long r;
+
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof ctl.buf;
+		r = syscall(SYS_recvmsg, s->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;   /* EAGAIN: empty; anything else: nothing to read */
+		}
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			struct sock_extended_err *ee;
+			uint32_t newly, count;
+
+			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			ee = (struct sock_extended_err *)CMSG_DATA(cm);
+			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee->ee_errno != 0)
+				continue;
+			newly = zc_idwin_mark(&s->win, ee->ee_info, ee->ee_data);
+			count = ee->ee_data - ee->ee_info + 1;
+			released += newly;
+			ZC_STAT_ADD(completions, newly);
+			if (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) {
+				ZC_STAT_ADD(completions_copied, newly);
+				s->copied += count;
+			}
+		}
+	}
+	if (released) {
+		for (uint32_t i = 0; i < zc_ext.n;) {
+			struct zc_ext *e = &zc_ext.v[i];
+
+			if (e->sent && e->slot == slot && e->sgen == s->gen &&
+			    zc_idwin_is_done(&s->win, e->id))
+				zc_guard_remove_locked(i, 0);
+			else
+				i++;
+		}
+		zc_idwin_advance(&s->win);
+	}
+	/* The kernel's advice: a socket whose data is copied anyway should
+	 * stop asking for zerocopy (unless the operator forces local peers,
+	 * whose data is always copied). */
+	if (!s->zc_off && !zc_cfg.local_force && zc_cfg.copied_limit &&
+	    s->copied >= zc_cfg.copied_limit) {
+		s->zc_off = 1;
+		ZC_STAT_ADD(sockets_zc_off, 1);
+	}
+}
+
+void zc_reap_all_locked(void)
+{
+	uint32_t seen[64];
+	int nseen = 0;
+
+	for (uint32_t i = 0; i < zc_ext.n && nseen < 64; i++) {
+		struct zc_ext *e = &zc_ext.v[i];
+		int dup = 0;
+
+		if (!e->head || !e->sent)
+			continue;
+		for (int k = 0; k < nseen; k++)
+			dup |= seen[k] == e->slot;
+		if (!dup && zc_socks[e->slot].used && zc_socks[e->slot].gen == e->sgen)
+			seen[nseen++] = e->slot;
+	}
+	for (int k = 0; k < nseen; k++)
+		zc_reap_locked(seen[k]);
+}

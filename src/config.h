@@ -1,0 +1,57 @@
+/*
+ * config.h - the operator's settings, read once from the environment.
+ *
+ * Parsing is pure (no globals, no I/O): it takes a lookup function and a
+ * reporting function so the unit tests can drive it with any environment.
+ */
+#ifndef ZC_CONFIG_H
+#define ZC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum zc_log_level { ZC_LOG_ERROR = 0, ZC_LOG_WARN, ZC_LOG_INFO, ZC_LOG_DEBUG };
+
+#define ZC_STATS_PATH_MAX 512
+
+struct zc_config {
+	size_t threshold;          /* ZCSHIM_THRESHOLD: smallest payload sent with zerocopy */
+	int local_force;           /* ZCSHIM_LOCAL=force: zerocopy to local peers too */
+	uint32_t stall_us;         /* ZCSHIM_STALL_US: wait for a completion before copy-on-write */
+	char stats_path[ZC_STATS_PATH_MAX]; /* ZCSHIM_STATS_FILE; "" means standard error */
+	int stats_signal;          /* ZCSHIM_STATS_SIGNAL; 0 means none */
+	int log_level;             /* ZCSHIM_LOG */
+	int disable;               /* ZCSHIM_DISABLE=1: pass everything through */
+	uint32_t copied_limit;     /* ZCSHIM_COPIED_LIMIT: COPIED completions before a socket stops */
+	size_t max_inflight;       /* ZCSHIM_MAX_INFLIGHT: cap on unreleased zerocopy bytes, 0 = auto */
+	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: tests only, sends unguarded */
+};
+
+#define ZC_DEFAULT_THRESHOLD (64u * 1024u)
+#define ZC_DEFAULT_STALL_US 50u
+#define ZC_MAX_STALL_US 10000000u
+#define ZC_DEFAULT_COPIED_LIMIT 16u
+#define ZC_MAX_THRESHOLD ((size_t)1 << 30)
+
+typedef const char *(*zc_getenv_fn)(const char *name, void *ctx);
+typedef void (*zc_report_fn)(const char *message, void *ctx);
+
+void zc_config_defaults(struct zc_config *cfg);
+
+/* Fill cfg from the lookup; each malformed value is reported once through
+ * report (naming the variable, the value and what is used instead) and
+ * replaced by its default. Returns the number of values reported. */
+int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
+		    zc_report_fn report, void *report_ctx);
+
+/* "64K" -> 65536. Returns 0 on success, -1 if s is not a byte count. */
+int zc_parse_size(const char *s, size_t *out);
+
+/* "USR1", "SIGUSR1", "12", "none" -> signal number (0 for none); -1 if bad. */
+int zc_parse_signal(const char *s);
+
+/* Expand %p (pid) and %% in a stats path template into out. Async-signal-safe.
+ * Returns the length, or -1 if it does not fit. */
+int zc_expand_path(const char *tmpl, int pid, char *out, size_t cap);
+
+#endif

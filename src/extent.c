@@ -1,0 +1,225 @@
+/*
+ * extent.c - the in-flight table (see extent.h).
+ *
+ * Linear scans: the table holds what is in flight, bounded by the pinned
+ * page budget (a few thousand entries at most), and every scan runs under
+ * the global lock, off the common path.
+ */
+#include "extent.h"
+
+#include <string.h>
+
+int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e)
+{
+	if (t->n + t->reserve >= t->cap)
+		return -1;
+	t->v[t->n] = *e;
+	return (int)t->n++;
+}
+
+void zc_ext_remove(struct zc_ext_table *t, uint32_t i)
+{
+	if (i >= t->n)
+		return;
+	t->v[i] = t->v[--t->n];
+}
+
+int zc_ext_find(const struct zc_ext_table *t, uintptr_t a)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->v[i].start <= a && a < t->v[i].end)
+			return (int)i;
+	return -1;
+}
+
+int zc_ext_overlaps(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->v[i].start < end && start < t->v[i].end)
+			return 1;
+	return 0;
+}
+
+static void sort_ranges(struct zc_ext_range *r, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct zc_ext_range x = r[i];
+		size_t j = i;
+
+		while (j > 0 && r[j - 1].start > x.start) {
+			r[j] = r[j - 1];
+			j--;
+		}
+		r[j] = x;
+	}
+}
+
+size_t zc_ranges_merge(struct zc_ext_range *r, size_t n)
+{
+	size_t out = 0;
+
+	if (!n)
+		return 0;
+	sort_ranges(r, n);
+	for (size_t i = 1; i < n; i++) {
+		if (r[i].start <= r[out].end) {
+			if (r[i].end > r[out].end)
+				r[out].end = r[i].end;
+		} else {
+			r[++out] = r[i];
+		}
+	}
+	return out + 1;
+}
+
+/*
+ * Walk [start, end) from left to right. At each point p, either some entry
+ * guards p (then p jumps to the furthest end among entries guarding p), or
+ * none does (then p jumps to the nearest entry start after p, or end).
+ */
+size_t zc_ext_uncovered(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+			struct zc_ext_range *out, size_t max)
+{
+	size_t count = 0;
+	uintptr_t p = start;
+
+	while (p < end) {
+		uintptr_t reach = p, next = end;
+
+		for (uint32_t i = 0; i < t->n; i++) {
+			const struct zc_ext *e = &t->v[i];
+
+			if (!zc_ext_guarded(e))
+				continue;
+			if (e->start <= p && p < e->end) {
+				if (e->end > reach)
+					reach = e->end;
+			} else if (e->start > p && e->start < next) {
+				next = e->start;
+			}
+		}
+		if (reach > p) {
+			p = reach;
+			continue;
+		}
+		if (count < max) {
+			out[count].start = p;
+			out[count].end = next;
+		}
+		count++;
+		p = next;
+	}
+	return count;
+}
+
+size_t zc_ext_covered(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+		      struct zc_ext_range *out, size_t max)
+{
+	struct zc_ext_range gaps[64];
+	size_t ng, count = 0;
+	uintptr_t p = start;
+
+	/* The covered parts are the complement of the uncovered ones. When
+	 * there are more gaps than fit, fall back to the slower walk below. */
+	ng = zc_ext_uncovered(t, start, end, gaps, 64);
+	if (ng <= 64) {
+		for (size_t i = 0; i <= ng; i++) {
+			uintptr_t stop = i < ng ? gaps[i].start : end;
+
+			if (stop > p) {
+				if (count < max) {
+					out[count].start = p;
+					out[count].end = stop;
+				}
+				count++;
+			}
+			if (i < ng)
+				p = gaps[i].end;
+		}
+		return count;
+	}
+	while (p < end) {
+		struct zc_ext_range gap;
+
+		if (zc_ext_uncovered(t, p, end, &gap, 1) == 0) {
+			if (count < max) {
+				out[count].start = p;
+				out[count].end = end;
+			}
+			return count + 1;
+		}
+		if (gap.start > p) {
+			if (count < max) {
+				out[count].start = p;
+				out[count].end = gap.start;
+			}
+			count++;
+		}
+		p = gap.end;
+	}
+	return count;
+}
+
+size_t zc_ext_touching(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+		       struct zc_ext_range *out, size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < t->n && n < max; i++) {
+		const struct zc_ext *e = &t->v[i];
+
+		if (zc_ext_guarded(e) && e->start < end && start < e->end) {
+			out[n].start = e->start;
+			out[n].end = e->end;
+			n++;
+			if (n == max)
+				n = zc_ranges_merge(out, n);
+		}
+	}
+	return zc_ranges_merge(out, n);
+}
+
+int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
+{
+	int rc = 0;
+	uint32_t n = t->n;    /* entries added by splits need no visit */
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct zc_ext *e = &t->v[i];
+
+		if (!zc_ext_guarded(e) || e->end <= start || end <= e->start)
+			continue;
+		if (e->start < start && end < e->end) {
+			/* Keeps a piece on both sides: the right piece becomes
+			 * a new entry of the same call, without accounting. */
+			struct zc_ext right = *e;
+
+			if (t->n >= t->cap) {
+				rc = -1;
+				continue;
+			}
+			right.start = end;
+			right.head = 0;
+			right.bounce = 0;
+			right.bytes = 0;
+			right.pin_pages = 0;
+			t->v[t->n++] = right;
+			e = &t->v[i];
+			e->end = start;
+		} else if (e->start < start) {
+			e->end = start;
+		} else if (end < e->end) {
+			e->start = end;
+		} else {
+			e->start = e->end = 0;
+		}
+	}
+	/* Entries left with nothing to guard and no accounting go. */
+	for (uint32_t i = 0; i < t->n;) {
+		if (!zc_ext_guarded(&t->v[i]) && !t->v[i].head)
+			zc_ext_remove(t, i);
+		else
+			i++;
+	}
+	return rc;
+}

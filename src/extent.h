@@ -1,0 +1,79 @@
+/*
+ * extent.h - the in-flight table: which page ranges each unreleased
+ * zerocopy call keeps guarded.
+ *
+ * One call becomes one or more entries (one per guarded run of pages; a
+ * call may also have none, when all its bytes went through bounce memory).
+ * The first entry of a call is its head: it carries the call's accounting
+ * (bytes, pinned pages, bounce slot). Entries of different calls may
+ * overlap: a page stays guarded while any entry covers it.
+ *
+ * Pure logic: no locks, no syscalls. The caller holds the global lock.
+ */
+#ifndef ZC_EXTENT_H
+#define ZC_EXTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct zc_ext {
+	uintptr_t start, end;   /* guarded pages [start, end); empty once detached */
+	uint32_t slot;          /* socket slot */
+	uint32_t sgen;          /* generation of that slot when the call was made */
+	uint32_t id;            /* the call's zerocopy id (valid once sent) */
+	uint32_t head : 1;      /* carries the accounting below */
+	uint32_t sent : 1;      /* the call returned success; id is valid */
+	uint32_t bounce;        /* bounce slot + 1, or 0 (head only) */
+	uint64_t bytes;         /* payload bytes (head only) */
+	uint64_t pin_pages;     /* locked pages the kernel charged (head only) */
+};
+
+struct zc_ext_range {
+	uintptr_t start, end;
+};
+
+struct zc_ext_table {
+	struct zc_ext *v;
+	uint32_t n;             /* entries in use: v[0..n) */
+	uint32_t cap;           /* capacity of v */
+	uint32_t reserve;       /* entries kept free for splits by detach */
+};
+
+static inline int zc_ext_guarded(const struct zc_ext *e) { return e->start < e->end; }
+
+/* Append an entry; -1 when only the split reserve is left. */
+int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e);
+
+/* Remove entry i (the last entry moves into its place). */
+void zc_ext_remove(struct zc_ext_table *t, uint32_t i);
+
+/* Index of an entry guarding address a, or -1. */
+int zc_ext_find(const struct zc_ext_table *t, uintptr_t a);
+
+/* Does any entry guard a byte of [start, end)? */
+int zc_ext_overlaps(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
+
+/* The parts of [start, end) no entry guards, in order, at most max of them;
+ * returns how many there are (which may exceed max). */
+size_t zc_ext_uncovered(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+			struct zc_ext_range *out, size_t max);
+
+/* The guarded parts of [start, end), merged and in order (at most max);
+ * returns how many there are. */
+size_t zc_ext_covered(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+		      struct zc_ext_range *out, size_t max);
+
+/* The union of the whole ranges of every entry that guards a byte of
+ * [start, end), merged and in order (at most max); returns how many. */
+size_t zc_ext_touching(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+		       struct zc_ext_range *out, size_t max);
+
+/* Stop guarding [start, end) in every entry, splitting entries that extend
+ * on both sides. Returns 0, or -1 if a split found no free entry (then the
+ * entries that could not be split keep their whole range). */
+int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end);
+
+/* Sort ranges and merge overlapping or touching ones; returns the new count. */
+size_t zc_ranges_merge(struct zc_ext_range *r, size_t n);
+
+#endif

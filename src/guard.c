@@ -1,0 +1,377 @@
+/*
+ * guard.c - protection, release, copy-on-write and the fault path.
+ *
+ * Signal-context invariant: zc_guard_fault and everything it calls
+ * (zc_guard_resolve, the *_locked helpers, zc_reap_locked) run in the
+ * SIGSEGV handler. They use only raw syscalls (mprotect, mmap, mremap,
+ * munmap, recvmsg, ppoll, clock_gettime, futex, rt_sigprocmask), memcpy,
+ * and memory the shim mapped itself. No malloc, no stdio.
+ */
+#include "guard.h"
+#include "bounce.h"
+#include "shim.h"
+#include "sock.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXT_MAX 65536u
+#define EXT_RESERVE 4096u
+
+struct zc_ext_table zc_ext;
+uint32_t zc_release_seq;
+uint64_t zc_pin_bytes;
+uint64_t zc_pin_cap;
+
+int zc_guard_init(void)
+{
+	void *p = mmap(NULL, EXT_MAX * sizeof(struct zc_ext), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	zc_ext.v = p;
+	zc_ext.cap = EXT_MAX;
+	zc_ext.reserve = EXT_RESERVE;
+	zc_ext.n = 0;
+	return 0;
+}
+
+static long sys_mprotect(uintptr_t start, uintptr_t end, int prot)
+{
+	return syscall(SYS_mprotect, (void *)start, (size_t)(end - start), prot);
+}
+
+int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
+{
+	struct zc_ext_range r[32];
+	size_t n;
+
+	if (zc_cfg.test_no_guard)
+		return 0;
+	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
+	if (n > 32) {
+		/* Too fragmented to list: protecting all of it is the same. */
+		r[0].start = start;
+		r[0].end = end;
+		n = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sys_mprotect(r[i].start, r[i].end, PROT_READ)) {
+			int e = errno;
+
+			/* Undo what this call protected. */
+			for (size_t j = 0; j < i; j++)
+				sys_mprotect(r[j].start, r[j].end, PROT_READ | PROT_WRITE);
+			errno = e;
+			return -1;
+		}
+		ZC_STAT_ADD(guard_protects, 1);
+	}
+	return 0;
+}
+
+void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
+{
+	struct zc_ext_range r[32];
+	size_t n;
+	uintptr_t p = start;
+
+	if (zc_cfg.test_no_guard || start >= end)
+		return;
+	do {
+		n = zc_ext_uncovered(&zc_ext, p, end, r, 32);
+		for (size_t i = 0; i < n && i < 32; i++)
+			sys_mprotect(r[i].start, r[i].end, PROT_READ | PROT_WRITE);
+		if (n > 32)
+			p = r[31].end;
+	} while (n > 32);
+	zc_release_seq++;
+}
+
+void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
+{
+	struct zc_ext e = zc_ext.v[i];
+
+	zc_ext_remove(&zc_ext, i);
+	if (zc_ext_guarded(&e))
+		zc_guard_unprotect_locked(e.start, e.end);
+	if (e.head) {
+		if (e.bounce)
+			zc_bounce_put((int)e.bounce - 1, orphan_bounce);
+		if (e.sent) {
+			zc_pin_bytes -= e.pin_pages * zc_page;
+			zc_stats_inflight(-(int64_t)e.bytes);
+		}
+	}
+}
+
+void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
+{
+	for (uint32_t i = 0; i < zc_ext.n;) {
+		struct zc_ext *e = &zc_ext.v[i];
+
+		if (e->sent && e->slot == slot && e->sgen == sgen && e->id == id)
+			zc_guard_remove_locked(i, 0);
+		else
+			i++;
+	}
+}
+
+/* Copy-on-write of [start, end): a private copy takes the pages' place at
+ * the same address, atomically (mremap over them); the kernel keeps its
+ * references to the originals until it is done with them. */
+static int cow_range(uintptr_t start, uintptr_t end)
+{
+	size_t len = end - start;
+	long tmp = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long r;
+
+	if (tmp == -1)
+		return -1;
+	memcpy((void *)tmp, (const void *)start, len);
+	r = syscall(SYS_mremap, (void *)tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		    (void *)start);
+	if (r == -1) {
+		int e = errno;
+
+		syscall(SYS_munmap, (void *)tmp, len);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* Fresh zero pages over [start, end): for memory being freed, whose
+ * content nobody will read again. */
+static int discard_range(uintptr_t start, uintptr_t end)
+{
+	long r = syscall(SYS_mmap, (void *)start, end - start, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	return r == -1 ? -1 : 0;
+}
+
+/* Act on the guarded pages of [start, end). Returns 0, or -1 if some
+ * could not be resolved (they stay guarded). */
+static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode)
+{
+	struct zc_ext_range r[16];
+	size_t n;
+	int rc = 0;
+
+	if (mode == ZC_RESOLVE_COPY)
+		n = zc_ext_touching(&zc_ext, start, end, r, 16);
+	else
+		n = zc_ext_covered(&zc_ext, start, end, r, 16);
+	if (n > 16)
+		n = 16;
+	for (size_t i = 0; i < n; i++) {
+		size_t pages = (r[i].end - r[i].start) / zc_page;
+
+		if (mode == ZC_RESOLVE_COPY && !zc_cfg.test_no_guard) {
+			if (cow_range(r[i].start, r[i].end)) {
+				rc = -1;
+				continue;
+			}
+			ZC_STAT_ADD(cow_pages, pages);
+		} else if (mode == ZC_RESOLVE_DISCARD && !zc_cfg.test_no_guard) {
+			if (discard_range(r[i].start, r[i].end)) {
+				rc = -1;
+				continue;
+			}
+			ZC_STAT_ADD(discard_pages, pages);
+		}
+		if (zc_ext_detach(&zc_ext, r[i].start, r[i].end))
+			rc = -1;
+	}
+	zc_release_seq++;
+	return rc;
+}
+
+void zc_guard_orphan_slot_locked(uint32_t slot, uint32_t sgen)
+{
+	/* First give the program private copies of every guarded page these
+	 * calls hold (act_locked detaches them, so each pass finds fewer). */
+	for (int tries = 0; tries < 1024; tries++) {
+		uintptr_t s0 = 0, e0 = 0;
+
+		for (uint32_t i = 0; i < zc_ext.n; i++) {
+			struct zc_ext *e = &zc_ext.v[i];
+
+			if (e->sent && e->slot == slot && e->sgen == sgen && zc_ext_guarded(e)) {
+				s0 = e->start;
+				e0 = e->end;
+				break;
+			}
+		}
+		if (s0 == e0 || act_locked(s0, e0, ZC_RESOLVE_COPY))
+			break;
+	}
+	/* Then drop the calls. An entry whose copy failed keeps guarding its
+	 * pages: a write to them retries the copy (see zc_guard_resolve). */
+	for (uint32_t i = 0; i < zc_ext.n;) {
+		struct zc_ext *e = &zc_ext.v[i];
+
+		if (e->sent && e->slot == slot && e->sgen == sgen) {
+			if (!zc_ext_guarded(e)) {
+				zc_guard_remove_locked(i, 1);
+				continue;
+			}
+			if (e->head && e->bounce) {
+				zc_bounce_put((int)e->bounce - 1, 1);
+				e->bounce = 0;
+			}
+		}
+		i++;
+	}
+}
+
+/* Reap the sockets owning guarded pages of [start, end); put into fds the
+ * ones still holding some, for the caller to wait on. */
+static int reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds, int max)
+{
+	uint32_t seen[16];
+	int nseen = 0, nfds = 0;
+
+	for (uint32_t i = 0; i < zc_ext.n && nseen < 16; i++) {
+		struct zc_ext *e = &zc_ext.v[i];
+		int dup = 0;
+
+		if (!e->sent || !zc_ext_guarded(e) || e->end <= start || end <= e->start)
+			continue;
+		for (int k = 0; k < nseen; k++)
+			dup |= seen[k] == e->slot;
+		if (dup || !zc_socks[e->slot].used || zc_socks[e->slot].gen != e->sgen)
+			continue;
+		seen[nseen++] = e->slot;
+	}
+	for (int k = 0; k < nseen; k++)
+		zc_reap_locked(seen[k]);
+	for (int k = 0; k < nseen && nfds < max; k++) {
+		fds[nfds].fd = zc_socks[seen[k]].fd;
+		fds[nfds].events = 0;   /* POLLERR: the error queue has something */
+		fds[nfds].revents = 0;
+		nfds++;
+	}
+	return nfds;
+}
+
+int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns)
+{
+	struct zc_lock_state ls;
+	uint64_t t0 = 0, deadline = 0, now = 0;
+	int had = 0;
+
+	if (!zc_guard_any())
+		return 0;
+	if (mode == ZC_RESOLVE_COPY) {
+		start = zc_page_down(start);
+		end = zc_page_up(end);
+	} else {
+		start = zc_page_up(start);
+		end = zc_page_down(end);
+	}
+	if (start >= end)
+		return 0;
+	for (;;) {
+		struct pollfd fds[16];
+		int nfds = 0;
+
+		zc_lock(&ls);
+		if (!zc_ext_overlaps(&zc_ext, start, end)) {
+			zc_unlock(&ls);
+			break;
+		}
+		had = 1;
+		if (mode == ZC_RESOLVE_COPY) {
+			nfds = reap_owners_locked(start, end, fds, 16);
+			if (!zc_ext_overlaps(&zc_ext, start, end)) {
+				zc_unlock(&ls);
+				break;
+			}
+			now = zc_now_ns();
+			if (!t0) {
+				t0 = now;
+				deadline = now + wait_ns;
+			}
+			if (nfds > 0 && now < deadline) {
+				uint64_t left = deadline - now;
+				struct timespec ts = { (time_t)(left / 1000000000u),
+						       (long)(left % 1000000000u) };
+
+				zc_unlock(&ls);
+				syscall(SYS_ppoll, fds, (unsigned long)nfds, &ts, NULL, (size_t)8);
+				continue;
+			}
+		}
+		if (act_locked(start, end, mode) == 0 || mode != ZC_RESOLVE_COPY) {
+			zc_unlock(&ls);
+			break;
+		}
+		/* A private copy was impossible (no memory for the copy, or
+		 * vm.max_map_count reached): keep waiting for the completion,
+		 * which is the only other safe outcome. */
+		zc_unlock(&ls);
+		{
+			struct timespec ts = { 0, 1000000 };
+
+			if (nfds > 0)
+				syscall(SYS_ppoll, fds, (unsigned long)nfds, &ts, NULL, (size_t)8);
+			else
+				syscall(SYS_nanosleep, &ts, NULL);
+		}
+	}
+	if (t0)
+		ZC_STAT_ADD(guard_stall_ns, zc_now_ns() - t0);
+	return had;
+}
+
+static __thread uintptr_t last_fault_page ZC_TLS_MODEL;
+static __thread uint32_t last_fault_seq ZC_TLS_MODEL;
+
+int zc_guard_fault(uintptr_t addr)
+{
+	struct zc_lock_state ls;
+	uintptr_t page = zc_page_down(addr);
+	uint32_t seq;
+
+	zc_lock(&ls);
+	if (zc_ext_find(&zc_ext, page) < 0) {
+		/* Not guarded now. Either a release raced with this write
+		 * (retrying succeeds), or the fault is not ours. A second fault
+		 * at the same page with no release in between tells them apart. */
+		seq = zc_release_seq;
+		zc_unlock(&ls);
+		if (last_fault_page == page && last_fault_seq == seq) {
+			last_fault_page = 0;
+			return 0;
+		}
+		last_fault_page = page;
+		last_fault_seq = seq;
+		return 1;
+	}
+	zc_unlock(&ls);
+	ZC_STAT_ADD(guard_faults, 1);
+	zc_guard_resolve(page, page + zc_page, ZC_RESOLVE_COPY,
+			 (uint64_t)zc_cfg.stall_us * 1000u);
+	last_fault_page = 0;
+	return 1;
+}
+
+void zc_guard_child_reset(void)
+{
+	for (uint32_t i = 0; i < zc_ext.n; i++)
+		if (zc_ext_guarded(&zc_ext.v[i]) && !zc_cfg.test_no_guard)
+			sys_mprotect(zc_ext.v[i].start, zc_ext.v[i].end, PROT_READ | PROT_WRITE);
+	zc_ext.n = 0;
+	zc_pin_bytes = 0;
+	zc_release_seq++;
+	zc_bounce_reset();
+}

@@ -1,0 +1,79 @@
+/*
+ * guard.h - the guard: pages of unreleased zerocopy sends stay read-only;
+ * a write to one waits for the completion, then gets a private copy.
+ *
+ * Locking rules (see the invariant in shim.h):
+ *   - zc_ext, zc_release_seq, the socket slots and the bounce pool change
+ *     only under the global lock;
+ *   - functions named *_locked expect the lock held; the others take it;
+ *   - nothing under the lock writes to program memory, and nothing waits
+ *     for the kernel under it except non-blocking error-queue reads and
+ *     memory syscalls (mprotect, mmap, mremap).
+ */
+#ifndef ZC_GUARD_H
+#define ZC_GUARD_H
+
+#include <stdint.h>
+
+#include "extent.h"
+
+extern struct zc_ext_table zc_ext;
+/* Bumped whenever a guarded page may have become writable: lets the fault
+ * handler tell a write that raced with a release from a real fault. */
+extern uint32_t zc_release_seq;
+extern uint64_t zc_pin_bytes;     /* locked-memory charge of calls in flight */
+extern uint64_t zc_pin_cap;       /* the most the shim keeps pinned */
+
+int zc_guard_init(void);
+
+/* Is anything guarded at all? (a lock-free hint for fast paths) */
+static inline int zc_guard_any(void)
+{
+	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) != 0;
+}
+
+/* Make the parts of [start, end) that no entry guards yet read-only.
+ * Returns 0 or -1 (errno from mprotect). */
+int zc_guard_protect_locked(uintptr_t start, uintptr_t end);
+
+/* Give write permission back to the parts of [start, end) no entry guards. */
+void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end);
+
+/* Remove entry i: unprotect what it alone guarded, settle its accounting
+ * (bounce slot back, orphaned or not). */
+void zc_guard_remove_locked(uint32_t i, int orphan_bounce);
+
+/* The kernel released call id of (slot, sgen). */
+void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id);
+
+/* The socket of (slot, sgen) is going away: calls it has sent can never
+ * complete. Their guarded pages become private copies, their bounce slots
+ * are orphaned. Calls still being sent are left to their sender. */
+void zc_guard_orphan_slot_locked(uint32_t slot, uint32_t sgen);
+
+enum zc_resolve {
+	ZC_RESOLVE_COPY,      /* wait up to the stall budget, then copy-on-write */
+	ZC_RESOLVE_DISCARD,   /* the memory is being freed: fresh pages, no copy */
+	ZC_RESOLVE_FORGET,    /* the memory is being unmapped: just stop guarding */
+};
+
+/* Make [start, end) free of guarded pages. COPY waits wait_ns for the
+ * completions first. DISCARD and FORGET act on whole pages inside the
+ * range only. Returns 1 if anything was guarded. Takes the lock. */
+int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns);
+
+/* The fault handler's part (signal context): 1 if the write at addr may
+ * be retried (the page was ours, or was released meanwhile), 0 if the
+ * fault is not the guard's. */
+int zc_guard_fault(uintptr_t addr);
+
+/* Read the error queue of every socket with calls in flight (lock held). */
+void zc_reap_all_locked(void);
+
+/* Read slot's error queue and complete what it releases (lock held). */
+void zc_reap_locked(uint32_t slot);
+
+/* Fork child: drop every guard (the child's pages are its own). */
+void zc_guard_child_reset(void);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * hooks_mem.c - the program's memory changing under the guard.
+ *
+ *   free      the memory's content is dead: guarded pages inside the chunk
+ *             get fresh pages (no copy, no wait) before the allocator may
+ *             reuse them or give them back to the system;
+ *   realloc   the allocator may copy and free internally: private copies
+ *             first;
+ *   munmap    the pages go away (the kernel keeps what it pinned): stop
+ *             guarding them, so no later release touches a new mapping
+ *             at the same address;
+ *   mremap, mprotect
+ *             resolve like a write would (wait, then copy), so the guard
+ *             never restores a permission the program has changed;
+ *   mmap, brk, sbrk
+ *             mappings changed: the VMA cache is dropped. (dlopen is not
+ *             wrapped: a wrapper would change the caller dlopen resolves
+ *             $ORIGIN and RUNPATH against; a library's new mappings are
+ *             simply unknown to the cache, which then reads them.)
+ */
+#include "guard.h"
+#include "shim.h"
+#include "vma.h"
+
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static void chunk_dying(void *p, enum zc_resolve mode)
+{
+	uintptr_t a = (uintptr_t)p;
+	size_t n = ZC_REAL(malloc_usable_size)(p);
+
+	if (!n || a + n < a)
+		return;
+	if (mode == ZC_RESOLVE_DISCARD)
+		zc_guard_resolve(a, a + n, ZC_RESOLVE_DISCARD, 0);
+	/* Pages only partly inside the chunk (a payload that reached past
+	 * it) keep their other bytes: copy those. */
+	zc_guard_resolve(a, a + n, ZC_RESOLVE_COPY, 0);
+}
+
+ZC_EXPORT void free(void *p)
+{
+	if (ZC_UNLIKELY(!zc_real.free)) {
+		if (zc_binding)
+			return;   /* dlsym's own allocation while binding: leak it */
+		zc_real_bind();
+	}
+	if (p && ZC_UNLIKELY(zc_guard_any()) && zc_ready)
+		chunk_dying(p, ZC_RESOLVE_DISCARD);
+	zc_real.free(p);
+}
+
+ZC_EXPORT void *realloc(void *p, size_t n)
+{
+	if (p && ZC_UNLIKELY(zc_guard_any()) && zc_ready)
+		chunk_dying(p, ZC_RESOLVE_COPY);
+	return ZC_REAL(realloc)(p, n);
+}
+
+ZC_EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+	if (p && ZC_UNLIKELY(zc_guard_any()) && zc_ready)
+		chunk_dying(p, ZC_RESOLVE_COPY);
+	return ZC_REAL(reallocarray)(p, n, size);
+}
+
+static void range_changing(void *addr, size_t len, enum zc_resolve mode)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	if (zc_ready && ZC_UNLIKELY(zc_guard_any()) && len && a + len > a)
+		zc_guard_resolve(a, a + len, mode,
+				 mode == ZC_RESOLVE_COPY ? (uint64_t)zc_cfg.stall_us * 1000u : 0);
+}
+
+ZC_EXPORT int munmap(void *addr, size_t len)
+{
+	int r;
+
+	range_changing(addr, len, ZC_RESOLVE_FORGET);
+	r = ZC_REAL(munmap)(addr, len);
+	zc_vma_invalidate();
+	return r;
+}
+
+ZC_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
+{
+	void *newaddr = NULL, *r;
+
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+
+		va_start(ap, flags);
+		newaddr = va_arg(ap, void *);
+		va_end(ap);
+		range_changing(newaddr, newlen, ZC_RESOLVE_FORGET);
+	}
+	range_changing(old, oldlen, ZC_RESOLVE_COPY);
+	r = (flags & MREMAP_FIXED) ? ZC_REAL(mremap)(old, oldlen, newlen, flags, newaddr)
+				   : ZC_REAL(mremap)(old, oldlen, newlen, flags);
+	zc_vma_invalidate();
+	return r;
+}
+
+ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	int r;
+
+	range_changing(addr, len, ZC_RESOLVE_COPY);
+	r = ZC_REAL(mprotect)(addr, len, prot);
+	zc_vma_invalidate();
+	return r;
+}
+
+ZC_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *r;
+
+	if (flags & MAP_FIXED)
+		range_changing(addr, len, ZC_RESOLVE_FORGET);
+	r = ZC_REAL(mmap)(addr, len, prot, flags, fd, off);
+	zc_vma_invalidate();
+	return r;
+}
+
+ZC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+	void *r;
+
+	if (flags & MAP_FIXED)
+		range_changing(addr, len, ZC_RESOLVE_FORGET);
+	r = ZC_REAL(mmap64)(addr, len, prot, flags, fd, off);
+	zc_vma_invalidate();
+	return r;
+}
+
+ZC_EXPORT int brk(void *addr)
+{
+	void *cur = ZC_REAL(sbrk)(0);
+
+	if (addr < cur && cur != (void *)-1)
+		range_changing(addr, (size_t)((char *)cur - (char *)addr), ZC_RESOLVE_FORGET);
+	zc_vma_invalidate();
+	return ZC_REAL(brk)(addr);
+}
+
+ZC_EXPORT void *sbrk(intptr_t inc)
+{
+	if (inc < 0) {
+		char *cur = ZC_REAL(sbrk)(0);
+
+		if (cur != (char *)-1)
+			range_changing(cur + inc, (size_t)-inc, ZC_RESOLVE_FORGET);
+	}
+	if (inc)
+		zc_vma_invalidate();
+	return ZC_REAL(sbrk)(inc);
+}

@@ -1,0 +1,140 @@
+/*
+ * hooks_read.c - calls in which the kernel writes into program memory.
+ *
+ * A kernel write into a write-protected page fails with EFAULT instead of
+ * faulting into the guard, so a read() into a buffer still in flight would
+ * fail (and a socket read could lose data). Before such a call, the shim
+ * resolves the overlap exactly as a fault would: wait for the completion up
+ * to ZCSHIM_STALL_US, then give the program a private copy.
+ *
+ * Only the calls below are covered; other kernel writes into a guarded
+ * buffer (fstat, getsockopt results, libc-internal reads such as fread's)
+ * are listed as a limit in libzcshim(7).
+ */
+#include "guard.h"
+#include "shim.h"
+#include "stats.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static void before_write_to_addr(uintptr_t a, size_t len)
+{
+	if (len && a + len > a &&
+	    zc_guard_resolve(a, a + len, ZC_RESOLVE_COPY, (uint64_t)zc_cfg.stall_us * 1000u))
+		ZC_STAT_ADD(kernel_write_resolves, 1);
+}
+
+/* A macro: the address only, so the compiler does not take the buffer
+ * (write-only for read()) as read here. */
+#define before_write_to(buf, len) before_write_to_addr((uintptr_t)(buf), (len))
+
+static void before_write_to_iov(const struct iovec *iov, int n)
+{
+	for (int i = 0; iov && i < n; i++)
+		before_write_to(iov[i].iov_base, iov[i].iov_len);
+}
+
+#define GUARDED() ZC_UNLIKELY(zc_guard_any())
+
+ZC_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (GUARDED())
+		before_write_to(buf, n);
+	return ZC_REAL(read)(fd, buf, n);
+}
+
+ZC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	if (GUARDED())
+		before_write_to_iov(iov, n);
+	return ZC_REAL(readv)(fd, iov, n);
+}
+
+ZC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (GUARDED())
+		before_write_to(buf, n);
+	return ZC_REAL(pread)(fd, buf, n, off);
+}
+
+ZC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
+{
+	if (GUARDED())
+		before_write_to(buf, n);
+	return ZC_REAL(pread64)(fd, buf, n, off);
+}
+
+ZC_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	if (GUARDED())
+		before_write_to_iov(iov, n);
+	return ZC_REAL(preadv)(fd, iov, n, off);
+}
+
+ZC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off64_t off)
+{
+	if (GUARDED())
+		before_write_to_iov(iov, n);
+	return ZC_REAL(preadv64)(fd, iov, n, off);
+}
+
+ZC_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int n, off_t off, int flags)
+{
+	if (GUARDED())
+		before_write_to_iov(iov, n);
+	return ZC_REAL(preadv2)(fd, iov, n, off, flags);
+}
+
+ZC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off64_t off, int flags)
+{
+	if (GUARDED())
+		before_write_to_iov(iov, n);
+	return ZC_REAL(preadv64v2)(fd, iov, n, off, flags);
+}
+
+ZC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	if (GUARDED())
+		before_write_to(buf, n);
+	return ZC_REAL(recv)(fd, buf, n, flags);
+}
+
+ZC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+			   socklen_t *fromlen)
+{
+	if (GUARDED()) {
+		before_write_to(buf, n);
+		if (from && fromlen)
+			before_write_to(from, *fromlen);
+	}
+	return ZC_REAL(recvfrom)(fd, buf, n, flags, from, fromlen);
+}
+
+static void before_recvmsg(struct msghdr *m)
+{
+	if (!m)
+		return;
+	before_write_to_iov(m->msg_iov, (int)m->msg_iovlen);
+	if (m->msg_name)
+		before_write_to(m->msg_name, m->msg_namelen);
+	if (m->msg_control)
+		before_write_to(m->msg_control, m->msg_controllen);
+}
+
+ZC_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	if (GUARDED())
+		before_recvmsg(m);
+	return ZC_REAL(recvmsg)(fd, m, flags);
+}
+
+ZC_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+		       struct timespec *timeout)
+{
+	if (GUARDED())
+		for (unsigned i = 0; vec && i < vlen; i++)
+			before_recvmsg(&vec[i].msg_hdr);
+	return ZC_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+}

@@ -1,0 +1,171 @@
+/*
+ * init.c - start-up: settings, memory the shim needs, handlers.
+ *
+ * The constructor runs before main(). Until it has finished, zc_ready is 0
+ * and every wrapper passes its call straight through, so a program (or a
+ * library constructor) that sends early is merely not accelerated.
+ */
+#include "bounce.h"
+#include "guard.h"
+#include "shim.h"
+#include "signals.h"
+#include "sock.h"
+#include "stats.h"
+#include "vma.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct zc_config zc_cfg;
+size_t zc_page = 4096;
+int zc_ready;
+
+#define DEFAULT_PIN_CAP ((uint64_t)256 << 20)
+
+static const char *level_names[] = { "error", "warn", "info", "debug" };
+
+void zc_log(int level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	if (level > zc_cfg.log_level)
+		return;
+	n = snprintf(buf, sizeof buf, "libzcshim[%d] %s: ", (int)getpid(), level_names[level]);
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	if (zc_real.write)
+		zc_real.write(2, buf, (size_t)n);
+}
+
+static const char *env_get(const char *name, void *ctx)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static void env_report(const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (zc_real.write)
+		zc_real.write(2, msg, strlen(msg));
+}
+
+static int have_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof d);
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return (d[CAP_IPC_LOCK / 32].effective >> (CAP_IPC_LOCK % 32)) & 1;
+}
+
+/*
+ * How much the shim keeps pinned. Without CAP_IPC_LOCK every zerocopy call
+ * charges the user's RLIMIT_MEMLOCK, shared by all the user's processes:
+ * the shim uses at most half of it, leaving the rest to the program and its
+ * siblings (what is still refused comes back as ENOBUFS and is copied).
+ */
+static uint64_t pin_cap(void)
+{
+	struct rlimit rl;
+
+	if (zc_cfg.max_inflight)
+		return zc_cfg.max_inflight;
+	if (have_ipc_lock() || getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return DEFAULT_PIN_CAP;
+	return rl.rlim_cur / 2;
+}
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+__attribute__((constructor)) static void zc_init(void)
+{
+	long ps;
+
+	zc_real_bind();
+	ps = sysconf(_SC_PAGESIZE);
+	if (ps > 0)
+		zc_page = (size_t)ps;
+	zc_config_parse(&zc_cfg, env_get, NULL, env_report, NULL);
+	if (zc_cfg.disable) {
+		zc_log(ZC_LOG_INFO, "disabled by ZCSHIM_DISABLE; every call passes through");
+		return;
+	}
+	if (zc_vma_init() || zc_sock_init() || zc_guard_init() || zc_bounce_init()) {
+		zc_log(ZC_LOG_ERROR, "cannot map the shim's tables (%s); every call passes through",
+		       strerror(errno));
+		return;
+	}
+	zc_local_addrs_load();
+	zc_pin_cap = pin_cap();
+	if (zc_signals_install()) {
+		zc_log(ZC_LOG_ERROR, "cannot install the SIGSEGV handler (%s); every call passes through",
+		       strerror(errno));
+		return;
+	}
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	zc_log(ZC_LOG_INFO,
+	       "libzcshim %s: threshold %zu bytes, local %s, stall %u us, pin cap %llu bytes, stats signal %d, stats file %s%s",
+	       PACKAGE_VERSION, zc_cfg.threshold, zc_cfg.local_force ? "force" : "skip",
+	       zc_cfg.stall_us, (unsigned long long)zc_pin_cap, zc_cfg.stats_signal,
+	       zc_cfg.stats_path[0] ? zc_cfg.stats_path : "standard error",
+	       zc_cfg.test_no_guard ? ", GUARD DISABLED (ZCSHIM_TEST_NO_GUARD, tests only)" : "");
+	__atomic_store_n(&zc_ready, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * fork: the prepare handler takes the global lock so the child never
+ * inherits it mid-update. The child's memory is its own copy: it drops
+ * every guard (unprotecting its copies of the pages), and every socket it
+ * inherited is passed through from now on (the parent may still be
+ * sending zerocopy on it, and the two processes would share one id
+ * counter). Its counters start from zero.
+ */
+static struct zc_lock_state fork_lock;
+
+static void atfork_prepare(void)
+{
+	if (zc_ready)
+		zc_lock(&fork_lock);
+}
+
+static void atfork_parent(void)
+{
+	if (zc_ready)
+		zc_unlock(&fork_lock);
+}
+
+static void atfork_child(void)
+{
+	if (!zc_ready)
+		return;
+	zc_guard_child_reset();
+	for (uint32_t s = 0; s < zc_sock_hwm; s++) {
+		if (!zc_socks[s].used)
+			continue;
+		zc_fd_set(zc_socks[s].fd, ZC_FD_PASS);
+		zc_sock_free_locked(s);
+	}
+	zc_stats_reset();
+	zc_vma_invalidate();
+	zc_lock_reset();
+	pthread_sigmask(SIG_SETMASK, &fork_lock.saved, NULL);
+}

@@ -1,0 +1,100 @@
+/*
+ * iovplan.c - split a payload between program pages and bounce memory.
+ */
+#include "iovplan.h"
+
+#include <string.h>
+
+size_t zc_iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SIZE_MAX - total)
+			return SIZE_MAX;
+		total += iov[i].iov_len;
+	}
+	return total;
+}
+
+/* Append len bytes at src to the bounce memory, extending the previous
+ * output iovec when it is the bounce piece just before. */
+static int add_bounce(struct zc_plan *p, const char *src, size_t len, char *bounce,
+		      size_t cap)
+{
+	if (len > cap - p->bounce_len)
+		return ZC_PLAN_NO_ROOM;
+	if (p->ncopy == (int)(sizeof p->copy / sizeof p->copy[0]))
+		return ZC_PLAN_TOO_MANY;
+	p->copy[p->ncopy].src = src;
+	p->copy[p->ncopy].dst = p->bounce_len;
+	p->copy[p->ncopy].len = len;
+	p->ncopy++;
+	if (p->nout > 0 &&
+	    (char *)p->out[p->nout - 1].iov_base + p->out[p->nout - 1].iov_len ==
+		    bounce + p->bounce_len &&
+	    (char *)p->out[p->nout - 1].iov_base >= bounce &&
+	    (char *)p->out[p->nout - 1].iov_base < bounce + cap) {
+		p->out[p->nout - 1].iov_len += len;
+	} else {
+		if (p->nout == ZC_PLAN_OUT_MAX)
+			return ZC_PLAN_TOO_MANY;
+		p->out[p->nout].iov_base = bounce + p->bounce_len;
+		p->out[p->nout].iov_len = len;
+		p->nout++;
+	}
+	p->bounce_len += len;
+	return ZC_PLAN_OK;
+}
+
+int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
+		  char *bounce, size_t bounce_cap, size_t page)
+{
+	uintptr_t mask = (uintptr_t)page - 1;
+	size_t off = 0;
+	int rc;
+
+	p->nout = p->next = p->ncopy = 0;
+	p->bounce_len = p->total = p->guarded = 0;
+	if (iovcnt < 0 || iovcnt > ZC_PLAN_IN_MAX)
+		return ZC_PLAN_TOO_MANY;
+
+	for (int i = 0; i < iovcnt; i++) {
+		uintptr_t b = (uintptr_t)iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+		uintptr_t e = b + len;
+		uintptr_t mid_lo = (b + mask) & ~mask;
+		uintptr_t mid_hi = e & ~mask;
+
+		if (len == 0)
+			continue;
+		if (e < b || mid_lo < b || mid_lo >= mid_hi) {
+			/* No whole page inside (or the range wraps, which the
+			 * kernel will refuse anyway): all of it bounces. */
+			if ((rc = add_bounce(p, (const char *)b, len, bounce, bounce_cap)))
+				return rc;
+		} else {
+			if (mid_lo > b &&
+			    (rc = add_bounce(p, (const char *)b, mid_lo - b, bounce, bounce_cap)))
+				return rc;
+			if (p->nout == ZC_PLAN_OUT_MAX)
+				return ZC_PLAN_TOO_MANY;
+			p->out[p->nout].iov_base = (void *)mid_lo;
+			p->out[p->nout].iov_len = mid_hi - mid_lo;
+			p->nout++;
+			p->ext[p->next].start = mid_lo;
+			p->ext[p->next].end = mid_hi;
+			p->ext[p->next].off = off + (mid_lo - b);
+			p->next++;
+			p->guarded += mid_hi - mid_lo;
+			if (e > mid_hi &&
+			    (rc = add_bounce(p, (const char *)mid_hi, e - mid_hi, bounce, bounce_cap)))
+				return rc;
+		}
+		off += len;
+	}
+	p->total = off;
+	if (p->next == 0)
+		return ZC_PLAN_NO_PAGES;
+	return ZC_PLAN_OK;
+}

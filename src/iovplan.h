@@ -1,0 +1,63 @@
+/*
+ * iovplan.h - how one send's payload is split between the program's pages
+ * and shim-owned bounce memory.
+ *
+ * Only whole pages can be write-protected. For every iovec, the pages that
+ * lie wholly inside it are sent from the program's memory (and guarded);
+ * the unaligned head and tail, which share a page with memory outside the
+ * payload, are copied into bounce memory and sent from there, in the same
+ * single system call. Adjacent bounce pieces share one iovec.
+ *
+ * Pure logic: it only plans; the caller copies (it may fault on a bad
+ * pointer, which the caller turns into EFAULT like libc would).
+ */
+#ifndef ZC_IOVPLAN_H
+#define ZC_IOVPLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define ZC_PLAN_IN_MAX 64                    /* iovecs a planned call may have */
+#define ZC_PLAN_OUT_MAX (3 * ZC_PLAN_IN_MAX) /* iovecs handed to the kernel */
+
+struct zc_plan_ext {
+	uintptr_t start, end;   /* program pages sent as they are, to guard */
+	size_t off;             /* payload offset of start */
+};
+
+struct zc_plan_copy {
+	const void *src;        /* program bytes */
+	size_t dst;             /* offset in bounce memory */
+	size_t len;
+};
+
+struct zc_plan {
+	struct iovec out[ZC_PLAN_OUT_MAX];
+	int nout;
+	struct zc_plan_ext ext[ZC_PLAN_IN_MAX];
+	int next;
+	struct zc_plan_copy copy[2 * ZC_PLAN_IN_MAX];
+	int ncopy;
+	size_t bounce_len;      /* bounce bytes used */
+	size_t total;           /* payload bytes */
+	size_t guarded;         /* bytes in ext */
+};
+
+enum zc_plan_result {
+	ZC_PLAN_OK = 0,
+	ZC_PLAN_TOO_MANY = -1,  /* more iovecs than a plan holds */
+	ZC_PLAN_NO_ROOM = -2,   /* bounce memory too small */
+	ZC_PLAN_NO_PAGES = -3,  /* no whole page to send: nothing to gain */
+};
+
+/* Plan iov[0..iovcnt) against bounce memory at `bounce` of `bounce_cap`
+ * bytes and pages of size `page` (a power of two). */
+int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
+		  char *bounce, size_t bounce_cap, size_t page);
+
+/* Does the total of iov overflow or exceed limit? Returns the total, or
+ * SIZE_MAX on overflow. */
+size_t zc_iov_total(const struct iovec *iov, int iovcnt);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * real.h - the libc functions the shim wraps, reached through dlsym(RTLD_NEXT).
+ *
+ * One line per function in ZC_REAL_FUNCS declares the pointer, binds it and
+ * checks it: adding a wrapped function starts here.
+ */
+#ifndef ZC_REAL_H
+#define ZC_REAL_H
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+typedef void (*zc_sighandler_t)(int);
+
+#define ZC_REAL_FUNCS(X)                                                                      \
+	X(ssize_t, send, (int, const void *, size_t, int))                                    \
+	X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+	X(ssize_t, sendmsg, (int, const struct msghdr *, int))                                \
+	X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int))                          \
+	X(ssize_t, write, (int, const void *, size_t))                                        \
+	X(ssize_t, writev, (int, const struct iovec *, int))                                  \
+	X(ssize_t, read, (int, void *, size_t))                                               \
+	X(ssize_t, readv, (int, const struct iovec *, int))                                   \
+	X(ssize_t, pread, (int, void *, size_t, off_t))                                       \
+	X(ssize_t, pread64, (int, void *, size_t, off64_t))                                   \
+	X(ssize_t, preadv, (int, const struct iovec *, int, off_t))                           \
+	X(ssize_t, preadv64, (int, const struct iovec *, int, off64_t))                       \
+	X(ssize_t, preadv2, (int, const struct iovec *, int, off_t, int))                     \
+	X(ssize_t, preadv64v2, (int, const struct iovec *, int, off64_t, int))                \
+	X(ssize_t, recv, (int, void *, size_t, int))                                          \
+	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *))      \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                      \
+	X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *))       \
+	X(int, close, (int))                                                                  \
+	X(int, close_range, (unsigned int, unsigned int, int))                                \
+	X(int, dup2, (int, int))                                                              \
+	X(int, dup3, (int, int, int))                                                         \
+	X(int, socket, (int, int, int))                                                       \
+	X(int, accept, (int, struct sockaddr *, socklen_t *))                                 \
+	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))                           \
+	X(int, connect, (int, const struct sockaddr *, socklen_t))                            \
+	X(int, setsockopt, (int, int, int, const void *, socklen_t))                          \
+	X(void, free, (void *))                                                               \
+	X(void *, realloc, (void *, size_t))                                                  \
+	X(void *, reallocarray, (void *, size_t, size_t))                                     \
+	X(int, munmap, (void *, size_t))                                                      \
+	X(void *, mremap, (void *, size_t, size_t, int, ...))                                 \
+	X(int, mprotect, (void *, size_t, int))                                               \
+	X(void *, mmap, (void *, size_t, int, int, int, off_t))                               \
+	X(void *, mmap64, (void *, size_t, int, int, int, off64_t))                           \
+	X(int, brk, (void *))                                                                 \
+	X(void *, sbrk, (intptr_t))                                                           \
+	X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                \
+	X(zc_sighandler_t, signal, (int, zc_sighandler_t))
+
+/* Used, not wrapped. */
+#define ZC_REAL_PLAIN(X) X(size_t, malloc_usable_size, (void *))
+
+struct zc_real_table {
+#define ZC_REAL_PTR(ret, name, args) ret(*name) args;
+	ZC_REAL_FUNCS(ZC_REAL_PTR)
+	ZC_REAL_PLAIN(ZC_REAL_PTR)
+#undef ZC_REAL_PTR
+};
+
+extern struct zc_real_table zc_real;
+
+/* Bind every pointer (idempotent, thread-safe). Wrappers call it when they
+ * run before the library constructor did. */
+void zc_real_bind(void);
+
+#define ZC_REAL(name) (__builtin_expect(zc_real.name != NULL, 1) ? zc_real.name : (zc_real_bind(), zc_real.name))
+
+#endif

@@ -1,0 +1,476 @@
+/*
+ * sendpath.c - the zerocopy send path.
+ *
+ * Order of a zerocopy call, and why:
+ *  1. reserve (lock): reap this socket's completions, check the pin
+ *     budget and the id window, take a bounce slot;
+ *  2. plan and copy the unaligned head/tail into bounce memory (no lock:
+ *     reading a bad pointer faults, and the real call reports EFAULT);
+ *  3. arm (lock): check the pages may be guarded, record them as pending
+ *     and make them read-only BEFORE the syscall, so no write can slip in
+ *     between the kernel pinning a page and the guard taking it;
+ *  4. the syscall, with MSG_ZEROCOPY and the planned iovecs;
+ *  5. commit (lock): a call that sent bytes gets the socket's next id; one
+ *     that failed (no id consumed) is disarmed.
+ * A socket has at most one zerocopy send under way (busy flag): ids are
+ * handed out in call order, so concurrent senders on one socket copy.
+ */
+#include "sendpath.h"
+#include "bounce.h"
+#include "guard.h"
+#include "iovplan.h"
+#include "shim.h"
+#include "signals.h"
+#include "sock.h"
+#include "stats.h"
+#include "vma.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MMSG_MAX 16
+
+static __thread sigjmp_buf *volatile probe_env ZC_TLS_MODEL;
+
+int zc_probe_jump(void)
+{
+	sigjmp_buf *env = probe_env;
+
+	if (!env)
+		return 0;
+	probe_env = NULL;
+	siglongjmp(*env, 1);
+}
+
+/* Copy the plan's bounce bytes; -1 if a source pointer faults. */
+static int copy_bounce(const struct zc_plan *p, char *bounce)
+{
+	sigjmp_buf env;
+
+	if (sigsetjmp(env, 0))
+		return -1;
+	probe_env = &env;
+	for (int i = 0; i < p->ncopy; i++)
+		memcpy(bounce + p->copy[i].dst, p->copy[i].src, p->copy[i].len);
+	probe_env = NULL;
+	return 0;
+}
+
+static uint64_t pin_bytes_of(size_t total)
+{
+	return ((uint64_t)(total / zc_page) + 2) * zc_page;
+}
+
+/* Pending entries of one call are tagged (slot, sgen, sent=0, id=bounce). */
+static int is_pending(const struct zc_ext *e, uint32_t slot, uint32_t gen, int b)
+{
+	return !e->sent && e->slot == slot && e->sgen == gen && e->id == (uint32_t)b;
+}
+
+/* Step 1. Returns a bounce slot, or -1 (copy instead). */
+static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
+{
+	uint64_t pin = pin_bytes_of(total);
+
+	if (zc_idwin_outstanding(&s->win))
+		zc_reap_locked(slot);
+	if (zc_pin_bytes + pin > zc_pin_cap) {
+		zc_reap_all_locked();
+		if (zc_pin_bytes + pin > zc_pin_cap) {
+			ZC_STAT_ADD(budget_fallbacks, 1);
+			return -1;
+		}
+	}
+	if (!zc_idwin_has_room(&s->win))
+		return -1;
+	return zc_bounce_get();
+}
+
+/* Step 3. Returns 0, or -1 (nothing armed, bounce slot returned). */
+static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *p)
+{
+	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap)
+		goto refuse;
+	for (int i = 0; i < p->next; i++)
+		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
+			goto refuse;
+	for (int i = 0; i < p->next; i++) {
+		struct zc_ext e = { 0 };
+
+		if (zc_guard_protect_locked(p->ext[i].start, p->ext[i].end)) {
+			/* Undo the entries already armed (the head returns b). */
+			for (uint32_t k = 0; k < zc_ext.n;) {
+				if (is_pending(&zc_ext.v[k], slot, gen, b))
+					zc_guard_remove_locked(k, 0);
+				else
+					k++;
+			}
+			return -1;
+		}
+		e.start = p->ext[i].start;
+		e.end = p->ext[i].end;
+		e.slot = slot;
+		e.sgen = gen;
+		e.id = (uint32_t)b;
+		e.head = i == 0;
+		e.bounce = i == 0 ? (uint32_t)b + 1 : 0;
+		e.bytes = p->total;
+		e.pin_pages = pin_bytes_of(p->total) / zc_page;
+		zc_ext_add(&zc_ext, &e);
+	}
+	return 0;
+refuse:
+	zc_bounce_put(b, 0);
+	return -1;
+}
+
+/* Step 5, failure: no id was consumed and the kernel holds nothing. */
+static void disarm_locked(uint32_t slot, uint32_t gen, int b)
+{
+	for (uint32_t k = 0; k < zc_ext.n;) {
+		if (is_pending(&zc_ext.v[k], slot, gen, b))
+			zc_guard_remove_locked(k, 0);
+		else
+			k++;
+	}
+}
+
+/* Step 5, success: sent bytes went out under the socket's next id. */
+static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
+			  const struct zc_plan *p, size_t sent)
+{
+	int closed = !s->used || s->gen != gen;
+	uint32_t id = closed ? 0 : zc_idwin_take(&s->win);
+
+	for (uint32_t k = 0; k < zc_ext.n; k++) {
+		struct zc_ext *e = &zc_ext.v[k];
+
+		if (!is_pending(e, slot, gen, b))
+			continue;
+		e->sent = 1;
+		e->id = id;
+		if (e->head) {
+			e->bytes = sent;
+			zc_pin_bytes += e->pin_pages * zc_page;
+			zc_stats_inflight((int64_t)sent);
+		}
+	}
+	ZC_STAT_ADD(zc_sends, 1);
+	ZC_STAT_ADD(zc_bytes, sent);
+	ZC_STAT_ADD(bounce_bytes, p->bounce_len);
+	if (closed) {
+		/* The socket was closed while this call was under way: its
+		 * completion will never be read. Private copies now. */
+		zc_guard_orphan_slot_locked(slot, gen);
+		return;
+	}
+	/* A partial send: pages past what the kernel took need no guard. */
+	for (int i = 0; i < p->next; i++) {
+		if (p->ext[i].off < sent)
+			continue;
+		for (uint32_t k = 0; k < zc_ext.n;) {
+			struct zc_ext *e = &zc_ext.v[k];
+
+			if (e->sent && e->slot == slot && e->sgen == gen && e->id == id &&
+			    e->start == p->ext[i].start && e->end == p->ext[i].end) {
+				if (e->head) {
+					uintptr_t s0 = e->start, e0 = e->end;
+
+					e->start = e->end = 0;
+					zc_guard_unprotect_locked(s0, e0);
+					k++;
+				} else {
+					zc_guard_remove_locked(k, 0);
+				}
+			} else {
+				k++;
+			}
+		}
+	}
+	if (zc_idwin_is_done(&s->win, id)) {
+		/* Another thread read the completion before we got here. */
+		zc_call_complete_locked(slot, gen, id);
+		zc_idwin_advance(&s->win);
+	}
+}
+
+static int enable_zerocopy(struct zc_sock *s, int fd)
+{
+	int one = 1;
+
+	if (s->zc_set)
+		return 0;
+	if (syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_ZEROCOPY, &one, (socklen_t)sizeof one)) {
+		s->zc_off = 1;   /* refused: never again on this socket */
+		ZC_STAT_ADD(sockets_zc_off, 1);
+		return -1;
+	}
+	s->zc_set = 1;
+	ZC_STAT_ADD(sockets_zc_on, 1);
+	return 0;
+}
+
+/* Common checks. Returns the slot, or -1 to pass the call through. */
+static int candidate(int fd, int flags, const struct msghdr *msg)
+{
+	int slot;
+	struct zc_sock *s;
+
+	if (flags & MSG_ZEROCOPY) {
+		zc_sock_hands_off(fd);   /* the program does zerocopy itself */
+		return -1;
+	}
+	if (flags & (MSG_OOB | MSG_FASTOPEN))
+		return -1;
+	slot = zc_sock_get(fd);
+	if (slot < 0)
+		return -1;
+	s = &zc_socks[slot];
+	if (ZC_UNLIKELY(zc_sock_cookie(fd) != s->cookie)) {
+		zc_sock_forget_stale(fd, (uint32_t)slot);
+		if ((slot = zc_sock_get(fd)) < 0)
+			return -1;
+		s = &zc_socks[slot];
+	}
+	if (s->unconnected && msg) {
+		if (!msg->msg_name)
+			return -1;   /* the kernel reports EDESTADDRREQ */
+		if (!zc_cfg.local_force && zc_addr_is_local(msg->msg_name, msg->msg_namelen))
+			return -2;
+	}
+	if (s->zc_off)
+		return -2;
+	return slot;
+}
+
+static void count_copy(size_t total)
+{
+	ZC_STAT_ADD(copy_sends, 1);
+	ZC_STAT_ADD(copy_bytes, total);
+}
+
+int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
+{
+	int saved = errno;
+	struct zc_lock_state ls;
+	struct zc_sock *s;
+	struct zc_plan *p;
+	struct msghdr m;
+	size_t total;
+	uint32_t gen;
+	int slot, b, err, retried = 0;
+	ssize_t r;
+
+	if (msg->msg_iovlen > ZC_PLAN_IN_MAX)
+		return 0;
+	total = zc_iov_total(msg->msg_iov, (int)msg->msg_iovlen);
+	if (total < zc_cfg.threshold || total == SIZE_MAX)
+		return 0;
+	slot = candidate(fd, flags, msg);
+	if (slot < 0) {
+		if (slot == -2)
+			count_copy(total);
+		errno = saved;
+		return 0;
+	}
+	s = &zc_socks[slot];
+	gen = s->gen;
+	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
+		goto copy;   /* another thread is sending on this socket */
+	if (enable_zerocopy(s, fd))
+		goto copy_busy;
+	zc_altstack_ensure();
+again:
+	zc_lock(&ls);
+	b = s->used && s->gen == gen ? reserve_locked(s, (uint32_t)slot, total) : -1;
+	zc_unlock(&ls);
+	if (b < 0)
+		goto copy_busy;
+	p = zc_bounce_plan(b);
+	if (zc_plan_build(p, msg->msg_iov, (int)msg->msg_iovlen, zc_bounce_addr(b),
+			  ZC_BOUNCE_SLOT, zc_page) ||
+	    copy_bounce(p, zc_bounce_addr(b))) {
+		/* Nothing to gain, or a bad pointer the real call reports. */
+		zc_lock(&ls);
+		zc_bounce_put(b, 0);
+		zc_unlock(&ls);
+		goto copy_busy;
+	}
+	zc_lock(&ls);
+	err = s->used && s->gen == gen ? arm_locked((uint32_t)slot, gen, b, p) : -1;
+	if (err && !(s->used && s->gen == gen))
+		zc_bounce_put(b, 0);
+	zc_unlock(&ls);
+	if (err)
+		goto copy_busy;
+
+	m = *msg;
+	m.msg_iov = p->out;
+	m.msg_iovlen = (size_t)p->nout;
+	r = ZC_REAL(sendmsg)(fd, &m, flags | MSG_ZEROCOPY);
+	err = errno;
+
+	zc_lock(&ls);
+	if (r > 0)
+		commit_locked(s, (uint32_t)slot, gen, b, p, (size_t)r);
+	else
+		disarm_locked((uint32_t)slot, gen, b);
+	zc_unlock(&ls);
+
+	if (r < 0 && err == ENOBUFS) {
+		/* Zerocopy's own limits (optmem, locked pages): reap and try
+		 * once more, then copy. The program never sees this ENOBUFS. */
+		if (!retried++) {
+			zc_lock(&ls);
+			zc_reap_all_locked();
+			zc_unlock(&ls);
+			goto again;
+		}
+		ZC_STAT_ADD(enobufs_fallbacks, 1);
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		count_copy(total);
+		errno = saved;
+		r = ZC_REAL(sendmsg)(fd, msg, flags);
+		*ret = r;
+		return 1;
+	}
+	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+	*ret = r;
+	errno = err;
+	return 1;
+
+copy_busy:
+	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+copy:
+	count_copy(total);
+	errno = saved;
+	return 0;
+}
+
+int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int *ret)
+{
+	int saved = errno;
+	struct zc_lock_state ls;
+	struct mmsghdr mine[MMSG_MAX];
+	int bs[MMSG_MAX];
+	struct zc_sock *s;
+	size_t grand = 0;
+	uint32_t gen;
+	unsigned armed = 0;
+	int slot, r, err;
+
+	if (vlen == 0 || vlen > MMSG_MAX)
+		return 0;
+	for (unsigned i = 0; i < vlen; i++) {
+		size_t t;
+
+		if (vec[i].msg_hdr.msg_iovlen > ZC_PLAN_IN_MAX)
+			return 0;
+		t = zc_iov_total(vec[i].msg_hdr.msg_iov, (int)vec[i].msg_hdr.msg_iovlen);
+		if (t < zc_cfg.threshold || t == SIZE_MAX)
+			return 0;   /* zerocopy only when every message is large */
+		grand += t;
+	}
+	slot = candidate(fd, flags, NULL);
+	if (slot < 0) {
+		if (slot == -2)
+			count_copy(grand);
+		errno = saved;
+		return 0;
+	}
+	s = &zc_socks[slot];
+	for (unsigned i = 0; i < vlen && s->unconnected; i++) {
+		if (!vec[i].msg_hdr.msg_name ||
+		    (!zc_cfg.local_force &&
+		     zc_addr_is_local(vec[i].msg_hdr.msg_name, vec[i].msg_hdr.msg_namelen))) {
+			count_copy(grand);
+			errno = saved;
+			return 0;
+		}
+	}
+	gen = s->gen;
+	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE)) {
+		count_copy(grand);
+		errno = saved;
+		return 0;
+	}
+	if (enable_zerocopy(s, fd))
+		goto copy;
+	zc_altstack_ensure();
+
+	for (armed = 0; armed < vlen; armed++) {
+		const struct msghdr *h = &vec[armed].msg_hdr;
+		size_t t = zc_iov_total(h->msg_iov, (int)h->msg_iovlen);
+		struct zc_plan *p;
+		int b, e;
+
+		zc_lock(&ls);
+		b = s->used && s->gen == gen ? reserve_locked(s, (uint32_t)slot, t) : -1;
+		zc_unlock(&ls);
+		if (b < 0)
+			break;
+		p = zc_bounce_plan(b);
+		if (zc_plan_build(p, h->msg_iov, (int)h->msg_iovlen, zc_bounce_addr(b),
+				  ZC_BOUNCE_SLOT, zc_page) ||
+		    copy_bounce(p, zc_bounce_addr(b))) {
+			zc_lock(&ls);
+			zc_bounce_put(b, 0);
+			zc_unlock(&ls);
+			break;
+		}
+		zc_lock(&ls);
+		e = s->used && s->gen == gen ? arm_locked((uint32_t)slot, gen, b, p) : -1;
+		if (e && !(s->used && s->gen == gen))
+			zc_bounce_put(b, 0);
+		zc_unlock(&ls);
+		if (e)
+			break;
+		bs[armed] = b;
+		mine[armed].msg_hdr = *h;
+		mine[armed].msg_hdr.msg_iov = p->out;
+		mine[armed].msg_hdr.msg_iovlen = (size_t)p->nout;
+		mine[armed].msg_len = 0;
+	}
+	if (armed < vlen) {
+		zc_lock(&ls);
+		for (unsigned i = 0; i < armed; i++)
+			disarm_locked((uint32_t)slot, gen, bs[i]);
+		zc_unlock(&ls);
+		goto copy;
+	}
+
+	r = ZC_REAL(sendmmsg)(fd, mine, vlen, flags | MSG_ZEROCOPY);
+	err = errno;
+	zc_lock(&ls);
+	for (unsigned i = 0; i < vlen; i++) {
+		/* Each message the kernel sent is a call of its own, with its
+		 * own id, in order. */
+		if (r > 0 && i < (unsigned)r && mine[i].msg_len > 0)
+			commit_locked(s, (uint32_t)slot, gen, bs[i], zc_bounce_plan(bs[i]),
+				      mine[i].msg_len);
+		else
+			disarm_locked((uint32_t)slot, gen, bs[i]);
+	}
+	zc_unlock(&ls);
+	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+	if (r < 0 && err == ENOBUFS) {
+		ZC_STAT_ADD(enobufs_fallbacks, 1);
+		count_copy(grand);
+		errno = saved;
+		return 0;
+	}
+	for (int i = 0; i < r; i++)
+		vec[i].msg_len = mine[i].msg_len;
+	*ret = r;
+	errno = err;
+	return 1;
+
+copy:
+	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+	count_copy(grand);
+	errno = saved;
+	return 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * shim.h - what every part of the shim shares: settings, page size, logging,
+ * the global lock, and the visibility rules.
+ */
+#ifndef ZC_SHIM_H
+#define ZC_SHIM_H
+
+#include "config.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "real.h"
+
+/* Only the interposed entry points are exported (see Makefile.am:
+ * -fvisibility=hidden); ZC_EXPORT marks them. */
+#define ZC_EXPORT __attribute__((visibility("default")))
+
+/* Thread-locals used from the fault handler must never be allocated lazily
+ * (the general-dynamic model may call malloc on first use): the shim is
+ * preloaded, so its TLS sits in the static block. */
+#define ZC_TLS_MODEL __attribute__((tls_model("initial-exec")))
+
+#define ZC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+extern struct zc_config zc_cfg;
+extern size_t zc_page;        /* page size */
+extern int zc_ready;          /* constructor finished and the shim is enabled */
+extern __thread int zc_binding ZC_TLS_MODEL;
+
+static inline uintptr_t zc_page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); }
+static inline uintptr_t zc_page_up(uintptr_t a) { return (a + zc_page - 1) & ~(uintptr_t)(zc_page - 1); }
+
+/* Logging to standard error, never from signal context. */
+void zc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define zc_debug(...) do { if (ZC_UNLIKELY(zc_cfg.log_level >= ZC_LOG_DEBUG)) zc_log(ZC_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Monotonic nanoseconds; async-signal-safe. */
+uint64_t zc_now_ns(void);
+
+/*
+ * The global lock guards the in-flight table, socket slots, bounce pool and
+ * the VMA cache.
+ *
+ * Invariant (why the fault handler may take it): every holder blocks all
+ * signals for as long as it holds the lock, and no code under the lock
+ * writes to program memory. So a thread can never be interrupted, or fault,
+ * while holding it; a signal handler that takes it waits only for other
+ * threads, which always make progress.
+ */
+struct zc_lock_state {
+	sigset_t saved;
+};
+void zc_lock(struct zc_lock_state *st);
+void zc_unlock(struct zc_lock_state *st);
+/* For fork: the child re-creates the lock. */
+void zc_lock_reset(void);
+int zc_lock_held_by_me(void);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * signals.h - the shim's SIGSEGV (guard) and stats-signal handlers, and the
+ * program's view of those signals.
+ */
+#ifndef ZC_SIGNALS_H
+#define ZC_SIGNALS_H
+
+/* Install the handlers (constructor). */
+int zc_signals_install(void);
+
+/* Give this thread an alternate signal stack if it has none: the guard may
+ * protect pages of its own stack, and a fault there must still find a
+ * stack to run the handler on. */
+void zc_altstack_ensure(void);
+
+/* If this thread is copying bounce bytes and faulted, jump back (never
+ * returns then); 0 otherwise. Called from the SIGSEGV handler. */
+int zc_probe_jump(void);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * sock.c - the fd table, socket slots, and which sockets are candidates.
+ *
+ * A socket is a candidate when it is TCP or UDP over IPv4/IPv6, its error
+ * queue is the shim's alone (the program did not enable SO_ZEROCOPY,
+ * IP_RECVERR, IPV6_RECVERR or timestamping), and its peer is not local
+ * (the kernel copies data looped to a local socket anyway), unless
+ * ZCSHIM_LOCAL=force.
+ */
+#include "sock.h"
+#include "guard.h"
+#include "shim.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <linux/net_tstamp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+struct zc_sock *zc_socks;
+uint32_t *zc_fdtab;
+uint32_t zc_sock_hwm;
+static uint32_t free_slots[ZC_SOCK_MAX];
+static uint32_t nfree_slots;
+
+#define LOCAL_MAX 64
+static struct sockaddr_storage local_addrs[LOCAL_MAX];
+static int nlocal;
+
+int zc_sock_init(void)
+{
+	void *p = mmap(NULL, ZC_SOCK_MAX * sizeof(struct zc_sock), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *q = mmap(NULL, ZC_FD_MAX * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED || q == MAP_FAILED)
+		return -1;
+	zc_socks = p;
+	for (uint32_t i = ZC_SOCK_MAX; i-- > 0;)
+		free_slots[nfree_slots++] = i;
+	zc_fdtab = q;
+	return 0;
+}
+
+void zc_local_addrs_load(void)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa))
+		return;
+	for (i = ifa; i && nlocal < LOCAL_MAX; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			memcpy(&local_addrs[nlocal++], i->ifa_addr, sizeof(struct sockaddr_in));
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			memcpy(&local_addrs[nlocal++], i->ifa_addr, sizeof(struct sockaddr_in6));
+	}
+	freeifaddrs(ifa);
+}
+
+static int v4_local(uint32_t a_be)
+{
+	uint32_t a = ntohl(a_be);
+
+	if ((a >> 24) == 127 || a == 0)
+		return 1;
+	for (int i = 0; i < nlocal; i++)
+		if (local_addrs[i].ss_family == AF_INET &&
+		    ((struct sockaddr_in *)&local_addrs[i])->sin_addr.s_addr == a_be)
+			return 1;
+	return 0;
+}
+
+int zc_addr_is_local(const struct sockaddr *sa, socklen_t len)
+{
+	if (!sa)
+		return 0;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+		return v4_local(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
+			return 1;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			uint32_t v4;
+
+			memcpy(&v4, &a->s6_addr[12], 4);
+			return v4_local(v4);
+		}
+		for (int i = 0; i < nlocal; i++)
+			if (local_addrs[i].ss_family == AF_INET6 &&
+			    !memcmp(&((struct sockaddr_in6 *)&local_addrs[i])->sin6_addr, a, sizeof *a))
+				return 1;
+	}
+	return 0;
+}
+
+static int getopt_int(int fd, int level, int name, int *v)
+{
+	socklen_t l = sizeof *v;
+
+	*v = 0;
+	return (int)syscall(SYS_getsockopt, fd, level, name, v, &l);
+}
+
+uint64_t zc_sock_cookie(int fd)
+{
+	uint64_t c = 0;
+	socklen_t l = sizeof c;
+
+	if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_COOKIE, &c, &l))
+		return 0;
+	return c;
+}
+
+/* Look at fd for the first time. */
+static int classify(int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	struct zc_lock_state ls;
+	int domain, type, proto, v;
+	int unconnected = 0, slot;
+	uint32_t expect = ZC_FD_UNKNOWN;
+	uint64_t cookie;
+
+	if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain)) {
+		if (errno == ENOTSOCK)
+			zc_fd_set(fd, ZC_FD_PASS);
+		return -1;
+	}
+	if ((domain != AF_INET && domain != AF_INET6) ||
+	    getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) ||
+	    getopt_int(fd, SOL_SOCKET, SO_PROTOCOL, &proto) ||
+	    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+	      (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
+		goto pass;
+	/* Somebody else's error queue: leave it alone. */
+	if (getopt_int(fd, SOL_SOCKET, SO_ZEROCOPY, &v) || v)
+		goto pass;
+	if (!getopt_int(fd, SOL_IP, IP_RECVERR, &v) && v)
+		goto pass;
+	if (domain == AF_INET6 && !getopt_int(fd, SOL_IPV6, IPV6_RECVERR, &v) && v)
+		goto pass;
+	if (!getopt_int(fd, SOL_SOCKET, SO_TIMESTAMPING, &v) &&
+	    (v & (SOF_TIMESTAMPING_TX_HARDWARE | SOF_TIMESTAMPING_TX_SOFTWARE |
+		  SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_ACK)))
+		goto pass;
+	if (syscall(SYS_getpeername, fd, &peer, &plen)) {
+		if (errno != ENOTCONN)
+			goto pass;
+		if (type == SOCK_STREAM)
+			return -1;   /* not connected yet: ask again later */
+		unconnected = 1;
+	} else if (!zc_cfg.local_force && zc_addr_is_local((struct sockaddr *)&peer, plen)) {
+		goto pass;
+	}
+	cookie = zc_sock_cookie(fd);
+	if (!cookie)
+		goto pass;   /* without an identity, reuse of the fd goes unseen */
+
+	zc_lock(&ls);
+	if (!nfree_slots) {
+		zc_unlock(&ls);
+		return -1;   /* full: copy for now, look again later */
+	}
+	slot = (int)free_slots[--nfree_slots];
+	if ((uint32_t)slot >= zc_sock_hwm)
+		zc_sock_hwm = (uint32_t)slot + 1;
+	{
+		struct zc_sock *s = &zc_socks[slot];
+		uint32_t gen = s->gen;
+
+		memset(s, 0, sizeof *s);
+		s->gen = gen;
+		s->fd = fd;
+		s->used = 1;
+		s->udp = type == SOCK_DGRAM;
+		s->unconnected = (uint8_t)unconnected;
+		s->cookie = cookie;
+		zc_idwin_init(&s->win, 0);
+	}
+	if (!__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, (uint32_t)slot + ZC_FD_SLOT0, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		zc_sock_free_locked((uint32_t)slot);
+		zc_unlock(&ls);
+		return expect >= ZC_FD_SLOT0 ? (int)(expect - ZC_FD_SLOT0) : -1;
+	}
+	zc_unlock(&ls);
+	return slot;
+pass:
+	__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, ZC_FD_PASS, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	return -1;
+}
+
+int zc_sock_get(int fd)
+{
+	uint32_t st = zc_fd_state(fd);
+
+	if (ZC_LIKELY(st >= ZC_FD_SLOT0))
+		return (int)(st - ZC_FD_SLOT0);
+	if (st == ZC_FD_PASS)
+		return -1;
+	return classify(fd);
+}
+
+void zc_sock_free_locked(uint32_t s)
+{
+	zc_socks[s].used = 0;
+	zc_socks[s].gen++;
+	free_slots[nfree_slots++] = s;
+}
+
+/* Wait up to the stall budget for the slot's calls to complete. */
+static void drain(uint32_t slot, uint32_t gen, int fd)
+{
+	uint64_t deadline = zc_now_ns() + (uint64_t)zc_cfg.stall_us * 1000u;
+
+	for (;;) {
+		struct zc_lock_state ls;
+		struct pollfd p = { fd, 0, 0 };
+		uint64_t now, left;
+		int outstanding;
+
+		zc_lock(&ls);
+		if (!zc_socks[slot].used || zc_socks[slot].gen != gen) {
+			zc_unlock(&ls);
+			return;
+		}
+		zc_reap_locked(slot);
+		outstanding = zc_idwin_outstanding(&zc_socks[slot].win) != 0;
+		zc_unlock(&ls);
+		now = zc_now_ns();
+		if (!outstanding || now >= deadline)
+			return;
+		left = deadline - now;
+		{
+			struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
+
+			syscall(SYS_ppoll, &p, 1ul, &ts, NULL, (size_t)8);
+		}
+	}
+}
+
+void zc_sock_forget_stale(int fd, uint32_t slot)
+{
+	struct zc_lock_state ls;
+
+	/* fd is another socket now: never read its error queue for the old
+	 * one. The old calls can no longer complete; resolve them. */
+	zc_lock(&ls);
+	if (zc_socks[slot].used && zc_socks[slot].fd == fd) {
+		zc_guard_orphan_slot_locked(slot, zc_socks[slot].gen);
+		zc_sock_free_locked(slot);
+	}
+	zc_fd_set(fd, ZC_FD_UNKNOWN);
+	zc_unlock(&ls);
+}
+
+void zc_sock_forget(int fd)
+{
+	uint32_t st = zc_fd_state(fd);
+	struct zc_lock_state ls;
+	uint32_t slot, gen;
+
+	if (st < ZC_FD_SLOT0) {
+		if (st != ZC_FD_UNKNOWN)
+			zc_fd_set(fd, ZC_FD_UNKNOWN);
+		return;
+	}
+	slot = st - ZC_FD_SLOT0;
+	gen = zc_socks[slot].gen;
+	if (zc_idwin_outstanding(&zc_socks[slot].win))
+		drain(slot, gen, fd);
+	zc_lock(&ls);
+	if (zc_socks[slot].used && zc_socks[slot].gen == gen && zc_socks[slot].fd == fd) {
+		zc_reap_locked(slot);
+		zc_guard_orphan_slot_locked(slot, gen);
+		zc_sock_free_locked(slot);
+	}
+	zc_fd_set(fd, ZC_FD_UNKNOWN);
+	zc_unlock(&ls);
+}
+
+void zc_sock_reset(int fd)
+{
+	if (zc_fd_state(fd) >= ZC_FD_SLOT0)
+		zc_sock_forget(fd);
+	else
+		zc_fd_set(fd, ZC_FD_UNKNOWN);
+}
+
+void zc_sock_hands_off(int fd)
+{
+	if (zc_fd_state(fd) >= ZC_FD_SLOT0)
+		zc_sock_forget(fd);
+	zc_fd_set(fd, ZC_FD_PASS);
+}

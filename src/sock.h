@@ -1,0 +1,94 @@
+/*
+ * sock.h - per-socket state and the fd table that finds it.
+ *
+ * The fd table maps an fd number to "not looked at yet", "pass through"
+ * or a socket slot. Lookups are lock-free (one relaxed load): that is the
+ * whole cost a small send pays. Slots are allocated and freed under the
+ * global lock.
+ *
+ * A slot belongs to one socket, identified by its SO_COOKIE (never reused
+ * by the kernel), so an fd number closed behind the shim's back (fclose,
+ * a libc-internal close) and reused is noticed before the next zerocopy
+ * send on it.
+ */
+#ifndef ZC_SOCK_H
+#define ZC_SOCK_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "idwin.h"
+
+#define ZC_SOCK_MAX 16384
+#define ZC_FD_MAX (1u << 20)
+
+enum { ZC_FD_UNKNOWN = 0, ZC_FD_PASS = 1, ZC_FD_SLOT0 = 2 };
+
+struct zc_sock {
+	int fd;
+	uint32_t gen;             /* bumped each time the slot is freed */
+	uint8_t used;
+	uint8_t udp;
+	uint8_t unconnected;      /* UDP without connect(): check each destination */
+	uint8_t zc_set;           /* SO_ZEROCOPY enabled by the shim */
+	uint8_t zc_off;           /* no new zerocopy sends (COPIED, or refused) */
+	int busy;                 /* a zerocopy send is under way (atomic) */
+	uint64_t cookie;
+	uint32_t copied;          /* COPIED completions seen */
+	struct zc_idwin win;
+};
+
+extern struct zc_sock *zc_socks;
+extern uint32_t *zc_fdtab;
+extern uint32_t zc_sock_hwm;   /* slots [0, hwm) may be in use */
+
+int zc_sock_init(void);
+
+static inline uint32_t zc_fd_state(int fd)
+{
+	if ((unsigned)fd >= ZC_FD_MAX || !zc_fdtab)
+		return ZC_FD_PASS;
+	return __atomic_load_n(&zc_fdtab[fd], __ATOMIC_ACQUIRE);
+}
+
+static inline void zc_fd_set(int fd, uint32_t v)
+{
+	if ((unsigned)fd < ZC_FD_MAX && zc_fdtab)
+		__atomic_store_n(&zc_fdtab[fd], v, __ATOMIC_RELEASE);
+}
+
+/* The slot of fd, classifying it on first use; -1 means pass through.
+ * Also returns -1 for a TCP socket not connected yet (not remembered). */
+int zc_sock_get(int fd);
+
+/* Is this destination a local peer (loopback or an address of this host)? */
+int zc_addr_is_local(const struct sockaddr *sa, socklen_t len);
+
+/* Read the socket's cookie; 0 if the kernel cannot tell. */
+uint64_t zc_sock_cookie(int fd);
+
+/* fd was closed, or is being replaced: resolve what its slot has in flight
+ * (waiting up to ZCSHIM_STALL_US for completions, then giving the program
+ * private copies), free the slot, forget the fd. Caller does not hold the
+ * lock. */
+void zc_sock_forget(int fd);
+
+/* fd no longer refers to slot's socket (it was closed behind the shim's
+ * back and the number reused). */
+void zc_sock_forget_stale(int fd, uint32_t slot);
+
+/* A new socket appeared at fd (socket, accept, connect changed its peer):
+ * look at it afresh on its next large send. */
+void zc_sock_reset(int fd);
+
+/* The program itself manages zerocopy or the error queue on fd (it set
+ * SO_ZEROCOPY, IP_RECVERR, timestamping...): leave the socket alone. */
+void zc_sock_hands_off(int fd);
+
+/* Free slot s (lock held). */
+void zc_sock_free_locked(uint32_t s);
+
+/* Host addresses, read once at start (getifaddrs allocates). */
+void zc_local_addrs_load(void);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * vma.c - /proc/self/maps, parsed into a cache (see vma.h).
+ *
+ * The cache lives in memory the shim maps itself and is read with raw
+ * open/read: it is consulted on the send path, which may run while the
+ * program's allocator is busy in another thread.
+ */
+#include "vma.h"
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define VMA_MAX 65536            /* vm.max_map_count's default is 65530 */
+#define VMA_REFRESH_GAP_NS 20000000ull
+
+static struct zc_vma *vmas;      /* sorted by start */
+static uint32_t nvmas;
+static int valid;
+static uint64_t last_refresh_ns;
+static unsigned invalidations;   /* bumped without the lock by wrappers */
+static unsigned seen_invalidations;
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static const char *parse_hex(const char *p, const char *end, uintptr_t *out)
+{
+	uintptr_t v = 0;
+	const char *start = p;
+	int d;
+
+	while (p < end && (d = hexval(*p)) >= 0) {
+		v = (v << 4) | (uintptr_t)d;
+		p++;
+	}
+	*out = v;
+	return p == start ? NULL : p;
+}
+
+static const char *skip_field(const char *p, const char *end)
+{
+	while (p < end && *p != ' ')
+		p++;
+	while (p < end && *p == ' ')
+		p++;
+	return p;
+}
+
+static int starts(const char *p, const char *end, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return (size_t)(end - p) >= n && !memcmp(p, prefix, n);
+}
+
+int zc_maps_parse_line(const char *line, size_t len, struct zc_vma *out)
+{
+	const char *p = line, *end = line + len, *dev, *inode, *path;
+	uintptr_t start, stop, ino;
+
+	if (!(p = parse_hex(p, end, &start)) || p >= end || *p != '-')
+		return -1;
+	if (!(p = parse_hex(p + 1, end, &stop)) || p >= end || *p != ' ')
+		return -1;
+	p++;
+	if (end - p < 4)
+		return -1;
+	out->start = start;
+	out->end = stop;
+	out->flags = 0;
+	if (p[0] == 'r') out->flags |= ZC_VMA_READ;
+	if (p[1] == 'w') out->flags |= ZC_VMA_WRITE;
+	if (p[2] == 'x') out->flags |= ZC_VMA_EXEC;
+	if (p[3] == 's') out->flags |= ZC_VMA_SHARED;
+	else if (p[3] != 'p') return -1;
+	p = skip_field(p, end);          /* perms */
+	p = skip_field(p, end);          /* offset */
+	dev = p;
+	p = skip_field(p, end);          /* dev */
+	inode = p;
+	if (!parse_hex(inode, end, &ino)) /* decimal, but 0 reads the same */
+		return -1;
+	p = skip_field(p, end);          /* inode */
+	path = p;
+	if (ino == 0 && starts(dev, end, "00:00")) {
+		if (path == end || starts(path, end, "[heap]") || starts(path, end, "[anon:"))
+			out->flags |= ZC_VMA_ANON;
+		else if (starts(path, end, "[stack"))
+			out->flags |= ZC_VMA_ANON | ZC_VMA_STACK;
+		else if (*path == '[')
+			out->flags |= ZC_VMA_SPECIAL;
+	}
+	return start < stop ? 0 : -1;
+}
+
+int zc_vma_flags_eligible(unsigned flags)
+{
+	return (flags & (ZC_VMA_READ | ZC_VMA_WRITE | ZC_VMA_EXEC | ZC_VMA_SHARED |
+			 ZC_VMA_ANON | ZC_VMA_STACK | ZC_VMA_SPECIAL)) ==
+	       (ZC_VMA_READ | ZC_VMA_WRITE | ZC_VMA_ANON);
+}
+
+int zc_vma_init(void)
+{
+	void *p = mmap(NULL, VMA_MAX * sizeof(struct zc_vma), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	vmas = p;
+	return 0;
+}
+
+void zc_vma_invalidate(void)
+{
+	__atomic_fetch_add(&invalidations, 1, __ATOMIC_RELEASE);
+}
+
+static void refresh(void)
+{
+	static char buf[65536];
+	size_t have = 0;
+	int fd;
+
+	nvmas = 0;
+	valid = 0;
+	last_refresh_ns = zc_now_ns();
+	seen_invalidations = __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE);
+	fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (;;) {
+		ssize_t r = syscall(SYS_read, fd, buf + have, sizeof buf - have);
+		char *line = buf, *nl, *stop;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		stop = buf + have;
+		while ((nl = memchr(line, '\n', (size_t)(stop - line)))) {
+			struct zc_vma v;
+
+			if (nvmas < VMA_MAX && !zc_maps_parse_line(line, (size_t)(nl - line), &v))
+				vmas[nvmas++] = v;
+			line = nl + 1;
+		}
+		have = (size_t)(stop - line);
+		memmove(buf, line, have);
+		if (have == sizeof buf)   /* a line longer than the buffer */
+			have = 0;
+	}
+	syscall(SYS_close, fd);
+	valid = nvmas > 0;
+}
+
+/* The index of the mapping holding a, or -1. */
+static int find(uintptr_t a)
+{
+	uint32_t lo = 0, hi = nvmas;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (vmas[mid].end <= a)
+			lo = mid + 1;
+		else if (vmas[mid].start > a)
+			hi = mid;
+		else
+			return (int)mid;
+	}
+	return -1;
+}
+
+/* 1 eligible, 0 not, -1 the cache does not know (or may be stale). */
+static int lookup(uintptr_t start, uintptr_t end, const struct zc_ext_table *t)
+{
+	uintptr_t p = start;
+
+	while (p < end) {
+		int i = find(p);
+		uintptr_t stop;
+
+		if (i < 0)
+			return -1;
+		stop = vmas[i].end < end ? vmas[i].end : end;
+		if (!zc_vma_flags_eligible(vmas[i].flags)) {
+			unsigned f = vmas[i].flags;
+
+			/* Read-only private anonymous pages are ours when the
+			 * guard covers them; if not, the mapping changed after
+			 * the cache was made (the program sent from it, so it
+			 * is readable now). */
+			if ((f & (ZC_VMA_SHARED | ZC_VMA_ANON | ZC_VMA_EXEC | ZC_VMA_STACK |
+				  ZC_VMA_SPECIAL)) == ZC_VMA_ANON &&
+			    !(f & ZC_VMA_WRITE)) {
+				struct zc_ext_range gap;
+
+				if ((f & ZC_VMA_READ) && zc_ext_uncovered(t, p, stop, &gap, 1) == 0) {
+					p = stop;
+					continue;
+				}
+				return -1;
+			}
+			return 0;
+		}
+		p = stop;
+	}
+	return 1;
+}
+
+int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t)
+{
+	int r = -1;
+
+	if (!vmas)
+		return 0;
+	if (valid && seen_invalidations == __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE))
+		r = lookup(start, end, t);
+	if (r >= 0)
+		return r;
+	/* Unknown or stale. A range that stays unknown right after a
+	 * refresh is not re-read more than every VMA_REFRESH_GAP_NS. */
+	if (valid && seen_invalidations == __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE) &&
+	    zc_now_ns() - last_refresh_ns < VMA_REFRESH_GAP_NS)
+		return 0;
+	refresh();
+	r = lookup(start, end, t);
+	return r > 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * vma.h - which memory the guard may take over.
+ *
+ * The guard write-protects pages and, when a completion is late, swaps in a
+ * private copy. Both are only correct for private anonymous memory that is
+ * readable and writable (heap, anonymous mmap, .bss, thread stacks): a
+ * shared mapping can be written by another process, which no guard in this
+ * process can stop, and a copy of a file page would break what the program
+ * sees of the file. Everything else is sent by copying.
+ *
+ * The answer comes from /proc/self/maps, cached. The cache is dropped when
+ * the program changes its mappings through the wrapped calls (mmap, munmap,
+ * mremap, mprotect, brk, dlopen...); a range it does not know sends it back
+ * to /proc/self/maps.
+ */
+#ifndef ZC_VMA_H
+#define ZC_VMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "extent.h"
+
+enum {
+	ZC_VMA_READ = 1,
+	ZC_VMA_WRITE = 2,
+	ZC_VMA_EXEC = 4,
+	ZC_VMA_SHARED = 8,
+	ZC_VMA_ANON = 16,       /* no file behind it ([heap], [anon:...], none) */
+	ZC_VMA_STACK = 32,      /* the main thread's [stack] */
+	ZC_VMA_SPECIAL = 64,    /* [vdso], [vvar], [vsyscall] */
+};
+
+struct zc_vma {
+	uintptr_t start, end;
+	unsigned flags;
+};
+
+/* Parse one line of /proc/PID/maps (without its newline). Returns 0 and
+ * fills out, or -1 if the line is not in the expected form. Pure. */
+int zc_maps_parse_line(const char *line, size_t len, struct zc_vma *out);
+
+/* Is the mapping private, anonymous, readable and writable (and not the
+ * main stack)? Pure. */
+int zc_vma_flags_eligible(unsigned flags);
+
+/* Can the guard take over every page of [start, end)? Pages that the guard
+ * itself made read-only (listed in t) count as writable. Caller holds the
+ * global lock. */
+int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t);
+
+/* The program changed its mappings: forget what the cache knows. */
+void zc_vma_invalidate(void);
+
+/* Allocate the cache (from the constructor). */
+int zc_vma_init(void);
+
+#endif
