@@ -213,7 +213,8 @@ static int enable_zerocopy(struct zc_sock *s, int fd)
 	return 0;
 }
 
-/* Common checks. Returns the slot, or -1 to pass the call through. */
+/* Common checks. Returns the slot; -1 to pass the call through, -2 to pass
+ * it through counted as a copy (a local peer, or zerocopy off). */
 static int candidate(int fd, int flags, const struct msghdr *msg)
 {
 	int slot;
@@ -227,12 +228,12 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 		return -1;
 	slot = zc_sock_get(fd);
 	if (slot < 0)
-		return -1;
+		return slot;
 	s = &zc_socks[slot];
 	if (ZC_UNLIKELY(zc_sock_cookie(fd) != s->cookie)) {
 		zc_sock_forget_stale(fd, (uint32_t)slot);
 		if ((slot = zc_sock_get(fd)) < 0)
-			return -1;
+			return slot;
 		s = &zc_socks[slot];
 	}
 	if (s->unconnected && msg) {

@@ -164,7 +164,9 @@ static int classify(int fd)
 			return -1;   /* not connected yet: ask again later */
 		unconnected = 1;
 	} else if (!zc_cfg.local_force && zc_addr_is_local((struct sockaddr *)&peer, plen)) {
-		goto pass;
+		__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, ZC_FD_COPY, 0,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		return -2;
 	}
 	cookie = zc_sock_cookie(fd);
 	if (!cookie)
@@ -213,6 +215,8 @@ int zc_sock_get(int fd)
 		return (int)(st - ZC_FD_SLOT0);
 	if (st == ZC_FD_PASS)
 		return -1;
+	if (st == ZC_FD_COPY)
+		return -2;
 	return classify(fd);
 }
 

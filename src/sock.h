@@ -22,7 +22,12 @@
 #define ZC_SOCK_MAX 16384
 #define ZC_FD_MAX (1u << 20)
 
-enum { ZC_FD_UNKNOWN = 0, ZC_FD_PASS = 1, ZC_FD_SLOT0 = 2 };
+enum {
+	ZC_FD_UNKNOWN = 0,  /* not looked at yet */
+	ZC_FD_PASS = 1,     /* not a candidate: not TCP/UDP, or the program's own zerocopy */
+	ZC_FD_COPY = 2,     /* TCP/UDP to a local peer: large sends copied (and counted) */
+	ZC_FD_SLOT0 = 3,    /* ZC_FD_SLOT0 + n: socket slot n */
+};
 
 struct zc_sock {
 	int fd;
@@ -57,8 +62,9 @@ static inline void zc_fd_set(int fd, uint32_t v)
 		__atomic_store_n(&zc_fdtab[fd], v, __ATOMIC_RELEASE);
 }
 
-/* The slot of fd, classifying it on first use; -1 means pass through.
- * Also returns -1 for a TCP socket not connected yet (not remembered). */
+/* The slot of fd, classifying it on first use; -1 means pass through,
+ * -2 copy (a local peer). Also -1 for a TCP socket not connected yet (not
+ * remembered). */
 int zc_sock_get(int fd);
 
 /* Is this destination a local peer (loopback or an address of this host)? */

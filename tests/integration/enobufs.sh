@@ -1,0 +1,47 @@
+# ENOBUFS from zerocopy's own limits never reaches the program: the shim
+# reaps, retries, then copies (counted in enobufs_fallbacks).
+#  1. the user's locked-page budget: a non-root child with a 512 KiB
+#     RLIMIT_MEMLOCK (ZCSHIM_MAX_INFLIGHT lifts the shim's own, lower cap
+#     so that the kernel is the one that refuses);
+#  2. the socket's option memory: net.core.optmem_max = 256 bytes inside a
+#     private network namespace.
+# The program (overwrite) exits 2 if any send fails.
+. "$ITEST_SRC/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root (a child as another user, a private network namespace)"
+command -v setpriv >/dev/null && command -v prlimit >/dev/null || skip "needs setpriv and prlimit (util-linux)"
+
+chmod 666 "$STATS"
+: > "$STATS"
+timeout 120 prlimit --memlock=524288:524288 \
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 \
+	ZCSHIM_MAX_INFLIGHT=64M ZCSHIM_STATS_FILE="$STATS" ${EXTRA_ENV:-} \
+	"$ITEST_BIN/overwrite" send
+rc=$?
+[ $rc -eq 0 ] || fail "RLIMIT_MEMLOCK 512K: overwrite exited $rc (want 0)"
+need enobufs_fallbacks "RLIMIT_MEMLOCK 512K"
+need zc_sends "RLIMIT_MEMLOCK 512K"
+log "ok: locked-page budget: $(num enobufs_fallbacks) ENOBUFS copied instead, $(num zc_sends) zerocopy sends, bytes intact"
+
+EXTRA_ENV=ZCSHIM_TEST_NO_GUARD=1
+: > "$STATS"
+timeout 120 prlimit --memlock=524288:524288 \
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 \
+	ZCSHIM_MAX_INFLIGHT=64M ZCSHIM_STATS_FILE="$STATS" ${EXTRA_ENV:-} \
+	"$ITEST_BIN/overwrite" send 2>/dev/null
+rc=$?
+[ $rc -eq 1 ] || fail "RLIMIT_MEMLOCK 512K, guard off: exited $rc (want 1: corruption seen)"
+unset EXTRA_ENV
+
+command -v ip >/dev/null && command -v unshare >/dev/null || skip "needs ip (iproute2) and unshare"
+: > "$STATS"
+timeout 120 unshare -n sh -c '
+	ip link set lo up && sysctl -qw net.core.optmem_max=256 &&
+	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$2" "$3" send
+' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/overwrite"
+rc=$?
+[ $rc -eq 0 ] || fail "optmem_max 256: overwrite exited $rc (want 0)"
+need enobufs_fallbacks "optmem_max 256 in a private netns"
+log "ok: option memory: $(num enobufs_fallbacks) ENOBUFS copied instead, bytes intact"
+finish

@@ -1,0 +1,69 @@
+# lib.sh - sourced by each integration test script.
+#
+# Each test program runs under LD_PRELOAD with ZCSHIM_LOCAL=force (so the
+# guard works on loopback) and a low threshold. expect_intact runs it with
+# the guard and wants exit 0 plus proof from the stats line that zerocopy
+# and the guard really acted. expect_corrupt runs the same program with
+# ZCSHIM_TEST_NO_GUARD=1 and wants exit 1: the program detects the
+# corruption the guard prevents, so the test cannot pass by accident.
+
+set -u
+: "${ZCSHIM_LIB:?set by make check}" "${ITEST_BIN:?set by make check}"
+
+STATS=$(mktemp /tmp/zcshim-itest.XXXXXX)
+trap 'rm -f "$STATS"' EXIT
+failures=0
+T=$(basename "$0" .sh)
+
+log() { printf '%s: %s\n' "$T" "$*"; }
+fail() { log "FAIL: $*"; failures=$((failures + 1)); }
+
+# shim PROG ARGS...: run a test program under the shim.
+shim() {
+	: > "$STATS"
+	timeout 120 env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 \
+		ZCSHIM_STATS_FILE="$STATS" ${EXTRA_ENV:-} "$@"
+}
+
+# stat KEY: the value of KEY in the last stats line (empty if none).
+stat() {
+	tail -n 1 "$STATS" 2>/dev/null | sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p"
+}
+
+num() { v=$(stat "$1"); echo "${v:-0}"; }
+
+need() { # need KEY: the counter must be above zero
+	v=$(stat "$1")
+	[ "${v:-0}" -gt 0 ] || fail "$2: stats show $1=${v:-missing} (want > 0): $(tail -n 1 "$STATS")"
+}
+
+expect_intact() { # expect_intact PROG ARGS...
+	shim "$ITEST_BIN/$@"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "$* exited $rc under the shim (want 0: every byte intact)"
+		return
+	fi
+	need zc_sends "$*"
+	g=$(( $(num guard_faults) + $(num cow_pages) + $(num discard_pages) + \
+		$(num kernel_write_resolves) ))
+	[ "$g" -gt 0 ] || fail "$*: no guard activity in the stats: $(tail -n 1 "$STATS")"
+	log "ok: $* intact ($(stat zc_sends) zerocopy sends, $(stat guard_faults) guard faults, $(stat cow_pages) pages copied, $(stat discard_pages) discarded)"
+}
+
+expect_corrupt() { # expect_corrupt PROG ARGS...
+	EXTRA_ENV="ZCSHIM_TEST_NO_GUARD=1 ${EXTRA_ENV:-}" shim "$ITEST_BIN/$@" 2>/dev/null
+	rc=$?
+	if [ $rc -ne 1 ]; then
+		fail "$* exited $rc with the guard disabled (want 1: the test must see the corruption)"
+		return
+	fi
+	log "ok: $* detects corruption when the guard is off"
+}
+
+skip() { log "SKIP: $*"; exit 77; }
+
+finish() {
+	[ "$failures" -eq 0 ] || exit 1
+	exit 0
+}

@@ -1,0 +1,7 @@
+# Overwrite after each of the six send calls (unaligned buffers and iovecs).
+. "$ITEST_SRC/lib.sh"
+for mode in send sendto sendmsg sendmmsg write writev; do
+	expect_intact overwrite "$mode"
+	expect_corrupt overwrite "$mode"
+done
+finish
