@@ -9,19 +9,57 @@
 
 #include <string.h>
 
+#define REGION(a) (((a) >> ZC_FILTER_SHIFT) % ZC_FILTER_SIZE)
+#define FILTER_SPAN_MAX 64   /* wider ranges are simply "maybe" */
+
+static void filter_add(struct zc_ext_table *t, struct zc_ext *e, int delta)
+{
+	uintptr_t r0, r1;
+
+	if (e->born_start >= e->born_end)
+		return;
+	r0 = e->born_start >> ZC_FILTER_SHIFT;
+	r1 = (e->born_end - 1) >> ZC_FILTER_SHIFT;
+	for (uintptr_t r = r0; r <= r1 && r - r0 < ZC_FILTER_SIZE; r++)
+		__atomic_fetch_add(&t->filter[r % ZC_FILTER_SIZE], (uint32_t)delta,
+				   __ATOMIC_RELAXED);
+}
+
+int zc_ext_maybe(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
+{
+	uintptr_t r0, r1;
+
+	if (!__atomic_load_n(&t->n, __ATOMIC_RELAXED) || start >= end)
+		return 0;
+	r0 = start >> ZC_FILTER_SHIFT;
+	r1 = (end - 1) >> ZC_FILTER_SHIFT;
+	if (r1 - r0 >= FILTER_SPAN_MAX)
+		return 1;
+	for (uintptr_t r = r0; r <= r1; r++)
+		if (__atomic_load_n(&t->filter[REGION(r << ZC_FILTER_SHIFT)], __ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
+
 int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e)
 {
 	if (t->n + t->reserve >= t->cap)
 		return -1;
 	t->v[t->n] = *e;
-	return (int)t->n++;
+	t->v[t->n].born_start = e->start;
+	t->v[t->n].born_end = e->end;
+	filter_add(t, &t->v[t->n], 1);
+	__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
+	return (int)t->n - 1;
 }
 
 void zc_ext_remove(struct zc_ext_table *t, uint32_t i)
 {
 	if (i >= t->n)
 		return;
-	t->v[i] = t->v[--t->n];
+	filter_add(t, &t->v[i], -1);
+	t->v[i] = t->v[t->n - 1];
+	__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELEASE);
 }
 
 int zc_ext_find(const struct zc_ext_table *t, uintptr_t a)
@@ -199,11 +237,15 @@ int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 				continue;
 			}
 			right.start = end;
+			right.born_start = right.start;
+			right.born_end = right.end;
 			right.head = 0;
 			right.bounce = 0;
 			right.bytes = 0;
 			right.pin_pages = 0;
-			t->v[t->n++] = right;
+			t->v[t->n] = right;
+			filter_add(t, &t->v[t->n], 1);
+			__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
 			e = &t->v[i];
 			e->end = start;
 		} else if (e->start < start) {

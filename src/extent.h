@@ -18,6 +18,7 @@
 
 struct zc_ext {
 	uintptr_t start, end;   /* guarded pages [start, end); empty once detached */
+	uintptr_t born_start, born_end;   /* the range it was created with (filter) */
 	uint32_t slot;          /* socket slot */
 	uint32_t sgen;          /* generation of that slot when the call was made */
 	uint32_t id;            /* the call's zerocopy id (valid once sent) */
@@ -32,12 +33,28 @@ struct zc_ext_range {
 	uintptr_t start, end;
 };
 
+/*
+ * A lock-free "might this range be guarded?" filter for the hot paths
+ * (every free() and read() while anything is in flight): for each 2 MiB
+ * region, hashed, how many entries were created touching it. An entry
+ * counts over the range it was created with, until it is removed; trimming
+ * it never lowers a count, so the filter has false positives only.
+ */
+#define ZC_FILTER_SHIFT 21
+#define ZC_FILTER_SIZE 4096
+
 struct zc_ext_table {
 	struct zc_ext *v;
 	uint32_t n;             /* entries in use: v[0..n) */
 	uint32_t cap;           /* capacity of v */
 	uint32_t reserve;       /* entries kept free for splits by detach */
+	uint32_t filter[ZC_FILTER_SIZE];
 };
+
+/* Could any entry guard a byte of [start, end)? No lock needed: a false
+ * answer is only possible for a range another thread is guarding right
+ * now, which the program could not be freeing or reading into anyway. */
+int zc_ext_maybe(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
 static inline int zc_ext_guarded(const struct zc_ext *e) { return e->start < e->end; }
 

@@ -269,7 +269,7 @@ int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint6
 	uint64_t t0 = 0, deadline = 0, now = 0;
 	int had = 0;
 
-	if (!zc_guard_any())
+	if (!zc_guard_maybe(zc_page_down(start), zc_page_up(end)))
 		return 0;
 	if (mode == ZC_RESOLVE_COPY) {
 		start = zc_page_down(start);
@@ -371,6 +371,7 @@ void zc_guard_child_reset(void)
 		if (zc_ext_guarded(&zc_ext.v[i]) && !zc_cfg.test_no_guard)
 			sys_mprotect(zc_ext.v[i].start, zc_ext.v[i].end, PROT_READ | PROT_WRITE);
 	zc_ext.n = 0;
+	memset(zc_ext.filter, 0, sizeof zc_ext.filter);
 	zc_pin_bytes = 0;
 	zc_release_seq++;
 	zc_bounce_reset();

@@ -32,6 +32,12 @@ static inline int zc_guard_any(void)
 	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) != 0;
 }
 
+/* Might [start, end) hold guarded pages? (lock-free, see extent.h) */
+static inline int zc_guard_maybe(uintptr_t start, uintptr_t end)
+{
+	return zc_ext_maybe(&zc_ext, start, end);
+}
+
 /* Make the parts of [start, end) that no entry guards yet read-only.
  * Returns 0 or -1 (errno from mprotect). */
 int zc_guard_protect_locked(uintptr_t start, uintptr_t end);
