@@ -186,7 +186,9 @@ static int find(uintptr_t a)
 	return -1;
 }
 
-/* 1 eligible, 0 not, -1 the cache does not know (or may be stale). */
+/* 1 eligible, 0 not, -1 the cache does not know the range, -2 read-only
+ * anonymous memory the guard did not protect (the mapping may have changed
+ * since the cache was made). */
 static int lookup(uintptr_t start, uintptr_t end, const struct zc_ext_table *t)
 {
 	uintptr_t p = start;
@@ -214,7 +216,7 @@ static int lookup(uintptr_t start, uintptr_t end, const struct zc_ext_table *t)
 					p = stop;
 					continue;
 				}
-				return -1;
+				return -2;
 			}
 			return 0;
 		}
@@ -233,10 +235,10 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 		r = lookup(start, end, t);
 	if (r >= 0)
 		return r;
-	/* Unknown or stale. A range that stays unknown right after a
-	 * refresh is not re-read more than every VMA_REFRESH_GAP_NS. */
-	if (valid && seen_invalidations == __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE) &&
-	    zc_now_ns() - last_refresh_ns < VMA_REFRESH_GAP_NS)
+	/* A range the cache does not know (new heap, a new mapping) is read
+	 * again at once. Read-only anonymous memory may be the program's own
+	 * choice: it is re-read at most every VMA_REFRESH_GAP_NS. */
+	if (r == -2 && zc_now_ns() - last_refresh_ns < VMA_REFRESH_GAP_NS)
 		return 0;
 	refresh();
 	r = lookup(start, end, t);

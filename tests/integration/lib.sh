@@ -37,6 +37,11 @@ need() { # need KEY: the counter must be above zero
 	[ "${v:-0}" -gt 0 ] || fail "$2: stats show $1=${v:-missing} (want > 0): $(tail -n 1 "$STATS")"
 }
 
+want() { # want KEY VALUE WHY: the counter must equal VALUE
+	v=$(stat "$1")
+	[ "${v:-missing}" = "$2" ] || fail "$3: stats show $1=${v:-missing}, want $2"
+}
+
 expect_intact() { # expect_intact PROG ARGS...
 	shim "$ITEST_BIN/$@"
 	rc=$?
