@@ -6,7 +6,7 @@
 #  2. the socket's option memory: net.core.optmem_max = 256 bytes inside a
 #     private network namespace.
 # The program (overwrite) exits 2 if any send fails.
-. "$ITEST_SRC/lib.sh"
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 [ "$(id -u)" = 0 ] || skip "needs root (a child as another user, a private network namespace)"
 command -v setpriv >/dev/null && command -v prlimit >/dev/null || skip "needs setpriv and prlimit (util-linux)"
 

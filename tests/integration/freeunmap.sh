@@ -1,5 +1,5 @@
 # See freeunmap.c for what it checks.
-. "$ITEST_SRC/lib.sh"
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 expect_intact freeunmap
 need discard_pages "free() of a guarded buffer"
 expect_corrupt freeunmap

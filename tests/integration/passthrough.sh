@@ -1,5 +1,5 @@
 # Pipes, files, unix sockets and (by default) local TCP peers pass through.
-. "$ITEST_SRC/lib.sh"
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 shim "$ITEST_BIN/passthrough" fds || fail "passthrough fds: data changed"
 z=$(stat zc_sends); [ "${z:-x}" = 0 ] || fail "pipe/file/unix socket went out with zerocopy (zc_sends=$z)"
 log "ok: pipes, files and unix sockets untouched"

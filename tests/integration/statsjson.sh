@@ -1,5 +1,5 @@
 # The stats line: valid JSON, every documented key, the right pid.
-. "$ITEST_SRC/lib.sh"
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 command -v python3 >/dev/null || skip "python3 is needed to parse JSON"
 out=$(shim "$ITEST_BIN/statsjson")
 rc=$?

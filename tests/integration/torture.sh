@@ -1,7 +1,7 @@
 # The sender of the demo: overwrite, read into, free, unmap after each send.
 # Every one of its 32 large sends must go out with zerocopy (heap, mmap and
 # static-like memory alike), and each kind of abuse must show in the stats.
-. "$ITEST_SRC/lib.sh"
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 expect_intact torture 32 200003
 want zc_sends 32 "every large send of torture"
 need discard_pages "free() of a buffer in flight"
