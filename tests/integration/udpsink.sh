@@ -1,0 +1,21 @@
+# UDP to a dropping sink in a private network namespace: the kernel's real
+# zerocopy path (no deferred copy), so completions arrive without COPIED
+# and the guard releases pages for real, round after round.
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+[ "$(id -u)" = 0 ] || skip "needs root for a private network namespace"
+command -v ip >/dev/null && command -v tc >/dev/null && command -v unshare >/dev/null ||
+	skip "needs ip and tc (iproute2) and unshare"
+: > "$STATS"
+timeout 120 unshare -n sh -c '
+	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
+	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$2" "$3" 4000
+' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
+rc=$?
+[ $rc -eq 0 ] || fail "udpsink exited $rc (want 0)"
+z=$(num zc_sends); c=$(num completions)
+[ "$z" -ge 3900 ] || fail "only $z of 4000 datagrams went out with zerocopy"
+[ "$c" -ge $((z - 64)) ] || fail "only $c of $z zerocopy calls completed"
+want completions_copied 0 "a sink in a private namespace (true zerocopy)"
+want sockets_zc_off 0 "a socket whose data is not copied"
+log "ok: $z zerocopy datagrams, $c completions, none copied, $(num guard_faults) guard faults, $(num cow_pages) pages copied"
+finish
