@@ -1,0 +1,864 @@
+/*
+ * check_extent.c - the in-flight table (extent.c): add (and its split
+ * reserve), remove, find, overlaps; the range queries uncovered, covered
+ * and touching, by hand and against a per-address model; detach trimming,
+ * splitting and emptying entries, and failing on a full table;
+ * zc_ranges_merge; and the lock-free zc_ext_maybe filter (never a false
+ * "no", and its counts return to zero).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "extent.h"
+#include "suites.h"
+
+#define P 0x1000u
+
+static void table_init(struct zc_ext_table *t, struct zc_ext *v, uint32_t cap, uint32_t reserve)
+{
+	memset(v, 0, cap * sizeof *v);
+	memset(t, 0, sizeof *t);
+	t->v = v;
+	t->n = 0;
+	t->cap = cap;
+	t->reserve = reserve;
+}
+
+static int add(struct zc_ext_table *t, uintptr_t start, uintptr_t end, uint32_t slot,
+	       uint32_t id, int head, uint64_t bytes, uint32_t bounce)
+{
+	struct zc_ext e;
+
+	memset(&e, 0, sizeof e);
+	e.start = start;
+	e.end = end;
+	e.slot = slot;
+	e.sgen = slot + 100;
+	e.id = id;
+	e.head = head ? 1 : 0;
+	e.sent = 1;
+	e.bounce = head ? bounce : 0;
+	e.bytes = head ? bytes : 0;
+	e.pin_pages = head ? (end - start) / P : 0;
+	return zc_ext_add(t, &e);
+}
+
+static void check_range(const struct zc_ext_range *r, uintptr_t start, uintptr_t end)
+{
+	ck_assert_msg(r->start == start && r->end == end,
+		      "range [%#lx, %#lx), expected [%#lx, %#lx)", (unsigned long)r->start,
+		      (unsigned long)r->end, (unsigned long)start, (unsigned long)end);
+}
+
+START_TEST(test_add_find_remove)
+{
+	struct zc_ext v[4];
+	struct zc_ext_table t;
+
+	table_init(&t, v, 4, 0);
+	ck_assert_int_eq(add(&t, 1 * P, 3 * P, 1, 10, 1, 100, 0), 0);
+	ck_assert_int_eq(add(&t, 5 * P, 6 * P, 2, 20, 1, 200, 0), 1);
+	ck_assert_int_eq(add(&t, 8 * P, 10 * P, 3, 30, 1, 300, 0), 2);
+	ck_assert_uint_eq(t.n, 3);
+
+	ck_assert_int_eq(zc_ext_find(&t, 1 * P), 0);
+	ck_assert_int_eq(zc_ext_find(&t, 3 * P - 1), 0);
+	ck_assert_int_eq(zc_ext_find(&t, 3 * P), -1);     /* end is exclusive */
+	ck_assert_int_eq(zc_ext_find(&t, 1 * P - 1), -1);
+	ck_assert_int_eq(zc_ext_find(&t, 5 * P + 17), 1);
+	ck_assert_int_eq(zc_ext_find(&t, 9 * P), 2);
+	ck_assert_int_eq(zc_ext_find(&t, 0), -1);
+
+	ck_assert(zc_ext_overlaps(&t, 2 * P, 4 * P));
+	ck_assert(zc_ext_overlaps(&t, 0, 1 * P + 1));
+	ck_assert(!zc_ext_overlaps(&t, 0, 1 * P));        /* touching is not overlapping */
+	ck_assert(!zc_ext_overlaps(&t, 3 * P, 5 * P));
+	ck_assert(!zc_ext_overlaps(&t, 6 * P, 8 * P));
+	ck_assert(zc_ext_overlaps(&t, 4 * P, 11 * P));
+	ck_assert(!zc_ext_overlaps(&t, 4 * P, 4 * P));    /* empty, outside */
+
+	/* Remove 0: the last entry moves into its place. */
+	zc_ext_remove(&t, 0);
+	ck_assert_uint_eq(t.n, 2);
+	ck_assert_uint_eq(t.v[0].id, 30);
+	ck_assert_uint_eq(t.v[1].id, 20);
+	ck_assert_int_eq(zc_ext_find(&t, 2 * P), -1);
+	ck_assert_int_eq(zc_ext_find(&t, 9 * P), 0);
+	ck_assert(!zc_ext_overlaps(&t, 1 * P, 3 * P));
+
+	/* Out of range: nothing happens. */
+	zc_ext_remove(&t, 2);
+	zc_ext_remove(&t, 1000);
+	ck_assert_uint_eq(t.n, 2);
+
+	zc_ext_remove(&t, 1);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(t.v[0].id, 30);
+	zc_ext_remove(&t, 0);
+	ck_assert_uint_eq(t.n, 0);
+	ck_assert_int_eq(zc_ext_find(&t, 9 * P), -1);
+}
+END_TEST
+
+/* An empty query has no byte to guard, even inside an entry (extent.h:
+ * "Does any entry guard a byte of [start, end)?"). */
+START_TEST(test_overlaps_empty_query)
+{
+	struct zc_ext v[2];
+	struct zc_ext_table t;
+
+	table_init(&t, v, 2, 0);
+	add(&t, 1 * P, 3 * P, 1, 10, 1, 100, 0);
+	ck_assert(!zc_ext_overlaps(&t, 0, 0));
+	ck_assert(!zc_ext_overlaps(&t, 3 * P, 3 * P));
+	ck_assert(!zc_ext_overlaps(&t, 1 * P, 1 * P));
+	ck_assert(!zc_ext_overlaps(&t, 2 * P, 2 * P));
+}
+END_TEST
+
+START_TEST(test_add_reserve)
+{
+	struct zc_ext v[5];
+	struct zc_ext_table t;
+
+	table_init(&t, v, 5, 2);
+	ck_assert_int_eq(add(&t, 1 * P, 2 * P, 1, 1, 1, 1, 0), 0);
+	ck_assert_int_eq(add(&t, 2 * P, 3 * P, 1, 2, 1, 1, 0), 1);
+	ck_assert_int_eq(add(&t, 3 * P, 4 * P, 1, 3, 1, 1, 0), 2);
+	/* Two free entries are left, and both are the reserve. */
+	ck_assert_int_eq(add(&t, 4 * P, 5 * P, 1, 4, 1, 1, 0), -1);
+	ck_assert_uint_eq(t.n, 3);
+	ck_assert_int_eq(zc_ext_find(&t, 4 * P), -1);
+
+	/* The reserve is there for detach's splits. */
+	ck_assert_int_eq(add(&t, 0, 0, 0, 0, 0, 0, 0), -1);
+	ck_assert_int_eq(zc_ext_detach(&t, 1 * P + 0x100, 1 * P + 0x200), 0);
+	ck_assert_uint_eq(t.n, 4);
+
+	zc_ext_remove(&t, 3);
+	zc_ext_remove(&t, 2);
+	ck_assert_int_eq(add(&t, 4 * P, 5 * P, 1, 4, 1, 1, 0), 2);
+
+	/* No reserve: the last entry can be used. */
+	table_init(&t, v, 2, 0);
+	ck_assert_int_eq(add(&t, 1 * P, 2 * P, 1, 1, 1, 1, 0), 0);
+	ck_assert_int_eq(add(&t, 2 * P, 3 * P, 1, 2, 1, 1, 0), 1);
+	ck_assert_int_eq(add(&t, 3 * P, 4 * P, 1, 3, 1, 1, 0), -1);
+}
+END_TEST
+
+/* A: [1,3) call 1, B: [2,5) call 2 (overlaps A), C: [7,8), D: [9,10),
+ * and E: a head detached earlier (empty range), which guards nothing. */
+static void fill_uncovered_table(struct zc_ext_table *t, struct zc_ext *v, uint32_t cap)
+{
+	table_init(t, v, cap, 0);
+	add(t, 1 * P, 3 * P, 1, 1, 1, 2 * P, 0);
+	add(t, 2 * P, 5 * P, 2, 7, 1, 3 * P, 0);
+	add(t, 7 * P, 8 * P, 1, 2, 1, P, 0);
+	add(t, 0, 0, 3, 9, 1, P, 0);
+	add(t, 9 * P, 10 * P, 3, 10, 1, P, 0);
+}
+
+START_TEST(test_uncovered)
+{
+	struct zc_ext v[8];
+	struct zc_ext_table t;
+	struct zc_ext_range r[8];
+
+	fill_uncovered_table(&t, v, 8);
+
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 0, 11 * P, r, 8), 4);
+	check_range(&r[0], 0, 1 * P);
+	check_range(&r[1], 5 * P, 7 * P);
+	check_range(&r[2], 8 * P, 9 * P);
+	check_range(&r[3], 10 * P, 11 * P);
+
+	/* Starting inside A, across the A/B overlap. */
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 1 * P + 5, 6 * P, r, 8), 1);
+	check_range(&r[0], 5 * P, 6 * P);
+
+	/* Wholly guarded, by two calls. */
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 1 * P, 5 * P, r, 8), 0);
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 2 * P + 1, 3 * P - 1, r, 8), 0);
+
+	/* Wholly unguarded, unaligned. */
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 5 * P + 3, 6 * P + 9, r, 8), 1);
+	check_range(&r[0], 5 * P + 3, 6 * P + 9);
+
+	/* Empty query. */
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 3 * P, 3 * P, r, 8), 0);
+
+	/* Empty table. */
+	t.n = 0;
+	ck_assert_uint_eq(zc_ext_uncovered(&t, P, 2 * P, r, 8), 1);
+	check_range(&r[0], P, 2 * P);
+}
+END_TEST
+
+START_TEST(test_uncovered_small_out)
+{
+	struct zc_ext v[8];
+	struct zc_ext_table t;
+	struct zc_ext_range r[4];
+
+	fill_uncovered_table(&t, v, 8);
+	for (int i = 0; i < 4; i++)
+		r[i].start = r[i].end = 0xdead;
+
+	/* Four gaps, room for two: the count is still four. */
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 0, 11 * P, r, 2), 4);
+	check_range(&r[0], 0, 1 * P);
+	check_range(&r[1], 5 * P, 7 * P);
+	check_range(&r[2], 0xdead, 0xdead);
+	check_range(&r[3], 0xdead, 0xdead);
+
+	/* Room for none. */
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 0, 11 * P, r, 0), 4);
+	check_range(&r[2], 0xdead, 0xdead);
+
+	/* The covered variant obeys max the same way. */
+	ck_assert_uint_eq(zc_ext_covered(&t, 0, 11 * P, r, 1), 3);
+	check_range(&r[0], 1 * P, 5 * P);
+	check_range(&r[2], 0xdead, 0xdead);
+}
+END_TEST
+
+START_TEST(test_covered)
+{
+	struct zc_ext v[8];
+	struct zc_ext_table t;
+	struct zc_ext_range r[8];
+
+	fill_uncovered_table(&t, v, 8);
+
+	/* A and B merge into one. */
+	ck_assert_uint_eq(zc_ext_covered(&t, 0, 11 * P, r, 8), 3);
+	check_range(&r[0], 1 * P, 5 * P);
+	check_range(&r[1], 7 * P, 8 * P);
+	check_range(&r[2], 9 * P, 10 * P);
+
+	/* Clipped to the query at both ends. */
+	ck_assert_uint_eq(zc_ext_covered(&t, 1 * P + 0x800, 7 * P + 0x800, r, 8), 2);
+	check_range(&r[0], 1 * P + 0x800, 5 * P);
+	check_range(&r[1], 7 * P, 7 * P + 0x800);
+
+	ck_assert_uint_eq(zc_ext_covered(&t, 5 * P, 7 * P, r, 8), 0);
+	ck_assert_uint_eq(zc_ext_covered(&t, 2 * P, 4 * P, r, 8), 1);
+	check_range(&r[0], 2 * P, 4 * P);
+}
+END_TEST
+
+/* More gaps than covered's 64-entry fast path holds. */
+START_TEST(test_covered_many_gaps)
+{
+	struct zc_ext v[80];
+	struct zc_ext_table t;
+	struct zc_ext_range r[80];
+	size_t n;
+
+	table_init(&t, v, 80, 0);
+	for (uint32_t k = 0; k < 70; k++)
+		ck_assert_int_ge(add(&t, (3 * k + 1) * P, (3 * k + 2) * P, k, k, 1, P, 0), 0);
+
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 0, 211 * P, r, 80), 71);
+	n = zc_ext_covered(&t, 0, 211 * P, r, 80);
+	ck_assert_uint_eq(n, 70);
+	for (uint32_t k = 0; k < 70; k++)
+		check_range(&r[k], (3 * k + 1) * P, (3 * k + 2) * P);
+
+	/* Ending inside a guarded range. */
+	n = zc_ext_covered(&t, 0, 200 * P + 5, r, 80);
+	ck_assert_uint_eq(n, 67);
+	check_range(&r[66], 199 * P, 200 * P);
+	n = zc_ext_covered(&t, P, 199 * P + 5, r, 80);
+	ck_assert_uint_eq(n, 67);
+	check_range(&r[0], 1 * P, 2 * P);
+	check_range(&r[66], 199 * P, 199 * P + 5);
+
+	/* max smaller than the count. */
+	r[5].start = r[5].end = 0xdead;
+	ck_assert_uint_eq(zc_ext_covered(&t, 0, 211 * P, r, 5), 70);
+	check_range(&r[4], 13 * P, 14 * P);
+	check_range(&r[5], 0xdead, 0xdead);
+}
+END_TEST
+
+START_TEST(test_touching)
+{
+	struct zc_ext v[8];
+	struct zc_ext_table t;
+	struct zc_ext_range r[8];
+
+	table_init(&t, v, 8, 0);
+	add(&t, 1 * P, 3 * P, 1, 1, 1, 0, 0);   /* A */
+	add(&t, 2 * P, 4 * P, 2, 2, 1, 0, 0);   /* B overlaps A */
+	add(&t, 6 * P, 7 * P, 3, 3, 1, 0, 0);   /* C */
+	add(&t, 4 * P, 5 * P, 4, 4, 1, 0, 0);   /* D adjacent to B */
+	add(&t, 9 * P, 10 * P, 5, 5, 1, 0, 0);  /* E */
+	add(&t, 0, 0, 6, 6, 1, 0, 0);           /* detached head */
+
+	/* One byte inside A and B: both whole ranges, merged. */
+	ck_assert_uint_eq(zc_ext_touching(&t, 2 * P + 8, 2 * P + 9, r, 8), 1);
+	check_range(&r[0], 1 * P, 4 * P);
+
+	/* Only A. */
+	ck_assert_uint_eq(zc_ext_touching(&t, 1 * P, 2 * P, r, 8), 1);
+	check_range(&r[0], 1 * P, 3 * P);
+
+	/* B, D (adjacent: merged) and C, but not A. */
+	ck_assert_uint_eq(zc_ext_touching(&t, 3 * P + 0x800, 6 * P + 1, r, 8), 2);
+	check_range(&r[0], 2 * P, 5 * P);
+	check_range(&r[1], 6 * P, 7 * P);
+
+	/* A gap touches nothing, even next to entries. */
+	ck_assert_uint_eq(zc_ext_touching(&t, 5 * P, 6 * P, r, 8), 0);
+	ck_assert_uint_eq(zc_ext_touching(&t, 0, 1 * P, r, 8), 0);
+
+	/* Everything. */
+	ck_assert_uint_eq(zc_ext_touching(&t, 0, 100 * P, r, 8), 3);
+	check_range(&r[0], 1 * P, 5 * P);
+	check_range(&r[1], 6 * P, 7 * P);
+	check_range(&r[2], 9 * P, 10 * P);
+
+	/* A small out array never overflows. */
+	r[2].start = r[2].end = 0xdead;
+	ck_assert_uint_le(zc_ext_touching(&t, 0, 100 * P, r, 2), 2);
+	check_range(&r[2], 0xdead, 0xdead);
+}
+END_TEST
+
+START_TEST(test_detach_left_right)
+{
+	struct zc_ext v[4];
+	struct zc_ext_table t;
+
+	table_init(&t, v, 4, 1);
+	add(&t, 1 * P, 5 * P, 1, 11, 1, 12345, 3);
+
+	/* Left trim (the detached range starts before the entry). */
+	ck_assert_int_eq(zc_ext_detach(&t, 0, 2 * P), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(t.v[0].start, 2 * P);
+	ck_assert_uint_eq(t.v[0].end, 5 * P);
+	ck_assert(t.v[0].head);
+
+	/* Right trim. */
+	ck_assert_int_eq(zc_ext_detach(&t, 4 * P, 6 * P), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(t.v[0].start, 2 * P);
+	ck_assert_uint_eq(t.v[0].end, 4 * P);
+	ck_assert(t.v[0].head);
+	ck_assert_uint_eq(t.v[0].bytes, 12345);
+	ck_assert_uint_eq(t.v[0].bounce, 3);
+
+	/* Exactly the first or last page. */
+	ck_assert_int_eq(zc_ext_detach(&t, 2 * P, 3 * P), 0);
+	ck_assert_uint_eq(t.v[0].start, 3 * P);
+	ck_assert_uint_eq(t.v[0].end, 4 * P);
+
+	/* Not touching: nothing changes. */
+	ck_assert_int_eq(zc_ext_detach(&t, 4 * P, 9 * P), 0);
+	ck_assert_int_eq(zc_ext_detach(&t, 0, 3 * P), 0);
+	ck_assert_uint_eq(t.v[0].start, 3 * P);
+	ck_assert_uint_eq(t.v[0].end, 4 * P);
+	ck_assert_uint_eq(t.n, 1);
+}
+END_TEST
+
+START_TEST(test_detach_middle_whole)
+{
+	struct zc_ext v[4];
+	struct zc_ext_table t;
+
+	table_init(&t, v, 4, 1);
+	add(&t, 1 * P, 5 * P, 7, 42, 1, 9999, 5);
+
+	ck_assert_int_eq(zc_ext_detach(&t, 2 * P, 3 * P), 0);
+	ck_assert_uint_eq(t.n, 2);
+	/* The head keeps the left piece and the accounting. */
+	ck_assert_uint_eq(t.v[0].start, 1 * P);
+	ck_assert_uint_eq(t.v[0].end, 2 * P);
+	ck_assert(t.v[0].head);
+	ck_assert_uint_eq(t.v[0].bytes, 9999);
+	ck_assert_uint_eq(t.v[0].bounce, 5);
+	ck_assert_uint_eq(t.v[0].pin_pages, 4);
+	/* The right piece is the same call, without accounting. */
+	ck_assert_uint_eq(t.v[1].start, 3 * P);
+	ck_assert_uint_eq(t.v[1].end, 5 * P);
+	ck_assert(!t.v[1].head);
+	ck_assert_uint_eq(t.v[1].bytes, 0);
+	ck_assert_uint_eq(t.v[1].bounce, 0);
+	ck_assert_uint_eq(t.v[1].pin_pages, 0);
+	ck_assert_uint_eq(t.v[1].slot, 7);
+	ck_assert_uint_eq(t.v[1].sgen, 107);
+	ck_assert_uint_eq(t.v[1].id, 42);
+	ck_assert(t.v[1].sent);
+	ck_assert_int_eq(zc_ext_find(&t, 2 * P), -1);
+	ck_assert_int_eq(zc_ext_find(&t, 4 * P), 1);
+
+	/* All of the non-head piece: it goes. */
+	ck_assert_int_eq(zc_ext_detach(&t, 3 * P, 5 * P), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert(t.v[0].head);
+	ck_assert_uint_eq(t.v[0].end, 2 * P);
+
+	/* All of the head: it stays, empty, with its accounting. */
+	ck_assert_int_eq(zc_ext_detach(&t, 0, 100 * P), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert(!zc_ext_guarded(&t.v[0]));
+	ck_assert(t.v[0].head);
+	ck_assert_uint_eq(t.v[0].bytes, 9999);
+	ck_assert_uint_eq(t.v[0].bounce, 5);
+	ck_assert_int_eq(zc_ext_find(&t, 1 * P), -1);
+	ck_assert(!zc_ext_overlaps(&t, 0, 100 * P));
+
+	/* Detaching again leaves the empty head alone. */
+	ck_assert_int_eq(zc_ext_detach(&t, 0, 100 * P), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert(t.v[0].head);
+}
+END_TEST
+
+START_TEST(test_detach_many)
+{
+	struct zc_ext v[8];
+	struct zc_ext_table t;
+	struct zc_ext_range r[8];
+
+	table_init(&t, v, 8, 2);
+	add(&t, 1 * P, 4 * P, 1, 1, 1, 10, 0);      /* ends inside */
+	add(&t, 2 * P, 3 * P, 2, 2, 1, 20, 0);      /* wholly inside */
+	add(&t, 0 * P, 10 * P, 3, 3, 1, 30, 0);     /* both sides: split */
+	add(&t, 2 * P + 0x10, 8 * P, 4, 4, 0, 0, 0); /* non-head, starts inside */
+
+	ck_assert_int_eq(zc_ext_detach(&t, 2 * P, 6 * P), 0);
+	ck_assert_uint_eq(zc_ext_covered(&t, 0, 20 * P, r, 8), 2);
+	check_range(&r[0], 0, 2 * P);
+	check_range(&r[1], 6 * P, 10 * P);
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 0, 10 * P, r, 8), 1);
+	check_range(&r[0], 2 * P, 6 * P);
+	ck_assert(!zc_ext_overlaps(&t, 2 * P, 6 * P));
+	/* Heads: 3 (one empty). Non-heads: call 3's right piece, call 4. */
+	ck_assert_uint_eq(t.n, 5);
+	for (uint32_t i = 0; i < t.n; i++) {
+		if (t.v[i].id == 2) {
+			ck_assert(t.v[i].head);
+			ck_assert(!zc_ext_guarded(&t.v[i]));
+		}
+		if (!t.v[i].head)
+			ck_assert(zc_ext_guarded(&t.v[i]));
+	}
+}
+END_TEST
+
+START_TEST(test_detach_full)
+{
+	struct zc_ext v[3];
+	struct zc_ext_table t;
+	int i1 = -1, i2 = -1;
+
+	table_init(&t, v, 3, 0);
+	add(&t, 1 * P, 5 * P, 1, 1, 1, 10, 0);
+	add(&t, 0 * P, 6 * P, 2, 2, 1, 20, 0);
+	/* Two entries need a split, one entry is free: the second fails
+	 * and keeps its whole range. */
+	ck_assert_int_eq(zc_ext_detach(&t, 2 * P, 3 * P), -1);
+	ck_assert_uint_eq(t.n, 3);
+	for (uint32_t i = 0; i < t.n; i++) {
+		if (t.v[i].id == 1 && t.v[i].head)
+			i1 = (int)i;
+		if (t.v[i].id == 2)
+			i2 = (int)i;
+	}
+	ck_assert_int_ge(i1, 0);
+	ck_assert_int_ge(i2, 0);
+	ck_assert_uint_eq(t.v[i1].start, 1 * P);
+	ck_assert_uint_eq(t.v[i1].end, 2 * P);
+	ck_assert_uint_eq(t.v[i2].start, 0 * P);
+	ck_assert_uint_eq(t.v[i2].end, 6 * P);
+	ck_assert(zc_ext_overlaps(&t, 2 * P, 3 * P));
+
+	/* A full table can still trim without a split. */
+	ck_assert_int_eq(zc_ext_detach(&t, 0, 1 * P), 0);
+	ck_assert_uint_eq(t.v[i2].start, 1 * P);
+	ck_assert_uint_eq(t.v[i2].end, 6 * P);
+
+	/* Full with one entry: a split fails, nothing changes. */
+	table_init(&t, v, 1, 0);
+	add(&t, 1 * P, 5 * P, 1, 1, 1, 10, 0);
+	ck_assert_int_eq(zc_ext_detach(&t, 2 * P, 3 * P), -1);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_uint_eq(t.v[0].start, 1 * P);
+	ck_assert_uint_eq(t.v[0].end, 5 * P);
+}
+END_TEST
+
+START_TEST(test_ranges_merge)
+{
+	struct zc_ext_range r[] = {
+		{ 50, 60 }, { 10, 20 }, { 20, 30 }, { 15, 25 },
+		{ 70, 80 }, { 55, 58 }, { 80, 90 }, { 5, 6 },
+	};
+	struct zc_ext_range one = { 3, 4 };
+
+	ck_assert_uint_eq(zc_ranges_merge(r, 8), 4);
+	check_range(&r[0], 5, 6);
+	check_range(&r[1], 10, 30);
+	check_range(&r[2], 50, 60);
+	check_range(&r[3], 70, 90);
+
+	ck_assert_uint_eq(zc_ranges_merge(r, 0), 0);
+	ck_assert_uint_eq(zc_ranges_merge(&one, 1), 1);
+	check_range(&one, 3, 4);
+}
+END_TEST
+
+START_TEST(test_ranges_merge_nested)
+{
+	struct zc_ext_range r[] = {
+		{ 100, 200 }, { 120, 130 }, { 90, 110 }, { 140, 150 }, { 300, 301 }, { 199, 300 },
+	};
+
+	ck_assert_uint_eq(zc_ranges_merge(r, 6), 1);
+	check_range(&r[0], 90, 301);
+}
+END_TEST
+
+/* 2 MiB filter regions. */
+#define RG(n) ((uintptr_t)(n) << ZC_FILTER_SHIFT)
+
+static int filter_zero(const struct zc_ext_table *t)
+{
+	for (uint32_t i = 0; i < ZC_FILTER_SIZE; i++)
+		if (t->filter[i])
+			return 0;
+	return 1;
+}
+
+START_TEST(test_maybe)
+{
+	static struct zc_ext v[8];
+	static struct zc_ext_table t;
+
+	table_init(&t, v, 8, 0);
+	ck_assert(!zc_ext_maybe(&t, 0, RG(100)));      /* empty table */
+
+	ck_assert_int_eq(add(&t, RG(5) + P, RG(5) + 3 * P, 1, 1, 1, 0, 0), 0);
+	ck_assert(zc_ext_maybe(&t, RG(5) + P, RG(5) + 3 * P));
+	ck_assert(zc_ext_maybe(&t, RG(5) + 2 * P, RG(5) + 2 * P + 1));
+	ck_assert(zc_ext_maybe(&t, RG(4), RG(5) + P + 1));
+	ck_assert(zc_ext_maybe(&t, RG(5) + 2 * P, RG(9)));
+	/* Other regions (that do not share a filter slot): no. */
+	ck_assert(!zc_ext_maybe(&t, RG(6), RG(7)));
+	ck_assert(!zc_ext_maybe(&t, RG(3), RG(5)));
+	/* Empty ranges: no. */
+	ck_assert(!zc_ext_maybe(&t, RG(5) + 2 * P, RG(5) + 2 * P));
+	ck_assert(!zc_ext_maybe(&t, RG(5) + 3 * P, RG(5)));
+	/* Wide ranges are always "maybe". */
+	ck_assert(zc_ext_maybe(&t, RG(1000), RG(2000)));
+
+	/* An entry crossing a region boundary counts in both. */
+	ck_assert_int_eq(add(&t, RG(8) - P, RG(8) + P, 2, 2, 1, 0, 0), 1);
+	ck_assert(zc_ext_maybe(&t, RG(7), RG(7) + 1));
+	ck_assert(zc_ext_maybe(&t, RG(8) + 5 * P, RG(8) + 6 * P));
+
+	/* Removing an entry lowers its regions again. */
+	zc_ext_remove(&t, 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert(!zc_ext_maybe(&t, RG(5), RG(6)));
+	ck_assert(zc_ext_maybe(&t, RG(8), RG(9)));
+
+	/* Split, trim, empty, remove: the counts balance out. */
+	ck_assert_int_eq(add(&t, RG(20), RG(23), 3, 3, 1, 0, 0), 1);
+	ck_assert_int_eq(zc_ext_detach(&t, RG(21), RG(21) + P), 0);
+	ck_assert_uint_eq(t.n, 3);
+	/* Every part still guarded is still "maybe". */
+	ck_assert(zc_ext_maybe(&t, RG(20), RG(20) + 1));
+	ck_assert(zc_ext_maybe(&t, RG(22), RG(22) + 1));
+	/* The right piece stands on its own once the head is gone. */
+	for (uint32_t i = 0; i < t.n; i++) {
+		if (t.v[i].id == 3 && t.v[i].head) {
+			zc_ext_remove(&t, i);
+			break;
+		}
+	}
+	ck_assert_uint_eq(t.n, 2);
+	ck_assert_int_ge(zc_ext_find(&t, RG(22)), 0);
+	ck_assert(zc_ext_maybe(&t, RG(22), RG(22) + 1));
+	ck_assert(zc_ext_maybe(&t, RG(21) + P, RG(21) + 2 * P));
+	ck_assert_int_eq(zc_ext_detach(&t, RG(20), RG(24)), 0);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_int_eq(zc_ext_detach(&t, 0, RG(10)), 0);
+	ck_assert_uint_eq(t.n, 1);                      /* one empty head */
+	while (t.n)
+		zc_ext_remove(&t, 0);
+	ck_assert(filter_zero(&t));
+}
+END_TEST
+
+/* Random tables over many regions (so filter slots are shared): whatever
+ * overlaps a guarded byte is "maybe", and the filter ends at zero. */
+START_TEST(test_model_maybe)
+{
+	static struct zc_ext v[256];
+	static struct zc_ext_table t;
+	uint32_t seed = 4242;
+	uint32_t lcg_state;
+
+	for (int iter = 0; iter < 100; iter++) {
+		table_init(&t, v, 256, 4);
+		for (int k = 0; k < 40; k++) {
+			uint32_t x = (seed = seed * 1103515245u + 12345u) >> 8;
+			uintptr_t s = RG(x % 9000) + (x % 700) * P;
+			uintptr_t len = (1 + (x >> 3) % 1200) * P;
+
+			ck_assert_int_ge(add(&t, s, s + len, (uint32_t)k, (uint32_t)k, 1, 0, 0), 0);
+		}
+		lcg_state = seed;
+		for (int d = 0; d < 30; d++) {
+			uint32_t x = (lcg_state = lcg_state * 1103515245u + 12345u) >> 8;
+			uintptr_t s = RG(x % 9000) + (x % 900) * P;
+			uintptr_t len = (1 + (x >> 4) % 2000) * P;
+
+			if (d % 3 == 0 && t.n) {
+				zc_ext_remove(&t, x % t.n);
+			} else if (d % 3 == 1) {
+				ck_assert_int_eq(zc_ext_detach(&t, s, s + len), 0);
+			} else {
+				ck_assert_int_ge(add(&t, s, s + len, 99, 99, 1, 0, 0), 0);
+			}
+			for (uint32_t i = 0; i < t.n; i++) {
+				const struct zc_ext *e = &t.v[i];
+				uintptr_t mid;
+
+				if (!zc_ext_guarded(e))
+					continue;
+				mid = e->start + ((e->end - e->start) / 2 & ~(uintptr_t)(P - 1));
+				ck_assert_msg(zc_ext_maybe(&t, e->start, e->start + 1),
+					      "iteration %d: guarded start not maybe", iter);
+				ck_assert(zc_ext_maybe(&t, e->end - 1, e->end));
+				ck_assert(zc_ext_maybe(&t, mid, mid + P));
+				ck_assert(zc_ext_maybe(&t, e->start >= P ? e->start - P : 0,
+						       e->end + P));
+			}
+		}
+		seed = lcg_state;
+		while (t.n)
+			zc_ext_remove(&t, t.n - 1);
+		ck_assert_msg(filter_zero(&t), "iteration %d: filter counts left over", iter);
+	}
+}
+END_TEST
+
+/*
+ * Model check: random tables on a small address space, every query
+ * compared with a per-address answer.
+ */
+#define M_BASE 1000u
+#define M_LEN 160u
+
+static uint32_t lcg(uint32_t *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 8) & 0xFFFFFF;
+}
+
+/* The maximal runs of addresses in [qs, qe) where bit[a - M_BASE] == want. */
+static size_t runs(const unsigned char *bit, uintptr_t qs, uintptr_t qe, int want,
+		   struct zc_ext_range *out)
+{
+	size_t n = 0;
+
+	for (uintptr_t a = qs; a < qe; a++) {
+		if (!!bit[a - M_BASE] != want)
+			continue;
+		if (n && out[n - 1].end == a) {
+			out[n - 1].end = a + 1;
+		} else {
+			out[n].start = a;
+			out[n].end = a + 1;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void same_ranges(const struct zc_ext_range *got, size_t ngot,
+			const struct zc_ext_range *want, size_t nwant, const char *what, int iter)
+{
+	ck_assert_msg(ngot == nwant, "%s (iteration %d): %zu ranges, expected %zu", what,
+		      iter, ngot, nwant);
+	for (size_t i = 0; i < nwant; i++)
+		ck_assert_msg(got[i].start == want[i].start && got[i].end == want[i].end,
+			      "%s (iteration %d): range %zu is [%lu, %lu), expected [%lu, %lu)",
+			      what, iter, i, (unsigned long)got[i].start,
+			      (unsigned long)got[i].end, (unsigned long)want[i].start,
+			      (unsigned long)want[i].end);
+}
+
+START_TEST(test_model_queries)
+{
+	static struct zc_ext v[128];
+	static struct zc_ext_range got[M_LEN + 1], want[M_LEN + 1];
+	unsigned char cover[M_LEN], touch[M_LEN];
+	struct zc_ext_table t;
+	uint32_t seed = 7;
+
+	for (int iter = 0; iter < 400; iter++) {
+		uint32_t nent = lcg(&seed) % (iter % 4 == 3 ? 100 : 12);
+		uintptr_t qs, qe;
+		size_t n, nw;
+
+		table_init(&t, v, 128, 0);
+		memset(cover, 0, sizeof cover);
+		for (uint32_t k = 0; k < nent; k++) {
+			uintptr_t s = M_BASE + lcg(&seed) % M_LEN;
+			uintptr_t len = 1 + lcg(&seed) % (iter % 4 == 3 ? 3 : 30);
+			uintptr_t e = s + len > M_BASE + M_LEN ? M_BASE + M_LEN : s + len;
+
+			if (lcg(&seed) % 8 == 0)
+				s = e = 0;      /* a detached head */
+			ck_assert_int_ge(add(&t, s, e, k, k, 1, 1, 0), 0);
+			for (uintptr_t a = s; a < e; a++)
+				cover[a - M_BASE] = 1;
+		}
+		qs = M_BASE + lcg(&seed) % M_LEN;
+		qe = qs + lcg(&seed) % (M_BASE + M_LEN - qs + 1);
+		if (iter % 5 == 0) {
+			qs = M_BASE;
+			qe = M_BASE + M_LEN;
+		}
+
+		n = zc_ext_uncovered(&t, qs, qe, got, M_LEN + 1);
+		nw = runs(cover, qs, qe, 0, want);
+		same_ranges(got, n, want, nw, "uncovered", iter);
+
+		n = zc_ext_covered(&t, qs, qe, got, M_LEN + 1);
+		nw = runs(cover, qs, qe, 1, want);
+		same_ranges(got, n, want, nw, "covered", iter);
+
+		memset(touch, 0, sizeof touch);
+		for (uint32_t k = 0; k < t.n; k++)
+			if (t.v[k].start < t.v[k].end && t.v[k].start < qe && qs < t.v[k].end)
+				for (uintptr_t a = t.v[k].start; a < t.v[k].end; a++)
+					touch[a - M_BASE] = 1;
+		n = zc_ext_touching(&t, qs, qe, got, M_LEN + 1);
+		nw = runs(touch, M_BASE, M_BASE + M_LEN, 1, want);
+		same_ranges(got, n, want, nw, "touching", iter);
+
+		/* (Empty queries: see test_overlaps_empty_query.) */
+		if (qs < qe)
+			ck_assert_int_eq(zc_ext_overlaps(&t, qs, qe),
+					 !!runs(cover, qs, qe, 1, want));
+		for (uintptr_t a = M_BASE; a < M_BASE + M_LEN; a += 7)
+			ck_assert_int_eq(zc_ext_find(&t, a) >= 0, cover[a - M_BASE]);
+	}
+}
+END_TEST
+
+/* Model check of detach: per call, what stays guarded is what was guarded
+ * minus every detached range; each call keeps exactly its one head. */
+START_TEST(test_model_detach)
+{
+	static struct zc_ext v[256];
+	enum { CALLS = 6 };
+	unsigned char model[CALLS][M_LEN];
+	struct zc_ext_table t;
+	uint32_t seed = 99;
+
+	for (int iter = 0; iter < 200; iter++) {
+		table_init(&t, v, 256, 8);
+		memset(model, 0, sizeof model);
+		for (uint32_t c = 0; c < CALLS; c++) {
+			/* Each call: one to three disjoint runs, the first is its head. */
+			uint32_t runs_n = 1 + lcg(&seed) % 3;
+			uintptr_t p = M_BASE + lcg(&seed) % 20;
+
+			for (uint32_t k = 0; k < runs_n && p < M_BASE + M_LEN; k++) {
+				uintptr_t len = 1 + lcg(&seed) % 40;
+				uintptr_t e = p + len > M_BASE + M_LEN ? M_BASE + M_LEN : p + len;
+
+				ck_assert_int_ge(add(&t, p, e, c, c, k == 0, 1000 + c, c + 1), 0);
+				for (uintptr_t a = p; a < e; a++)
+					model[c][a - M_BASE] = 1;
+				p = e + 1 + lcg(&seed) % 20;
+			}
+		}
+		for (int d = 0; d < 6; d++) {
+			uintptr_t ds = M_BASE + lcg(&seed) % M_LEN;
+			uintptr_t de = ds + 1 + lcg(&seed) % 30;
+
+			ck_assert_int_eq(zc_ext_detach(&t, ds, de), 0);
+			for (uint32_t c = 0; c < CALLS; c++)
+				for (uintptr_t a = ds; a < de && a < M_BASE + M_LEN; a++)
+					model[c][a - M_BASE] = 0;
+
+			for (uint32_t c = 0; c < CALLS; c++) {
+				unsigned char got[M_LEN];
+				int heads = 0;
+
+				memset(got, 0, sizeof got);
+				for (uint32_t i = 0; i < t.n; i++) {
+					const struct zc_ext *e = &t.v[i];
+
+					if (e->id != c)
+						continue;
+					if (e->head) {
+						heads++;
+						ck_assert_uint_eq(e->bytes, 1000 + c);
+						ck_assert_uint_eq(e->bounce, c + 1);
+					} else {
+						ck_assert_msg(zc_ext_guarded(e),
+							      "empty non-head entry kept");
+						ck_assert_uint_eq(e->bytes, 0);
+						ck_assert_uint_eq(e->bounce, 0);
+					}
+					ck_assert_uint_eq(e->slot, c);
+					for (uintptr_t a = e->start; a < e->end; a++) {
+						ck_assert_msg(!got[a - M_BASE],
+							      "call %u guards %lu twice", c,
+							      (unsigned long)a);
+						got[a - M_BASE] = 1;
+					}
+				}
+				ck_assert_int_eq(heads, 1);
+				ck_assert_msg(!memcmp(got, model[c], M_LEN),
+					      "iteration %d detach %d: call %u guards the wrong set",
+					      iter, d, c);
+			}
+		}
+	}
+}
+END_TEST
+
+Suite *extent_suite(void)
+{
+	Suite *s = suite_create("extent");
+	TCase *tc = tcase_create("core");
+	TCase *model = tcase_create("model");
+
+	tcase_add_test(tc, test_add_find_remove);
+	tcase_add_test(tc, test_overlaps_empty_query);
+	tcase_add_test(tc, test_add_reserve);
+	tcase_add_test(tc, test_uncovered);
+	tcase_add_test(tc, test_uncovered_small_out);
+	tcase_add_test(tc, test_covered);
+	tcase_add_test(tc, test_covered_many_gaps);
+	tcase_add_test(tc, test_touching);
+	tcase_add_test(tc, test_detach_left_right);
+	tcase_add_test(tc, test_detach_middle_whole);
+	tcase_add_test(tc, test_detach_many);
+	tcase_add_test(tc, test_detach_full);
+	tcase_add_test(tc, test_ranges_merge);
+	tcase_add_test(tc, test_ranges_merge_nested);
+	tcase_add_test(tc, test_maybe);
+	suite_add_tcase(s, tc);
+
+	tcase_add_test(model, test_model_queries);
+	tcase_add_test(model, test_model_detach);
+	tcase_add_test(model, test_model_maybe);
+	tcase_set_timeout(model, 30);
+	suite_add_tcase(s, model);
+	return s;
+}
