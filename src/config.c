@@ -86,13 +86,16 @@ int zc_parse_signal(const char *s)
 	if (!strncasecmp(s, "RTMIN+", 6)) {
 		errno = 0;
 		n = strtol(s + 6, &end, 10);
-		if (errno || *end || n < 0 || SIGRTMIN + n > SIGRTMAX)
+		if (errno || end == s + 6 || *end || n < 0 || n > SIGRTMAX - SIGRTMIN)
 			return -1;
 		return SIGRTMIN + (int)n;
 	}
 	errno = 0;
 	n = strtol(s, &end, 10);
 	if (errno || *end || n <= 0 || n > SIGRTMAX)
+		return -1;
+	/* 32 and 33 belong to the C library (thread cancellation, setxid). */
+	if (n > 31 && n < SIGRTMIN)
 		return -1;
 	/* Signals the shim cannot or must not take over. */
 	if (n == SIGKILL || n == SIGSTOP || n == SIGSEGV || n == SIGBUS ||

@@ -72,6 +72,8 @@ int zc_ext_find(const struct zc_ext_table *t, uintptr_t a)
 
 int zc_ext_overlaps(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
+	if (start >= end)
+		return 0;
 	for (uint32_t i = 0; i < t->n; i++)
 		if (t->v[i].start < end && start < t->v[i].end)
 			return 1;

@@ -267,7 +267,7 @@ int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint6
 {
 	struct zc_lock_state ls;
 	uint64_t t0 = 0, deadline = 0, now = 0;
-	int had = 0;
+	int had = 0, rc;
 
 	if (!zc_guard_maybe(zc_page_down(start), zc_page_up(end)))
 		return 0;
@@ -311,14 +311,21 @@ int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint6
 				continue;
 			}
 		}
-		if (act_locked(start, end, mode) == 0 || mode != ZC_RESOLVE_COPY) {
-			zc_unlock(&ls);
-			break;
+		rc = act_locked(start, end, mode);
+		zc_unlock(&ls);
+		if (rc == 0)
+			continue;   /* look again: one pass acts on 16 ranges at most */
+		if (mode == ZC_RESOLVE_DISCARD) {
+			/* No fresh pages to be had: copy instead. */
+			mode = ZC_RESOLVE_COPY;
+			wait_ns = 0;
+			continue;
 		}
+		if (mode == ZC_RESOLVE_FORGET)
+			break;      /* the table is full: nothing else to do */
 		/* A private copy was impossible (no memory for the copy, or
 		 * vm.max_map_count reached): keep waiting for the completion,
 		 * which is the only other safe outcome. */
-		zc_unlock(&ls);
 		{
 			struct timespec ts = { 0, 1000000 };
 
