@@ -263,7 +263,19 @@ static int reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds
 	return nfds;
 }
 
+static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns);
+
+/* The wrappers call this before the program's own call: errno stays as
+ * the program left it. */
 int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns)
+{
+	int saved = errno, r = resolve(start, end, mode, wait_ns);
+
+	errno = saved;
+	return r;
+}
+
+static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns)
 {
 	struct zc_lock_state ls;
 	uint64_t t0 = 0, deadline = 0, now = 0;

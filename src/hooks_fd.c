@@ -61,8 +61,12 @@ ZC_EXPORT int dup3(int old, int new, int flags)
 
 static int fresh(int fd)
 {
-	if (fd >= 0 && zc_ready)
+	if (fd >= 0 && zc_ready) {
+		int saved = errno;
+
 		zc_sock_reset(fd);
+		errno = saved;
+	}
 	return fd;
 }
 

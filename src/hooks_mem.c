@@ -29,6 +29,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* free() must leave errno alone (POSIX.1-2024), and the others must not
+ * change it when they succeed: zc_guard_resolve keeps errno. */
 static void chunk_dying(void *p, enum zc_resolve mode)
 {
 	uintptr_t a = (uintptr_t)p;
@@ -117,12 +119,19 @@ ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
 	return r;
 }
 
+/* mmap and mmap64 are one function on 64-bit systems; both are wrapped
+ * because a program may call either name. */
+static void mapping_over(void *addr, size_t len, int flags)
+{
+	if (flags & MAP_FIXED)
+		range_changing(addr, len, ZC_RESOLVE_FORGET);
+}
+
 ZC_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	void *r;
 
-	if (flags & MAP_FIXED)
-		range_changing(addr, len, ZC_RESOLVE_FORGET);
+	mapping_over(addr, len, flags);
 	r = ZC_REAL(mmap)(addr, len, prot, flags, fd, off);
 	zc_vma_invalidate();
 	return r;
@@ -132,8 +141,7 @@ ZC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off6
 {
 	void *r;
 
-	if (flags & MAP_FIXED)
-		range_changing(addr, len, ZC_RESOLVE_FORGET);
+	mapping_over(addr, len, flags);
 	r = ZC_REAL(mmap64)(addr, len, prot, flags, fd, off);
 	zc_vma_invalidate();
 	return r;

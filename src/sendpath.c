@@ -253,6 +253,55 @@ static void count_copy(size_t total)
 	ZC_STAT_ADD(copy_bytes, total);
 }
 
+/* Take the socket for one zerocopy send (its busy flag, SO_ZEROCOPY, this
+ * thread's signal stack). -1: copy instead (the socket is not held). */
+static int begin(struct zc_sock *s, int fd)
+{
+	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
+		return -1;   /* another thread is sending on this socket */
+	if (enable_zerocopy(s, fd)) {
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+	zc_altstack_ensure();
+	return 0;
+}
+
+/* Steps 1 to 3 for one message: reserve, plan and copy, arm. Returns the
+ * bounce slot that now names the armed call, or -1 (nothing is held: copy
+ * instead, or let the real call report a bad pointer). */
+static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct msghdr *h,
+		   size_t total)
+{
+	struct zc_lock_state ls;
+	struct zc_plan *p;
+	int b, err;
+
+	zc_lock(&ls);
+	b = s->used && s->gen == gen ? reserve_locked(s, slot, total) : -1;
+	zc_unlock(&ls);
+	if (b < 0)
+		return -1;
+	p = zc_bounce_plan(b);
+	if (zc_plan_build(p, h->msg_iov, (int)h->msg_iovlen, zc_bounce_addr(b), ZC_BOUNCE_SLOT,
+			  zc_page) ||
+	    copy_bounce(p, zc_bounce_addr(b))) {
+		zc_lock(&ls);
+		zc_bounce_put(b, 0);
+		zc_unlock(&ls);
+		return -1;
+	}
+	zc_lock(&ls);
+	if (s->used && s->gen == gen) {
+		err = arm_locked(slot, gen, b, p);   /* returns b itself on failure */
+	} else {
+		zc_bounce_put(b, 0);
+		err = -1;
+	}
+	zc_unlock(&ls);
+	return err ? -1 : b;
+}
+
 int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 {
 	int saved = errno;
@@ -279,34 +328,13 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 	}
 	s = &zc_socks[slot];
 	gen = s->gen;
-	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
-		goto copy;   /* another thread is sending on this socket */
-	if (enable_zerocopy(s, fd))
-		goto copy_busy;
-	zc_altstack_ensure();
+	if (begin(s, fd))
+		goto copy;
 again:
-	zc_lock(&ls);
-	b = s->used && s->gen == gen ? reserve_locked(s, (uint32_t)slot, total) : -1;
-	zc_unlock(&ls);
+	b = prepare(s, (uint32_t)slot, gen, msg, total);
 	if (b < 0)
 		goto copy_busy;
 	p = zc_bounce_plan(b);
-	if (zc_plan_build(p, msg->msg_iov, (int)msg->msg_iovlen, zc_bounce_addr(b),
-			  ZC_BOUNCE_SLOT, zc_page) ||
-	    copy_bounce(p, zc_bounce_addr(b))) {
-		/* Nothing to gain, or a bad pointer the real call reports. */
-		zc_lock(&ls);
-		zc_bounce_put(b, 0);
-		zc_unlock(&ls);
-		goto copy_busy;
-	}
-	zc_lock(&ls);
-	err = s->used && s->gen == gen ? arm_locked((uint32_t)slot, gen, b, p) : -1;
-	if (err && !(s->used && s->gen == gen))
-		zc_bounce_put(b, 0);
-	zc_unlock(&ls);
-	if (err)
-		goto copy_busy;
 
 	m = *msg;
 	m.msg_iov = p->out;
@@ -340,7 +368,7 @@ again:
 	}
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 	*ret = r;
-	errno = err;
+	errno = r < 0 ? err : saved;   /* a success leaves errno as it was */
 	return 1;
 
 copy_busy:
@@ -393,46 +421,22 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		}
 	}
 	gen = s->gen;
-	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE)) {
+	if (begin(s, fd)) {
 		count_copy(grand);
 		errno = saved;
 		return 0;
 	}
-	if (enable_zerocopy(s, fd))
-		goto copy;
-	zc_altstack_ensure();
-
 	for (armed = 0; armed < vlen; armed++) {
 		const struct msghdr *h = &vec[armed].msg_hdr;
-		size_t t = zc_iov_total(h->msg_iov, (int)h->msg_iovlen);
-		struct zc_plan *p;
-		int b, e;
+		int b = prepare(s, (uint32_t)slot, gen, h,
+				zc_iov_total(h->msg_iov, (int)h->msg_iovlen));
 
-		zc_lock(&ls);
-		b = s->used && s->gen == gen ? reserve_locked(s, (uint32_t)slot, t) : -1;
-		zc_unlock(&ls);
 		if (b < 0)
-			break;
-		p = zc_bounce_plan(b);
-		if (zc_plan_build(p, h->msg_iov, (int)h->msg_iovlen, zc_bounce_addr(b),
-				  ZC_BOUNCE_SLOT, zc_page) ||
-		    copy_bounce(p, zc_bounce_addr(b))) {
-			zc_lock(&ls);
-			zc_bounce_put(b, 0);
-			zc_unlock(&ls);
-			break;
-		}
-		zc_lock(&ls);
-		e = s->used && s->gen == gen ? arm_locked((uint32_t)slot, gen, b, p) : -1;
-		if (e && !(s->used && s->gen == gen))
-			zc_bounce_put(b, 0);
-		zc_unlock(&ls);
-		if (e)
 			break;
 		bs[armed] = b;
 		mine[armed].msg_hdr = *h;
-		mine[armed].msg_hdr.msg_iov = p->out;
-		mine[armed].msg_hdr.msg_iovlen = (size_t)p->nout;
+		mine[armed].msg_hdr.msg_iov = zc_bounce_plan(b)->out;
+		mine[armed].msg_hdr.msg_iovlen = (size_t)zc_bounce_plan(b)->nout;
 		mine[armed].msg_len = 0;
 	}
 	if (armed < vlen) {
@@ -466,7 +470,7 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	for (int i = 0; i < r; i++)
 		vec[i].msg_len = mine[i].msg_len;
 	*ret = r;
-	errno = err;
+	errno = r < 0 ? err : saved;   /* a success leaves errno as it was */
 	return 1;
 
 copy:

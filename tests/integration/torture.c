@@ -7,6 +7,7 @@
  */
 #include "common.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ int main(int argc, char **argv)
 	size_t gotlen, bad;
 	int s, r, zero = open("/dev/zero", O_RDONLY);
 	const char *what[4] = { "overwritten", "read into", "freed and reused", "unmapped" };
-	unsigned count[4] = { 0 };
+	unsigned count[4] = { 0 }, errno_changed = 0;
 
 	if (!nmsg || len < 4096 || zero < 0 || !junk)
 		itest_die("usage: torture [MESSAGES [BYTES>=4096]]");
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
 	for (unsigned m = 0; m < nmsg; m++) {
 		char *p;
 
+		/* Calls that succeed leave errno as the program set it. */
+		errno = EDOM;
 		switch (m % 4) {
 		case 0:   /* overwrite */
 			itest_fill(ring, len, m);
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
 		}
 		}
 		count[m % 4]++;
+		errno_changed += errno != EDOM;
 	}
 	itest_dump_stats();
 	close(s);
@@ -93,5 +97,7 @@ int main(int argc, char **argv)
 		printf("%s %s (%u)", i ? "," : "", what[i], count[i]);
 	printf("\ntorture: receiver got %zu bytes, %zu wrong: %s\n", gotlen, bad,
 	       bad ? "CORRUPTED" : "every byte intact");
-	return bad ? ITEST_CORRUPT : ITEST_OK;
+	if (errno_changed)
+		printf("torture: errno changed by %u successful rounds of calls\n", errno_changed);
+	return bad || errno_changed ? ITEST_CORRUPT : ITEST_OK;
 }
