@@ -24,52 +24,41 @@
 
 #define REAP_MAX_PER_CALL 256   /* notifications read in one go */
 
-void zc_reap_locked(uint32_t slot)
+/* One error-queue message: count and mark what it releases. Returns the
+ * calls newly released; -1 if the message holds no zerocopy notification. */
+static int64_t take_locked(struct zc_sock *s, struct msghdr *msg)
 {
-	struct zc_sock *s = &zc_socks[slot];
-	uint32_t released = 0;
+	int64_t released = -1;
 
-	if (!s->used || !s->zc_set)
-		return;
-	for (int n = 0; n < REAP_MAX_PER_CALL; n++) {
-		union {
-			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
-					    sizeof(struct sockaddr_in6)) * 2];
-			struct cmsghdr align;
-		} ctl;
-		struct msghdr msg = { 0 };
-		struct cmsghdr *cm;
-		long r;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		struct sock_extended_err *ee;
+		uint32_t newly, count;
 
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof ctl.buf;
-		r = syscall(SYS_recvmsg, s->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;   /* EAGAIN: empty; anything else: nothing to read */
-		}
-		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-			struct sock_extended_err *ee;
-			uint32_t newly, count;
-
-			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
-			      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
-				continue;
-			ee = (struct sock_extended_err *)CMSG_DATA(cm);
-			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee->ee_errno != 0)
-				continue;
-			newly = zc_idwin_mark(&s->win, ee->ee_info, ee->ee_data);
-			count = ee->ee_data - ee->ee_info + 1;
-			released += newly;
-			ZC_STAT_ADD(completions, newly);
-			if (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) {
-				ZC_STAT_ADD(completions_copied, newly);
-				s->copied += count;
-			}
+		if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+		      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
+			continue;
+		ee = (struct sock_extended_err *)CMSG_DATA(cm);
+		if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee->ee_errno != 0)
+			continue;
+		newly = zc_idwin_mark(&s->win, ee->ee_info, ee->ee_data);
+		count = ee->ee_data - ee->ee_info + 1;
+		released = (released < 0 ? 0 : released) + newly;
+		ZC_STAT_ADD(completions, newly);
+		if (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) {
+			ZC_STAT_ADD(completions_copied, newly);
+			s->copied += count;
 		}
 	}
-	if (released) {
+	return released;
+}
+
+/* Complete the calls the window now says are released; apply the COPIED
+ * policy. */
+static void settle_locked(uint32_t slot, int64_t released)
+{
+	struct zc_sock *s = &zc_socks[slot];
+
+	if (released > 0) {
 		for (uint32_t i = 0; i < zc_ext.n;) {
 			struct zc_ext *e = &zc_ext.v[i];
 
@@ -89,6 +78,57 @@ void zc_reap_locked(uint32_t slot)
 		s->zc_off = 1;
 		ZC_STAT_ADD(sockets_zc_off, 1);
 	}
+}
+
+void zc_reap_locked(uint32_t slot)
+{
+	struct zc_sock *s = &zc_socks[slot];
+	int64_t released = 0;
+
+	if (!s->used || !s->zc_set)
+		return;
+	for (int n = 0; n < REAP_MAX_PER_CALL; n++) {
+		union {
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					    sizeof(struct sockaddr_in6)) * 2];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr msg = { 0 };
+		int64_t got;
+		long r;
+
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof ctl.buf;
+		r = syscall(SYS_recvmsg, s->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;   /* EAGAIN: empty; anything else: nothing to read */
+		}
+		got = take_locked(s, &msg);
+		if (got > 0)
+			released += got;
+	}
+	settle_locked(slot, released);
+}
+
+int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
+{
+	uint32_t st = zc_fd_state(fd), slot;
+	struct zc_lock_state ls;
+	int64_t got = -1;
+
+	if (st < ZC_FD_SLOT0 || !msg->msg_control)
+		return 0;
+	slot = st - ZC_FD_SLOT0;
+	zc_lock(&ls);
+	if (zc_socks[slot].used && zc_socks[slot].fd == fd && zc_socks[slot].zc_set) {
+		got = take_locked(&zc_socks[slot], msg);
+		if (got >= 0)
+			settle_locked(slot, got);
+	}
+	zc_unlock(&ls);
+	return got >= 0;
 }
 
 void zc_reap_all_locked(void)

@@ -79,6 +79,12 @@ void zc_reap_all_locked(void);
 /* Read slot's error queue and complete what it releases (lock held). */
 void zc_reap_locked(uint32_t slot);
 
+/* The program read an error-queue message on fd (recvmsg MSG_ERRQUEUE): if
+ * it was the shim's notification, take it and return 1 (the program reads
+ * again); 0 if it is the program's own. */
+struct msghdr;
+int zc_claim_errqueue_entry(int fd, struct msghdr *msg);
+
 /* Fork child: drop every guard (the child's pages are its own). */
 void zc_guard_child_reset(void);
 

@@ -13,7 +13,10 @@
  */
 #include "guard.h"
 #include "shim.h"
+#include "sock.h"
 #include "stats.h"
+
+#include <errno.h>
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -123,10 +126,40 @@ static void before_recvmsg(struct msghdr *m)
 		before_write_to(m->msg_control, m->msg_controllen);
 }
 
+/*
+ * recvmsg(MSG_ERRQUEUE) by the program on a socket the shim sends zerocopy
+ * on: the shim's notifications are read first and never handed to the
+ * program; one that arrives in between is taken back and the read done
+ * again. The program gets its own entries, or EAGAIN as without the shim.
+ */
+static ssize_t recv_errqueue(int fd, struct msghdr *m, int flags)
+{
+	int saved = errno;
+	ssize_t r;
+
+	if (zc_fd_state(fd) >= ZC_FD_SLOT0)
+		zc_sock_error_is_ours(fd, 0, NULL);
+	errno = saved;
+	for (int i = 0; i < 64; i++) {
+		size_t ctl = m ? m->msg_controllen : 0;
+
+		r = ZC_REAL(recvmsg)(fd, m, flags);
+		if (r < 0 || !m || !zc_claim_errqueue_entry(fd, m))
+			return r;
+		m->msg_controllen = ctl;   /* the shim's: read again */
+		errno = saved;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
 ZC_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	if (GUARDED())
 		before_recvmsg(m);
+	if (ZC_UNLIKELY(flags & MSG_ERRQUEUE) && zc_ready &&
+	    __atomic_load_n(&zc_live_zc, __ATOMIC_RELAXED))
+		return recv_errqueue(fd, m, flags);
 	return ZC_REAL(recvmsg)(fd, m, flags);
 }
 
@@ -137,4 +170,52 @@ ZC_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags
 		for (unsigned i = 0; vec && i < vlen; i++)
 			before_recvmsg(&vec[i].msg_hdr);
 	return ZC_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+}
+
+/* _FORTIFY_SOURCE builds call these instead (declared here: the headers
+ * declare them only in fortified builds). */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       struct sockaddr *from, socklen_t *fromlen);
+
+ZC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (GUARDED() && n <= buflen)
+		before_write_to(buf, n);
+	return ZC_REAL(__read_chk)(fd, buf, n, buflen);
+}
+
+ZC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (GUARDED() && n <= buflen)
+		before_write_to(buf, n);
+	return ZC_REAL(__pread_chk)(fd, buf, n, off, buflen);
+}
+
+ZC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
+{
+	if (GUARDED() && n <= buflen)
+		before_write_to(buf, n);
+	return ZC_REAL(__pread64_chk)(fd, buf, n, off, buflen);
+}
+
+ZC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (GUARDED() && n <= buflen)
+		before_write_to(buf, n);
+	return ZC_REAL(__recv_chk)(fd, buf, n, buflen, flags);
+}
+
+ZC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				 struct sockaddr *from, socklen_t *fromlen)
+{
+	if (GUARDED() && n <= buflen) {
+		before_write_to(buf, n);
+		if (from && fromlen)
+			before_write_to(from, *fromlen);
+	}
+	return ZC_REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, from, fromlen);
 }

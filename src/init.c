@@ -164,8 +164,9 @@ static void atfork_child(void)
 		zc_fd_set(zc_socks[s].fd, ZC_FD_PASS);
 		zc_sock_free_locked(s);
 	}
+	zc_live_zc = 0;
 	zc_stats_reset();
 	zc_vma_invalidate();
 	zc_lock_reset();
-	pthread_sigmask(SIG_SETMASK, &fork_lock.saved, NULL);
+	zc_sigmask(SIG_SETMASK, &fork_lock.saved, NULL);
 }

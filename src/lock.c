@@ -34,7 +34,7 @@ void zc_lock(struct zc_lock_state *st)
 	int saved = errno;
 
 	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &st->saved);
+	zc_sigmask(SIG_BLOCK, &all, &st->saved);
 	if (!__atomic_compare_exchange_n(&lock_word, &c, 1, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED)) {
 		if (c != 2)
@@ -57,7 +57,7 @@ void zc_unlock(struct zc_lock_state *st)
 		__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
 		futex_wake(&lock_word);
 	}
-	pthread_sigmask(SIG_SETMASK, &st->saved, NULL);
+	zc_sigmask(SIG_SETMASK, &st->saved, NULL);
 	errno = saved;
 }
 

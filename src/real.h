@@ -8,6 +8,9 @@
 #define ZC_REAL_H
 
 #include <dlfcn.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -56,6 +59,27 @@ typedef void (*zc_sighandler_t)(int);
 	X(int, brk, (void *))                                                                 \
 	X(void *, sbrk, (intptr_t))                                                           \
 	X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                \
+	X(int, sigprocmask, (int, const sigset_t *, sigset_t *))                              \
+	X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                          \
+	X(int, poll, (struct pollfd *, nfds_t, int))                                          \
+	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *))   \
+	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))                 \
+	X(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *,          \
+			 const sigset_t *))                                                   \
+	X(int, epoll_ctl, (int, int, int, struct epoll_event *))                              \
+	X(int, epoll_wait, (int, struct epoll_event *, int, int))                             \
+	X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *))          \
+	X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *,        \
+			      const sigset_t *))                                              \
+	X(ssize_t, __read_chk, (int, void *, size_t, size_t))                                 \
+	X(ssize_t, __pread_chk, (int, void *, size_t, off_t, size_t))                         \
+	X(ssize_t, __pread64_chk, (int, void *, size_t, off64_t, size_t))                     \
+	X(ssize_t, __recv_chk, (int, void *, size_t, size_t, int))                            \
+	X(ssize_t, __recvfrom_chk, (int, void *, size_t, size_t, int, struct sockaddr *,      \
+				    socklen_t *))                                             \
+	X(int, __poll_chk, (struct pollfd *, nfds_t, int, size_t))                            \
+	X(int, __ppoll_chk, (struct pollfd *, nfds_t, const struct timespec *,                \
+			     const sigset_t *, size_t))                                       \
 	X(zc_sighandler_t, signal, (int, zc_sighandler_t))
 
 /* Used, not wrapped. */

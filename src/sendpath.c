@@ -209,6 +209,7 @@ static int enable_zerocopy(struct zc_sock *s, int fd)
 		return -1;
 	}
 	s->zc_set = 1;
+	__atomic_fetch_add(&zc_live_zc, 1, __ATOMIC_RELAXED);
 	ZC_STAT_ADD(sockets_zc_on, 1);
 	return 0;
 }

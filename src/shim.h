@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "real.h"
 
@@ -36,6 +38,13 @@ static inline uintptr_t zc_page_up(uintptr_t a) { return (a + zc_page - 1) & ~(u
 /* Logging to standard error, never from signal context. */
 void zc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define zc_debug(...) do { if (ZC_UNLIKELY(zc_cfg.log_level >= ZC_LOG_DEBUG)) zc_log(ZC_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* The thread's signal mask, bypassing the shim's own sigprocmask and
+ * pthread_sigmask wrappers (which keep SIGSEGV deliverable). */
+static inline int zc_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return (int)syscall(SYS_rt_sigprocmask, how, set, old, (size_t)(_NSIG / 8));
+}
 
 /* Monotonic nanoseconds; async-signal-safe. */
 uint64_t zc_now_ns(void);

@@ -37,6 +37,10 @@ static int installed_segv, installed_stats;
 static pthread_key_t altstack_key;
 static int altstack_key_ok;
 static __thread int altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
+/* The program asked to block SIGSEGV in this thread. The shim never really
+ * blocks it (a guard fault in a thread that had it blocked would kill the
+ * process): it keeps the program's view instead. */
+static __thread int segv_blocked ZC_TLS_MODEL;
 
 static int ours(int sig)
 {
@@ -49,6 +53,10 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 	struct sigaction a = app_act[sig];
 	sigset_t mask, old;
 
+	/* A fault while the program had SIGSEGV blocked: the kernel would
+	 * kill with the default action. */
+	if (sig == SIGSEGV && segv_blocked && si && si->si_code > 0)
+		a.sa_handler = SIG_DFL;
 	if (a.sa_handler == SIG_IGN || a.sa_handler == SIG_DFL) {
 		int sent = !si || si->si_code <= 0;   /* kill(), not a fault */
 
@@ -70,7 +78,7 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 	mask = a.sa_mask;
 	if (!(a.sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
-	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	zc_sigmask(SIG_BLOCK, &mask, &old);
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&app_act[sig], 0, sizeof app_act[sig]);
 		app_act[sig].sa_handler = SIG_DFL;
@@ -79,7 +87,7 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	zc_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uc)
@@ -190,7 +198,7 @@ ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		return ZC_REAL(sigaction)(sig, act, old);
 	/* Update app_act with every signal blocked: the handlers read it. */
 	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	zc_sigmask(SIG_BLOCK, &all, &saved);
 	if (old)
 		*old = app_act[sig];
 	if (act) {
@@ -198,7 +206,7 @@ ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		if (sig != SIGSEGV)
 			install(sig, stats_handler);
 	}
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	zc_sigmask(SIG_SETMASK, &saved, NULL);
 	return 0;
 }
 
@@ -217,4 +225,48 @@ ZC_EXPORT zc_sighandler_t signal(int sig, zc_sighandler_t handler)
 	if (sigaction(sig, &a, &old))
 		return SIG_ERR;
 	return old.sa_handler;
+}
+
+/* The program's sigprocmask/pthread_sigmask: everything as asked, except
+ * that SIGSEGV stays deliverable while the shim is active (see
+ * segv_blocked); the old mask reports it as the program set it. */
+static int mask_call(int (*real)(int, const sigset_t *, sigset_t *), int how,
+		     const sigset_t *set, sigset_t *old)
+{
+	sigset_t mine;
+	const sigset_t *use = set;
+	int was = segv_blocked, r, in;
+
+	if (!zc_ready || !installed_segv)
+		return real(how, set, old);
+	in = set && sigismember(set, SIGSEGV) == 1;
+	if (in && how != SIG_UNBLOCK) {
+		mine = *set;
+		sigdelset(&mine, SIGSEGV);
+		use = &mine;
+	}
+	r = real(how, use, old);
+	if (r != 0)
+		return r;
+	if (old && was)
+		sigaddset(old, SIGSEGV);
+	if (set) {
+		if (how == SIG_BLOCK && in)
+			segv_blocked = 1;
+		else if (how == SIG_UNBLOCK && in)
+			segv_blocked = 0;
+		else if (how == SIG_SETMASK)
+			segv_blocked = in;
+	}
+	return r;
+}
+
+ZC_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return mask_call(ZC_REAL(sigprocmask), how, set, old);
+}
+
+ZC_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return mask_call(ZC_REAL(pthread_sigmask), how, set, old);
 }

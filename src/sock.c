@@ -28,6 +28,7 @@
 struct zc_sock *zc_socks;
 uint32_t *zc_fdtab;
 uint32_t zc_sock_hwm;
+uint32_t zc_live_zc;
 static uint32_t free_slots[ZC_SOCK_MAX];
 static uint32_t nfree_slots;
 
@@ -222,6 +223,8 @@ int zc_sock_get(int fd)
 
 void zc_sock_free_locked(uint32_t s)
 {
+	if (zc_socks[s].zc_set)
+		__atomic_fetch_sub(&zc_live_zc, 1, __ATOMIC_RELAXED);
 	zc_socks[s].used = 0;
 	zc_socks[s].gen++;
 	free_slots[nfree_slots++] = s;
@@ -311,4 +314,77 @@ void zc_sock_hands_off(int fd)
 	if (zc_fd_state(fd) >= ZC_FD_SLOT0)
 		zc_sock_forget(fd);
 	zc_fd_set(fd, ZC_FD_PASS);
+}
+
+int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
+{
+	uint32_t st = zc_fd_state(fd), slot;
+	struct zc_lock_state ls;
+	struct pollfd p = { fd, mask, 0 };
+	int mine;
+
+	if (st < ZC_FD_SLOT0)
+		return 0;
+	slot = st - ZC_FD_SLOT0;
+	zc_lock(&ls);
+	mine = zc_socks[slot].used && zc_socks[slot].fd == fd && zc_socks[slot].zc_set;
+	if (mine)
+		zc_reap_locked(slot);
+	zc_unlock(&ls);
+	if (!mine)
+		return 0;
+	/* What is left after the shim's notifications are gone. */
+	if (syscall(SYS_poll, &p, 1ul, 0) < 0)
+		return 0;
+	if (still_ready)
+		*still_ready = p.revents & mask;
+	return !(p.revents & POLLERR);
+}
+
+/* The last epoll registration of each fd (epfd + 1, data): epoll reports
+ * the program's data, not the fd. */
+struct epreg {
+	int epfd1;
+	uint64_t data;
+};
+static struct epreg *epregs;
+
+void zc_epoll_note(int epfd, int fd, uint64_t data, int add)
+{
+	if ((unsigned)fd >= ZC_FD_MAX)
+		return;
+	if (!epregs) {
+		void *p = mmap(NULL, ZC_FD_MAX * sizeof(struct epreg), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		struct epreg *expect = NULL;
+
+		if (p == MAP_FAILED)
+			return;
+		if (!__atomic_compare_exchange_n(&epregs, &expect, (struct epreg *)p, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			munmap(p, ZC_FD_MAX * sizeof(struct epreg));
+	}
+	if (add) {
+		epregs[fd].data = data;
+		__atomic_store_n(&epregs[fd].epfd1, epfd + 1, __ATOMIC_RELEASE);
+	} else if (epregs[fd].epfd1 == epfd + 1) {
+		__atomic_store_n(&epregs[fd].epfd1, 0, __ATOMIC_RELEASE);
+	}
+}
+
+int zc_epoll_fd_of(int epfd, uint64_t data)
+{
+	uint32_t hwm = __atomic_load_n(&zc_sock_hwm, __ATOMIC_ACQUIRE);
+
+	if (!epregs)
+		return -1;
+	for (uint32_t s = 0; s < hwm; s++) {
+		int fd = zc_socks[s].fd;
+
+		if (zc_socks[s].used && zc_socks[s].zc_set && (unsigned)fd < ZC_FD_MAX &&
+		    __atomic_load_n(&epregs[fd].epfd1, __ATOMIC_ACQUIRE) == epfd + 1 &&
+		    epregs[fd].data == data)
+			return fd;
+	}
+	return -1;
 }

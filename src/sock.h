@@ -94,6 +94,22 @@ void zc_sock_hands_off(int fd);
 /* Free slot s (lock held). */
 void zc_sock_free_locked(uint32_t s);
 
+/* Sockets with SO_ZEROCOPY set by the shim and still open (lock-free read:
+ * the poll family does nothing extra while it is 0). */
+extern uint32_t zc_live_zc;
+
+/* fd reported an error condition (POLLERR). If the shim sends zerocopy on
+ * it, read its notifications and return 1 when nothing else is left (the
+ * program must not see that POLLERR); 0 when the error is real or not the
+ * shim's business. Its readiness for revents_mask (POLLIN, POLLOUT) after
+ * that goes to *still_ready. */
+int zc_sock_error_is_ours(int fd, short revents_mask, short *still_ready);
+
+/* epoll: which fd a registration (epfd, data) names, for the fds the shim
+ * sends zerocopy on; -1 if none. */
+void zc_epoll_note(int epfd, int fd, uint64_t data, int add);
+int zc_epoll_fd_of(int epfd, uint64_t data);
+
 /* Host addresses, read once at start (getifaddrs allocates). */
 void zc_local_addrs_load(void);
 

@@ -1,0 +1,336 @@
+/*
+ * hooks_poll.c - the program's event loop must not see the shim's
+ * notifications.
+ *
+ * The kernel raises POLLERR/EPOLLERR on a socket while its error queue is
+ * not empty, and zerocopy notifications go there. A program that knows
+ * nothing of zerocopy would take that for a dead connection, or spin on it
+ * (a level-triggered loop), or, with select(), see a readable socket and
+ * block in recv(). After each wait returns, an error condition on a socket
+ * the shim sends zerocopy on is checked: the shim reads its notifications,
+ * and if no error is left the condition is hidden (and, for select, the
+ * readiness it caused). A wait left with nothing to report waits again for
+ * the rest of its timeout. Real socket errors are reported unchanged.
+ *
+ * Costs nothing while no socket uses zerocopy (zc_live_zc is 0), and one
+ * scan of the returned events otherwise.
+ */
+#include "shim.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <time.h>
+
+/* Declared here: the headers declare them only in fortified builds. */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+		size_t fdslen);
+
+#define ACTIVE() (zc_ready && __atomic_load_n(&zc_live_zc, __ATOMIC_RELAXED))
+
+/* Deadline bookkeeping for "wait again for the rest of the timeout". */
+static uint64_t deadline_ms(int timeout)
+{
+	return timeout < 0 ? UINT64_MAX : zc_now_ns() + (uint64_t)timeout * 1000000u;
+}
+
+/* Milliseconds left (rounded up), 0 if passed, -1 for "no timeout". */
+static int left_ms(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (deadline == UINT64_MAX)
+		return -1;
+	now = zc_now_ns();
+	return now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u);
+}
+
+static uint64_t deadline_ts(const struct timespec *ts)
+{
+	if (!ts)
+		return UINT64_MAX;
+	return zc_now_ns() + (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+static int left_ts(uint64_t deadline, struct timespec *out)
+{
+	uint64_t now = zc_now_ns();
+
+	if (now >= deadline)
+		return 0;
+	out->tv_sec = (time_t)((deadline - now) / 1000000000u);
+	out->tv_nsec = (long)((deadline - now) % 1000000000u);
+	return 1;
+}
+
+/* Hide the shim's POLLERR in fds; returns how many fds still have events. */
+static int filter_pollfds(struct pollfd *fds, nfds_t n, int r)
+{
+	int saved = errno;
+
+	for (nfds_t i = 0; i < n; i++) {
+		if (!(fds[i].revents & POLLERR) || fds[i].fd < 0 ||
+		    !zc_sock_error_is_ours(fds[i].fd, 0, NULL))
+			continue;
+		fds[i].revents &= (short)~POLLERR;
+		if (!fds[i].revents)
+			r--;
+	}
+	errno = saved;
+	return r;
+}
+
+static int do_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	uint64_t deadline = deadline_ms(timeout);
+	int r;
+
+	for (;;) {
+		r = ZC_REAL(poll)(fds, n, timeout);
+		if (r <= 0 || !ACTIVE() || (r = filter_pollfds(fds, n, r)) > 0)
+			return r;
+		if ((timeout = left_ms(deadline)) == 0)
+			return 0;
+	}
+}
+
+ZC_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (!ACTIVE())
+		return ZC_REAL(poll)(fds, n, timeout);
+	return do_poll(fds, n, timeout);
+}
+
+ZC_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (!ACTIVE() || fdslen / sizeof *fds < n)
+		return ZC_REAL(__poll_chk)(fds, n, timeout, fdslen);
+	return do_poll(fds, n, timeout);
+}
+
+static int do_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		    const sigset_t *mask)
+{
+	uint64_t deadline = deadline_ts(ts);
+	struct timespec left;
+	int r;
+
+	for (;;) {
+		r = ZC_REAL(ppoll)(fds, n, ts, mask);
+		if (r <= 0 || !ACTIVE() || (r = filter_pollfds(fds, n, r)) > 0)
+			return r;
+		if (ts) {
+			if (!left_ts(deadline, &left))
+				return 0;
+			ts = &left;
+		}
+	}
+}
+
+ZC_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		    const sigset_t *mask)
+{
+	if (!ACTIVE())
+		return ZC_REAL(ppoll)(fds, n, ts, mask);
+	return do_ppoll(fds, n, ts, mask);
+}
+
+ZC_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+			  const sigset_t *mask, size_t fdslen)
+{
+	if (!ACTIVE() || fdslen / sizeof *fds < n)
+		return ZC_REAL(__ppoll_chk)(fds, n, ts, mask, fdslen);
+	return do_ppoll(fds, n, ts, mask);
+}
+
+/*
+ * select() reports a socket with a pending error as readable and writable.
+ * For each such socket of the shim's, what is really ready once its
+ * notifications are read decides which bits stay.
+ */
+static int filter_fdsets(int nfds, fd_set *rd, fd_set *wr, int r)
+{
+	int saved = errno;
+
+	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++) {
+		int inr = rd && FD_ISSET(fd, rd), inw = wr && FD_ISSET(fd, wr);
+		short want = (short)((inr ? POLLIN : 0) | (inw ? POLLOUT : 0)), still = 0;
+		struct pollfd p = { fd, want, 0 };
+
+		if (!(inr || inw) || zc_fd_state(fd) < ZC_FD_SLOT0)
+			continue;
+		if (ZC_REAL(poll)(&p, 1, 0) <= 0 || !(p.revents & POLLERR) ||
+		    !zc_sock_error_is_ours(fd, want, &still))
+			continue;
+		if (inr && !(still & POLLIN)) {
+			FD_CLR(fd, rd);
+			r--;
+		}
+		if (inw && !(still & POLLOUT)) {
+			FD_CLR(fd, wr);
+			r--;
+		}
+	}
+	errno = saved;
+	return r;
+}
+
+ZC_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	fd_set r0, w0, e0;
+	int r;
+
+	if (!ACTIVE())
+		return ZC_REAL(select)(nfds, rd, wr, ex, tv);
+	if (rd)
+		r0 = *rd;
+	if (wr)
+		w0 = *wr;
+	if (ex)
+		e0 = *ex;
+	for (;;) {
+		/* Linux updates tv with the time left: waiting again with it
+		 * keeps the program's overall timeout. */
+		r = ZC_REAL(select)(nfds, rd, wr, ex, tv);
+		if (r <= 0 || (r = filter_fdsets(nfds, rd, wr, r)) > 0)
+			return r;
+		if (tv && tv->tv_sec == 0 && tv->tv_usec == 0)
+			return 0;
+		if (rd)
+			*rd = r0;
+		if (wr)
+			*wr = w0;
+		if (ex)
+			*ex = e0;
+	}
+}
+
+ZC_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts,
+		      const sigset_t *mask)
+{
+	uint64_t deadline = deadline_ts(ts);
+	struct timespec left;
+	fd_set r0, w0, e0;
+	int r;
+
+	if (!ACTIVE())
+		return ZC_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
+	if (rd)
+		r0 = *rd;
+	if (wr)
+		w0 = *wr;
+	if (ex)
+		e0 = *ex;
+	for (;;) {
+		r = ZC_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
+		if (r <= 0 || (r = filter_fdsets(nfds, rd, wr, r)) > 0)
+			return r;
+		if (ts) {
+			if (!left_ts(deadline, &left))
+				return 0;
+			ts = &left;
+		}
+		if (rd)
+			*rd = r0;
+		if (wr)
+			*wr = w0;
+		if (ex)
+			*ex = e0;
+	}
+}
+
+/* epoll reports the program's data, not the fd: the registrations noted
+ * by epoll_ctl say which fd an event is for. */
+static int filter_events(int epfd, struct epoll_event *ev, int r)
+{
+	int saved = errno, out = 0;
+
+	for (int i = 0; i < r; i++) {
+		if (ev[i].events & EPOLLERR) {
+			int fd = zc_epoll_fd_of(epfd, ev[i].data.u64);
+
+			if (fd >= 0 && zc_sock_error_is_ours(fd, 0, NULL))
+				ev[i].events &= ~(uint32_t)EPOLLERR;
+		}
+		if (ev[i].events)
+			ev[out++] = ev[i];
+	}
+	errno = saved;
+	return out;
+}
+
+ZC_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	int r = ZC_REAL(epoll_ctl)(epfd, op, fd, ev);
+
+	if (r == 0 && zc_ready) {
+		int saved = errno;
+
+		if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev)
+			zc_epoll_note(epfd, fd, ev->data.u64, 1);
+		else if (op == EPOLL_CTL_DEL)
+			zc_epoll_note(epfd, fd, 0, 0);
+		errno = saved;
+	}
+	return r;
+}
+
+ZC_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	uint64_t deadline;
+	int r;
+
+	if (!ACTIVE())
+		return ZC_REAL(epoll_wait)(epfd, ev, max, timeout);
+	deadline = deadline_ms(timeout);
+	for (;;) {
+		r = ZC_REAL(epoll_wait)(epfd, ev, max, timeout);
+		if (r <= 0 || (r = filter_events(epfd, ev, r)) > 0)
+			return r;
+		if ((timeout = left_ms(deadline)) == 0)
+			return 0;
+	}
+}
+
+ZC_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+			  const sigset_t *mask)
+{
+	uint64_t deadline;
+	int r;
+
+	if (!ACTIVE())
+		return ZC_REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+	deadline = deadline_ms(timeout);
+	for (;;) {
+		r = ZC_REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+		if (r <= 0 || (r = filter_events(epfd, ev, r)) > 0)
+			return r;
+		if ((timeout = left_ms(deadline)) == 0)
+			return 0;
+	}
+}
+
+ZC_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			   const struct timespec *ts, const sigset_t *mask)
+{
+	uint64_t deadline;
+	struct timespec left;
+	int r;
+
+	if (!ACTIVE())
+		return ZC_REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
+	deadline = deadline_ts(ts);
+	for (;;) {
+		r = ZC_REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
+		if (r <= 0 || (r = filter_events(epfd, ev, r)) > 0)
+			return r;
+		if (ts) {
+			if (!left_ts(deadline, &left))
+				return 0;
+			ts = &left;
+		}
+	}
+}

@@ -1,0 +1,10 @@
+# See eventloop.c: poll, ppoll, select and epoll (level and edge triggered)
+# never report the shim's notifications, and still report a real error.
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+for how in poll ppoll select epoll epollet; do
+	before=$failures
+	shim "$ITEST_BIN/eventloop" "$how" || fail "eventloop $how"
+	need completions "eventloop $how (notifications were pending)"
+	[ $failures -eq $before ] && log "ok: $how hides $(num completions) notifications, reports the reset"
+done
+finish
