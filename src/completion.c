@@ -122,7 +122,7 @@ int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
 		return 0;
 	slot = st - ZC_FD_SLOT0;
 	zc_lock(&ls);
-	if (zc_socks[slot].used && zc_socks[slot].fd == fd && zc_socks[slot].zc_set) {
+	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set) {
 		got = take_locked(&zc_socks[slot], msg);
 		if (got >= 0)
 			settle_locked(slot, got);

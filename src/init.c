@@ -161,7 +161,8 @@ static void atfork_child(void)
 	for (uint32_t s = 0; s < zc_sock_hwm; s++) {
 		if (!zc_socks[s].used)
 			continue;
-		zc_fd_set(zc_socks[s].fd, ZC_FD_PASS);
+		for (int i = 0; i < zc_socks[s].nfds; i++)
+			zc_fd_set(zc_socks[s].fds[i], ZC_FD_PASS);
 		zc_sock_free_locked(s);
 	}
 	zc_live_zc = 0;

@@ -125,6 +125,62 @@ uint64_t zc_sock_cookie(int fd)
 	return c;
 }
 
+int zc_sock_has_fd(const struct zc_sock *s, int fd)
+{
+	for (int i = 0; i < s->nfds; i++)
+		if (s->fds[i] == fd)
+			return 1;
+	return 0;
+}
+
+/* Remove fd from slot s; the slot reads its error queue from what is left.
+ * Returns the fds left. (lock held) */
+static int drop_fd_locked(struct zc_sock *s, int fd)
+{
+	for (int i = 0; i < s->nfds; i++) {
+		if (s->fds[i] != fd)
+			continue;
+		s->fds[i] = s->fds[--s->nfds];
+		break;
+	}
+	if (s->nfds)
+		s->fd = s->fds[0];
+	return s->nfds;
+}
+
+/* fd is another fd of a socket the shim already manages (same cookie):
+ * it joins that socket's slot, so ids, guards and completions stay one. */
+static int share(int fd)
+{
+	uint64_t cookie = zc_sock_cookie(fd);
+	struct zc_lock_state ls;
+	uint32_t expect = ZC_FD_UNKNOWN;
+	int found = -1;
+
+	if (cookie) {
+		zc_lock(&ls);
+		for (uint32_t s = 0; s < zc_sock_hwm && found < 0; s++)
+			if (zc_socks[s].used && zc_socks[s].cookie == cookie &&
+			    zc_socks[s].nfds < ZC_SOCK_FDS)
+				found = (int)s;
+		if (found >= 0) {
+			if (__atomic_compare_exchange_n(&zc_fdtab[fd], &expect,
+							(uint32_t)found + ZC_FD_SLOT0, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				zc_socks[found].fds[zc_socks[found].nfds++] = fd;
+			else
+				found = expect >= ZC_FD_SLOT0 ? (int)(expect - ZC_FD_SLOT0) : -1;
+		}
+		zc_unlock(&ls);
+		if (found >= 0)
+			return found;
+	}
+	expect = ZC_FD_UNKNOWN;
+	__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, ZC_FD_PASS, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	return -1;
+}
+
 /* Look at fd for the first time. */
 static int classify(int fd)
 {
@@ -147,9 +203,12 @@ static int classify(int fd)
 	    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
 	      (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
 		goto pass;
-	/* Somebody else's error queue: leave it alone. */
-	if (getopt_int(fd, SOL_SOCKET, SO_ZEROCOPY, &v) || v)
+	/* SO_ZEROCOPY already on: another fd (dup) of a socket the shim
+	 * manages shares its slot; otherwise it is somebody else's. */
+	if (getopt_int(fd, SOL_SOCKET, SO_ZEROCOPY, &v))
 		goto pass;
+	if (v)
+		return share(fd);
 	if (!getopt_int(fd, SOL_IP, IP_RECVERR, &v) && v)
 		goto pass;
 	if (domain == AF_INET6 && !getopt_int(fd, SOL_IPV6, IPV6_RECVERR, &v) && v)
@@ -188,6 +247,8 @@ static int classify(int fd)
 		memset(s, 0, sizeof *s);
 		s->gen = gen;
 		s->fd = fd;
+		s->fds[0] = fd;
+		s->nfds = 1;
 		s->used = 1;
 		s->udp = type == SOCK_DGRAM;
 		s->unconnected = (uint8_t)unconnected;
@@ -268,7 +329,8 @@ void zc_sock_forget_stale(int fd, uint32_t slot)
 	/* fd is another socket now: never read its error queue for the old
 	 * one. The old calls can no longer complete; resolve them. */
 	zc_lock(&ls);
-	if (zc_socks[slot].used && zc_socks[slot].fd == fd) {
+	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) &&
+	    drop_fd_locked(&zc_socks[slot], fd) == 0) {
 		zc_guard_orphan_slot_locked(slot, zc_socks[slot].gen);
 		zc_sock_free_locked(slot);
 	}
@@ -288,11 +350,23 @@ void zc_sock_forget(int fd)
 		return;
 	}
 	slot = st - ZC_FD_SLOT0;
+	/* Another fd of the socket stays open: the socket, its calls and
+	 * their completions live on there. */
+	zc_lock(&ls);
+	if (zc_socks[slot].used && zc_socks[slot].nfds > 1 &&
+	    zc_sock_has_fd(&zc_socks[slot], fd)) {
+		drop_fd_locked(&zc_socks[slot], fd);
+		zc_fd_set(fd, ZC_FD_UNKNOWN);
+		zc_unlock(&ls);
+		return;
+	}
 	gen = zc_socks[slot].gen;
+	zc_unlock(&ls);
 	if (zc_idwin_outstanding(&zc_socks[slot].win))
 		drain(slot, gen, fd);
 	zc_lock(&ls);
-	if (zc_socks[slot].used && zc_socks[slot].gen == gen && zc_socks[slot].fd == fd) {
+	if (zc_socks[slot].used && zc_socks[slot].gen == gen &&
+	    zc_sock_has_fd(&zc_socks[slot], fd)) {
 		zc_reap_locked(slot);
 		zc_guard_orphan_slot_locked(slot, gen);
 		zc_sock_free_locked(slot);
@@ -327,7 +401,7 @@ int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
 		return 0;
 	slot = st - ZC_FD_SLOT0;
 	zc_lock(&ls);
-	mine = zc_socks[slot].used && zc_socks[slot].fd == fd && zc_socks[slot].zc_set;
+	mine = zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set;
 	if (mine)
 		zc_reap_locked(slot);
 	zc_unlock(&ls);
@@ -379,12 +453,16 @@ int zc_epoll_fd_of(int epfd, uint64_t data)
 	if (!epregs)
 		return -1;
 	for (uint32_t s = 0; s < hwm; s++) {
-		int fd = zc_socks[s].fd;
+		if (!zc_socks[s].used || !zc_socks[s].zc_set)
+			continue;
+		for (int i = 0; i < zc_socks[s].nfds && i < ZC_SOCK_FDS; i++) {
+			int fd = zc_socks[s].fds[i];
 
-		if (zc_socks[s].used && zc_socks[s].zc_set && (unsigned)fd < ZC_FD_MAX &&
-		    __atomic_load_n(&epregs[fd].epfd1, __ATOMIC_ACQUIRE) == epfd + 1 &&
-		    epregs[fd].data == data)
-			return fd;
+			if ((unsigned)fd < ZC_FD_MAX &&
+			    __atomic_load_n(&epregs[fd].epfd1, __ATOMIC_ACQUIRE) == epfd + 1 &&
+			    epregs[fd].data == data)
+				return fd;
+		}
 	}
 	return -1;
 }

@@ -29,8 +29,12 @@ enum {
 	ZC_FD_SLOT0 = 3,    /* ZC_FD_SLOT0 + n: socket slot n */
 };
 
+#define ZC_SOCK_FDS 4   /* fds (dup, dup2...) that may share one slot */
+
 struct zc_sock {
-	int fd;
+	int fd;                   /* the fd the shim reads the error queue from: fds[0] */
+	int fds[ZC_SOCK_FDS];     /* every fd of this socket the shim knows */
+	uint8_t nfds;
 	uint32_t gen;             /* bumped each time the slot is freed */
 	uint8_t used;
 	uint8_t udp;
@@ -90,6 +94,9 @@ void zc_sock_reset(int fd);
 /* The program itself manages zerocopy or the error queue on fd (it set
  * SO_ZEROCOPY, IP_RECVERR, timestamping...): leave the socket alone. */
 void zc_sock_hands_off(int fd);
+
+/* Is fd one of slot s's fds? (lock held) */
+int zc_sock_has_fd(const struct zc_sock *s, int fd);
 
 /* Free slot s (lock held). */
 void zc_sock_free_locked(uint32_t s);

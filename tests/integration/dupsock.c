@@ -1,0 +1,83 @@
+/*
+ * dupsock - Description: per-socket state follows the socket, not the fd
+ * number.
+ *
+ * dup() and dup2() copies of a socket share its zerocopy state (one id
+ * counter in the kernel, one in the shim); closing one copy while data is
+ * in flight leaves the guard in place for the others. A socket closed
+ * behind the shim's back (fclose of an fdopen'ed socket) whose number then
+ * goes to a new socket must not lend the new socket its state.
+ */
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MSGLEN (150 * 1024 + 31)
+
+int main(void)
+{
+	char *buf = (char *)itest_pages(MSGLEN + 8192) + 64;
+	struct itest_rx *rx, *rx2;
+	unsigned char *got;
+	size_t len;
+	int s, r, d, s3, r3, bad = 0, old_s;
+	FILE *f;
+
+	itest_tcp_pair(&s, &r);
+	rx = itest_receiver_start(r, 150);
+
+	itest_fill(buf, MSGLEN, 0);
+	if (itest_send_all(s, buf, MSGLEN))
+		itest_die("send");
+	memset(buf, 0xEE, MSGLEN);
+
+	d = dup(s);                       /* message 1 through the copy */
+	itest_fill(buf, MSGLEN, 1);
+	if (itest_send_all(d, buf, MSGLEN))
+		itest_die("send on dup");
+	close(s);                         /* the socket lives on in d */
+	memset(buf, 0xEE, MSGLEN);
+
+	if (dup2(d, s) != s)              /* and back to the old number */
+		itest_die("dup2");
+	itest_fill(buf, MSGLEN, 2);
+	if (itest_send_all(s, buf, MSGLEN))
+		itest_die("send on dup2");
+	close(d);
+	memset(buf, 0xEE, MSGLEN);
+
+	/* Closed where the shim cannot see it, then the number is reused. */
+	old_s = s;
+	f = fdopen(s, "w");
+	if (!f)
+		itest_die("fdopen");
+	fclose(f);
+	itest_tcp_pair(&s3, &r3);
+	if (s3 != old_s && r3 != old_s)
+		fprintf(stderr, "dupsock: note: fd %d was not reused (got %d, %d)\n", old_s, s3, r3);
+	rx2 = itest_receiver_start(r3, 100);
+	itest_fill(buf, MSGLEN, 3);
+	if (itest_send_all(s3, buf, MSGLEN))
+		itest_die("send on the new socket");
+	memset(buf, 0xEE, MSGLEN);
+
+	itest_dump_stats();
+	close(s3);
+	got = itest_receiver_join(rx, &len);
+	if (itest_verify(got, len, 3, MSGLEN))
+		bad = 1;
+	free(got);
+	got = itest_receiver_join(rx2, &len);
+	for (size_t p = 0; p < len; p++)
+		if (got[p] != itest_pat(3, p)) {
+			fprintf(stderr, "dupsock: new socket: byte %zu changed\n", p);
+			bad = 1;
+			break;
+		}
+	if (len != MSGLEN)
+		bad = 1;
+	return bad ? ITEST_CORRUPT : ITEST_OK;
+}
