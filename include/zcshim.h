@@ -25,6 +25,7 @@
 	X(guard_faults, "writes by the program that hit a guarded page")         \
 	X(guard_stall_ns, "time spent waiting for completions in the guard")     \
 	X(cow_pages, "pages replaced by a private copy (copy-on-write)")         \
+	X(quarantined, "freed buffers held until their completion, then freed")  \
 	X(discard_pages, "guarded pages of freed memory given fresh pages")      \
 	X(kernel_write_resolves, "read()-family calls into guarded buffers")     \
 	X(enobufs_fallbacks, "zerocopy calls refused with ENOBUFS, then copied") \

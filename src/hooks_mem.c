@@ -1,9 +1,10 @@
 /*
  * hooks_mem.c - the program's memory changing under the guard.
  *
- *   free      the memory's content is dead: guarded pages inside the chunk
- *             get fresh pages (no copy, no wait) before the allocator may
- *             reuse them or give them back to the system;
+ *   free      the chunk waits in the quarantine (quarantine.h) until its
+ *             pages are released, then is freed for the program; when the
+ *             quarantine is full its guarded pages get fresh pages (no
+ *             copy, no wait) before the allocator may reuse them;
  *   realloc   the allocator may copy and free internally: private copies
  *             first;
  *   munmap    the pages go away (the kernel keeps what it pinned): stop
@@ -19,9 +20,11 @@
  *             simply unknown to the cache, which then reads them.)
  */
 #include "guard.h"
+#include "quarantine.h"
 #include "shim.h"
 #include "vma.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -45,6 +48,25 @@ static void chunk_dying(void *p, enum zc_resolve mode)
 	zc_guard_resolve(a, a + n, ZC_RESOLVE_COPY, 0);
 }
 
+/* A chunk with guarded pages waits in the quarantine for its completion;
+ * only if the quarantine is full do its pages get fresh ones now. */
+static int free_later(void *p)
+{
+	int saved = errno, r = 0;
+	uintptr_t a = (uintptr_t)p;
+	size_t n = ZC_REAL(malloc_usable_size)(p);
+
+	if (n && a + n > a && zc_guard_maybe(a, a + n)) {
+		r = zc_quarantine_put(p, a, a + n);
+		if (r < 0) {
+			chunk_dying(p, ZC_RESOLVE_DISCARD);
+			r = 0;
+		}
+	}
+	errno = saved;
+	return r;
+}
+
 ZC_EXPORT void free(void *p)
 {
 	if (ZC_UNLIKELY(!zc_real.free)) {
@@ -52,9 +74,19 @@ ZC_EXPORT void free(void *p)
 			return;   /* dlsym's own allocation while binding: leak it */
 		zc_real_bind();
 	}
-	if (p && ZC_UNLIKELY(zc_guard_any()) && zc_ready)
-		chunk_dying(p, ZC_RESOLVE_DISCARD);
+	if (ZC_UNLIKELY(!zc_ready)) {
+		zc_real.free(p);
+		return;
+	}
+	if (p && ZC_UNLIKELY(zc_guard_any()) && free_later(p))
+		p = NULL;
 	zc_real.free(p);
+	if (ZC_UNLIKELY(__atomic_load_n(&zc_quarantine_count, __ATOMIC_RELAXED))) {
+		int saved = errno;
+
+		zc_quarantine_drain();
+		errno = saved;
+	}
 }
 
 ZC_EXPORT void *realloc(void *p, size_t n)

@@ -7,6 +7,7 @@
  */
 #include "bounce.h"
 #include "guard.h"
+#include "quarantine.h"
 #include "shim.h"
 #include "signals.h"
 #include "sock.h"
@@ -109,7 +110,8 @@ __attribute__((constructor)) static void zc_init(void)
 		zc_log(ZC_LOG_INFO, "disabled by ZCSHIM_DISABLE; every call passes through");
 		return;
 	}
-	if (zc_vma_init() || zc_sock_init() || zc_guard_init() || zc_bounce_init()) {
+	if (zc_vma_init() || zc_sock_init() || zc_guard_init() || zc_bounce_init() ||
+	    zc_quarantine_init()) {
 		zc_log(ZC_LOG_ERROR, "cannot map the shim's tables (%s); every call passes through",
 		       strerror(errno));
 		return;

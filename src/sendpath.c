@@ -19,6 +19,7 @@
 #include "bounce.h"
 #include "guard.h"
 #include "iovplan.h"
+#include "quarantine.h"
 #include "shim.h"
 #include "signals.h"
 #include "sock.h"
@@ -368,6 +369,7 @@ again:
 		return 1;
 	}
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+	zc_quarantine_drain();
 	*ret = r;
 	errno = r < 0 ? err : saved;   /* a success leaves errno as it was */
 	return 1;

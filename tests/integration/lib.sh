@@ -50,7 +50,7 @@ expect_intact() { # expect_intact PROG ARGS...
 		return
 	fi
 	need zc_sends "$*"
-	g=$(( $(num guard_faults) + $(num cow_pages) + $(num discard_pages) + \
+	g=$(( $(num guard_faults) + $(num cow_pages) + $(num discard_pages) + $(num quarantined) + \
 		$(num kernel_write_resolves) ))
 	[ "$g" -gt 0 ] || fail "$*: no guard activity in the stats: $(tail -n 1 "$STATS")"
 	log "ok: $* intact ($(stat zc_sends) zerocopy sends, $(stat guard_faults) guard faults, $(stat cow_pages) pages copied, $(stat discard_pages) discarded)"

@@ -4,7 +4,7 @@
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 expect_intact torture 32 200003
 want zc_sends 32 "every large send of torture"
-need discard_pages "free() of a buffer in flight"
+need quarantined "free() of a buffer in flight"
 need kernel_write_resolves "read() into a buffer in flight"
 need guard_faults "overwrite of a buffer in flight"
 expect_corrupt torture 32 200003

@@ -72,7 +72,7 @@ curl -sf -o /dev/null "http://127.0.0.1:$PORT/f50000.bin" || fail "nginx stopped
 z=0 g=0
 for p in $WORKERS; do
 	z=$(( z + $(stat0 "$p" zc_sends) ))
-	g=$(( g + $(stat0 "$p" guard_faults) + $(stat0 "$p" cow_pages) + $(stat0 "$p" kernel_write_resolves) + $(stat0 "$p" discard_pages) ))
+	g=$(( g + $(stat0 "$p" guard_faults) + $(stat0 "$p" cow_pages) + $(stat0 "$p" kernel_write_resolves) + $(stat0 "$p" discard_pages) + $(stat0 "$p" quarantined) ))
 done
 [ "$z" -gt 0 ] || fail "the workers sent nothing with zerocopy"
 [ "$g" -gt 0 ] || fail "the guard never acted in the workers"

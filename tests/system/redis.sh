@@ -34,7 +34,7 @@ kill -USR1 "$PID"
 sleep 0.3
 
 z=$(stat0 "$PID" zc_sends)
-g=$(( $(stat0 "$PID" guard_faults) + $(stat0 "$PID" cow_pages) + $(stat0 "$PID" discard_pages) + $(stat0 "$PID" kernel_write_resolves) ))
+g=$(( $(stat0 "$PID" guard_faults) + $(stat0 "$PID" cow_pages) + $(stat0 "$PID" discard_pages) + $(stat0 "$PID" quarantined) + $(stat0 "$PID" kernel_write_resolves) ))
 [ "${z:-0}" -gt 0 ] || fail "redis sent nothing with zerocopy: $(tail -1 "$WORK/zc.$PID.json")"
 [ "$g" -gt 0 ] || fail "the guard never acted in redis: $(tail -1 "$WORK/zc.$PID.json")"
 [ $failures -eq 0 ] && log "ok: redis: $z zerocopy replies, guard activity $g, BGSAVE ok, SIGUSR1 ok"
