@@ -12,6 +12,7 @@
 #include "signals.h"
 #include "sock.h"
 #include "stats.h"
+#include "statsdest.h"
 #include "vma.h"
 
 #include <errno.h>
@@ -93,6 +94,41 @@ static uint64_t pin_cap(void)
 	return rl.rlim_cur / 2;
 }
 
+/* At ZCSHIM_LOG=info: one line with the version, every setting that is
+ * not the default, and where the stats go. */
+static void log_settings(void)
+{
+	struct zc_config d;
+	char buf[900];
+	size_t n = 0;
+
+#define ADD(...) (n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__))
+	zc_config_defaults(&d);
+	if (zc_cfg.threshold != d.threshold)
+		ADD(" ZCSHIM_THRESHOLD=%zu", zc_cfg.threshold);
+	if (zc_cfg.local_force != d.local_force)
+		ADD(" ZCSHIM_LOCAL=force");
+	if (zc_cfg.stall_us != d.stall_us)
+		ADD(" ZCSHIM_STALL_US=%u", zc_cfg.stall_us);
+	if (zc_cfg.stats_path[0])
+		ADD(" ZCSHIM_STATS_FILE=%s", zc_cfg.stats_path);
+	if (zc_cfg.stats_signal != d.stats_signal)
+		ADD(" ZCSHIM_STATS_SIGNAL=%d", zc_cfg.stats_signal);
+	if (zc_cfg.log_level != d.log_level)
+		ADD(" ZCSHIM_LOG=%s", level_names[zc_cfg.log_level]);
+	if (zc_cfg.copied_limit != d.copied_limit)
+		ADD(" ZCSHIM_COPIED_LIMIT=%u", zc_cfg.copied_limit);
+	if (zc_cfg.max_inflight != d.max_inflight)
+		ADD(" ZCSHIM_MAX_INFLIGHT=%zu", zc_cfg.max_inflight);
+	if (zc_cfg.test_no_guard)
+		ADD(" ZCSHIM_TEST_NO_GUARD=1 (GUARD DISABLED: tests only)");
+#undef ADD
+	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
+	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",
+	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal,
+	       zc_statsdest_template()[0] ? zc_statsdest_template() : "standard error");
+}
+
 static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
@@ -117,6 +153,7 @@ __attribute__((constructor)) static void zc_init(void)
 		return;
 	}
 	zc_local_addrs_load();
+	zc_statsdest_init();
 	zc_pin_cap = pin_cap();
 	if (zc_signals_install()) {
 		zc_log(ZC_LOG_ERROR, "cannot install the SIGSEGV handler (%s); every call passes through",
@@ -124,12 +161,7 @@ __attribute__((constructor)) static void zc_init(void)
 		return;
 	}
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	zc_log(ZC_LOG_INFO,
-	       "libzcshim %s: threshold %zu bytes, local %s, stall %u us, pin cap %llu bytes, stats signal %d, stats file %s%s",
-	       PACKAGE_VERSION, zc_cfg.threshold, zc_cfg.local_force ? "force" : "skip",
-	       zc_cfg.stall_us, (unsigned long long)zc_pin_cap, zc_cfg.stats_signal,
-	       zc_cfg.stats_path[0] ? zc_cfg.stats_path : "standard error",
-	       zc_cfg.test_no_guard ? ", GUARD DISABLED (ZCSHIM_TEST_NO_GUARD, tests only)" : "");
+	log_settings();
 	__atomic_store_n(&zc_ready, 1, __ATOMIC_RELEASE);
 }
 

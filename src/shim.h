@@ -5,7 +5,7 @@
 #ifndef ZC_SHIM_H
 #define ZC_SHIM_H
 
-#include "config.h"
+#include "settings.h"
 
 #include <signal.h>
 #include <stddef.h>

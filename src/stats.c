@@ -5,9 +5,10 @@
  * signal handler. They use only the stack, relaxed atomic loads and the
  * async-signal-safe calls open, write, close, getpid and clock_gettime.
  */
-#include "config.h"
+#include "settings.h"
 #include "stats.h"
 #include "shim.h"
+#include "statsdest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,22 +136,17 @@ size_t zc_stats_format(char *buf, size_t cap, const struct zc_stats *s, int pid,
 void zc_stats_dump(void)
 {
 	char line[2048];
-	char path[ZC_STATS_PATH_MAX];
 	struct zc_stats snap;
 	struct timespec now;
 	int saved = errno;
-	int fd = 2, opened = 0;
+	int fd;
 	size_t len;
 
 	zc_stats_snapshot(&snap);
 	clock_gettime(CLOCK_REALTIME, &now);
 	len = zc_stats_format(line, sizeof line, &snap, (int)getpid(), &now,
 			      PACKAGE_VERSION);
-	if (zc_cfg.stats_path[0] &&
-	    zc_expand_path(zc_cfg.stats_path, (int)getpid(), path, sizeof path) > 0) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-		opened = fd >= 0;
-	}
+	fd = zc_statsdest_open();
 	if (fd >= 0 && len) {
 		const char *p = line;
 
@@ -165,7 +161,7 @@ void zc_stats_dump(void)
 			len -= (size_t)w;
 		}
 	}
-	if (opened)
+	if (fd > 2)
 		zc_real.close(fd);
 	errno = saved;
 }

@@ -1,5 +1,5 @@
 /*
- * check_config.c - the ZCSHIM_* settings (config.c), driven through
+ * check_config.c - the ZCSHIM_* settings (settings.c), driven through
  * zc_config_parse with a fake environment and a recording report
  * callback: defaults, every variable's good and bad values (a bad one is
  * reported exactly once, naming the variable, the value and what is used
@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Not "config.h": with the build's -I. that would be autoconf's header. */
-#include "../../src/config.h"
+/* settings.h, not autoconf's config.h. */
+#include "settings.h"
 #include "suites.h"
 
 struct env {

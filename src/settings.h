@@ -1,11 +1,11 @@
 /*
- * config.h - the operator's settings, read once from the environment.
+ * settings.h - the operator's settings, read once from the environment.
  *
  * Parsing is pure (no globals, no I/O): it takes a lookup function and a
  * reporting function so the unit tests can drive it with any environment.
  */
-#ifndef ZC_CONFIG_H
-#define ZC_CONFIG_H
+#ifndef ZC_SETTINGS_H
+#define ZC_SETTINGS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +18,7 @@ struct zc_config {
 	size_t threshold;          /* ZCSHIM_THRESHOLD: smallest payload sent with zerocopy */
 	int local_force;           /* ZCSHIM_LOCAL=force: zerocopy to local peers too */
 	uint32_t stall_us;         /* ZCSHIM_STALL_US: wait for a completion before copy-on-write */
-	char stats_path[ZC_STATS_PATH_MAX]; /* ZCSHIM_STATS_FILE; "" means standard error */
+	char stats_path[ZC_STATS_PATH_MAX]; /* ZCSHIM_STATS_FILE; "" means the default place */
 	int stats_signal;          /* ZCSHIM_STATS_SIGNAL; 0 means none */
 	int log_level;             /* ZCSHIM_LOG */
 	int disable;               /* ZCSHIM_DISABLE=1: pass everything through */

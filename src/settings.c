@@ -1,11 +1,11 @@
 /*
- * config.c - parse the ZCSHIM_* environment variables.
+ * settings.c - parse the ZCSHIM_* environment variables.
  *
  * A program under the shim must keep running whatever the operator typed:
  * a bad value is reported once, naming the variable, the value and what is
  * used instead, and the default takes its place.
  */
-#include "config.h"
+#include "settings.h"
 
 #include <ctype.h>
 #include <errno.h>

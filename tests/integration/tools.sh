@@ -1,0 +1,60 @@
+# The operator's tools: the zcshim launcher passes its options through and
+# keeps the command's exit status; zcstat reads a live process (table and
+# JSON) and says clearly when a process has no shim; the man pages render
+# without warnings.
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+TOOLS=$(cd "$ITEST_BIN/../../tools" && pwd)
+MAN=$(cd "$ITEST_BIN/../../man" && pwd)
+OUT=$(mktemp /tmp/zcshim-tools.XXXXXX)
+PROBE=$(mktemp -d /tmp/zcshim-tools.XXXXXX)
+trap 'kill $P 2>/dev/null; rm -rf "$OUT" "$PROBE" "$STATS"' EXIT
+P=
+
+# The launcher: options become settings, LD_PRELOAD is prepended to.
+LD_PRELOAD=/nonexistent/keep.so "$TOOLS/zcshim" --threshold=16K --local force \
+	--stall-us=75 --stats-file="$PROBE/zc.%p.json" --stats-signal=USR2 --log=warn \
+	sh -c 'echo "$ZCSHIM_THRESHOLD|$ZCSHIM_LOCAL|$ZCSHIM_STALL_US|$ZCSHIM_STATS_FILE|$ZCSHIM_STATS_SIGNAL|$ZCSHIM_LOG|$LD_PRELOAD"; exit 3' \
+	> "$OUT" 2>/dev/null
+rc=$?
+[ $rc -eq 3 ] || fail "zcshim: the command's exit status 3 came back as $rc"
+IFS='|' read -r th lo st sf sg lg pre < "$OUT"
+[ "$th|$lo|$st|$sg|$lg" = "16K|force|75|USR2|warn" ] ||
+	fail "zcshim: options did not reach the settings: $(cat "$OUT")"
+[ "$sf" = "$PROBE/zc.%p.json" ] || fail "zcshim: --stats-file became '$sf'"
+case "$pre" in
+*/src/.libs/libzcshim.so\ /nonexistent/keep.so) ;;
+*) fail "zcshim: LD_PRELOAD should be the built library then the old value, is '$pre'" ;;
+esac
+"$TOOLS/zcshim" >/dev/null 2>"$OUT"; rc=$?
+[ $rc -eq 127 ] && grep -q "no COMMAND" "$OUT" || fail "zcshim without a command: exit $rc, $(cat "$OUT")"
+"$TOOLS/zcshim" --bogus true >/dev/null 2>"$OUT"; rc=$?
+[ $rc -eq 127 ] && grep -q "unknown option '--bogus'" "$OUT" || fail "zcshim --bogus: exit $rc"
+"$TOOLS/zcshim" no-such-command-zc >/dev/null 2>"$OUT"; rc=$?
+[ $rc -eq 127 ] && grep -q "command not found: no-such-command-zc" "$OUT" || fail "zcshim with a missing command: exit $rc"
+"$TOOLS/zcshim" --help | grep -q -- "--threshold" || fail "zcshim --help"
+
+# zcstat on a live process started by the launcher.
+cp /bin/sleep "$PROBE/zcprobe"
+"$TOOLS/zcshim" --stats-file="$PROBE/zc.%p.json" "$PROBE/zcprobe" 30 &
+P=$!
+sleep 0.5
+"$TOOLS/zcstat" "$P" > "$OUT" 2>&1 || fail "zcstat $P failed: $(cat "$OUT")"
+grep -q "^pid $P" "$OUT" && grep -q "zc_sends" "$OUT" && grep -q "zerocopy share" "$OUT" ||
+	fail "zcstat table: $(head -3 "$OUT")"
+"$TOOLS/zcstat" --json "$P" > "$OUT" 2>&1 || fail "zcstat --json failed"
+python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert d["pid"]==int(sys.argv[2])' \
+	"$OUT" "$P" || fail "zcstat --json did not print the process's JSON line"
+"$TOOLS/zcstat" --all zcprobe > "$OUT" 2>&1 && grep -q "^pid $P" "$OUT" || fail "zcstat --all zcprobe"
+[ "$(grep -c '^{"pid"' "$PROBE/zc.$P.json")" = 3 ] || fail "zcstat should have asked for 3 lines"
+"$TOOLS/zcstat" $$ > "$OUT" 2>&1; rc=$?
+[ $rc -eq 1 ] && grep -q "does not have libzcshim loaded" "$OUT" ||
+	fail "zcstat on a process without the shim: exit $rc, $(cat "$OUT")"
+
+# Man pages.
+command -v groff >/dev/null || skip "needs groff to check the man pages"
+for m in "$MAN"/libzcshim.7 "$MAN"/zcshim.1 "$MAN"/zcstat.1; do
+	w=$(groff -ww -z -man "$m" 2>&1)
+	[ -z "$w" ] || fail "$(basename "$m") renders with warnings: $w"
+done
+[ $failures -eq 0 ] && log "ok: zcshim passes options and exit status; zcstat reads a live process; man pages clean"
+finish
