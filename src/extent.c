@@ -53,10 +53,37 @@ int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e)
 	return (int)t->n - 1;
 }
 
+void zc_ext_make_idle(struct zc_ext_table *t, uint32_t i)
+{
+	struct zc_ext *e = &t->v[i];
+
+	if (e->idle)
+		return;
+	e->idle = 1;
+	e->head = 0;
+	e->bounce = 0;
+	e->bytes = 0;
+	e->pin_pages = 0;
+	e->slot = UINT32_MAX;
+	t->nidle++;
+}
+
+int zc_ext_overlaps_active(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
+{
+	if (start >= end)
+		return 0;
+	for (uint32_t i = 0; i < t->n; i++)
+		if (!t->v[i].idle && t->v[i].start < end && start < t->v[i].end)
+			return 1;
+	return 0;
+}
+
 void zc_ext_remove(struct zc_ext_table *t, uint32_t i)
 {
 	if (i >= t->n)
 		return;
+	if (t->v[i].idle)
+		t->nidle--;
 	filter_add(t, &t->v[i], -1);
 	t->v[i] = t->v[t->n - 1];
 	__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELEASE);
@@ -246,6 +273,8 @@ int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 			right.bytes = 0;
 			right.pin_pages = 0;
 			t->v[t->n] = right;
+			if (right.idle)
+				t->nidle++;
 			filter_add(t, &t->v[t->n], 1);
 			__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
 			e = &t->v[i];

@@ -24,6 +24,7 @@ struct zc_ext {
 	uint32_t id;            /* the call's zerocopy id (valid once sent) */
 	uint32_t head : 1;      /* carries the accounting below */
 	uint32_t sent : 1;      /* the call returned success; id is valid */
+	uint32_t idle : 1;      /* released, kept read-only until written (no call) */
 	uint32_t bounce;        /* bounce slot + 1, or 0 (head only) */
 	uint64_t bytes;         /* payload bytes (head only) */
 	uint64_t pin_pages;     /* locked pages the kernel charged (head only) */
@@ -48,6 +49,7 @@ struct zc_ext_table {
 	uint32_t n;             /* entries in use: v[0..n) */
 	uint32_t cap;           /* capacity of v */
 	uint32_t reserve;       /* entries kept free for splits by detach */
+	uint32_t nidle;         /* idle entries among v[0..n) */
 	uint32_t filter[ZC_FILTER_SIZE];
 };
 
@@ -60,6 +62,14 @@ static inline int zc_ext_guarded(const struct zc_ext *e) { return e->start < e->
 
 /* Append an entry; -1 when only the split reserve is left. */
 int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e);
+
+/* Entry i's call is released but its pages stay read-only: it becomes
+ * idle (no call, no accounting). */
+void zc_ext_make_idle(struct zc_ext_table *t, uint32_t i);
+
+/* Does an entry of a call still in flight (not idle) guard a byte of
+ * [start, end)? */
+int zc_ext_overlaps_active(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
 /* Remove entry i (the last entry moves into its place). */
 void zc_ext_remove(struct zc_ext_table *t, uint32_t i);

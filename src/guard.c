@@ -94,30 +94,122 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 	zc_release_seq++;
 }
 
+/* The call's accounting, carried by its head entry. */
+static void settle_head_locked(struct zc_ext *e, int orphan_bounce)
+{
+	if (!e->head)
+		return;
+	if (e->bounce)
+		zc_bounce_put((int)e->bounce - 1, orphan_bounce);
+	if (e->sent) {
+		zc_pin_bytes -= e->pin_pages * zc_page;
+		zc_stats_inflight(-(int64_t)e->bytes);
+	}
+	e->head = 0;
+	e->bounce = 0;
+}
+
 void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
 {
 	struct zc_ext e = zc_ext.v[i];
 
+	settle_head_locked(&e, orphan_bounce);
 	zc_ext_remove(&zc_ext, i);
 	if (zc_ext_guarded(&e))
 		zc_guard_unprotect_locked(e.start, e.end);
-	if (e.head) {
-		if (e.bounce)
-			zc_bounce_put((int)e.bounce - 1, orphan_bounce);
-		if (e.sent) {
-			zc_pin_bytes -= e.pin_pages * zc_page;
-			zc_stats_inflight(-(int64_t)e.bytes);
-		}
-	}
 }
 
-void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
+/*
+ * Hot buffers. A buffer the program writes between two sends pays two
+ * protection changes and a fault per send under the guard, more than the
+ * copy zerocopy saves. Such buffers (keyed by their first guarded page)
+ * are remembered here; their sends are copied, and one in HOT_PROBE is
+ * tried with zerocopy again in case the program changed its ways.
+ */
+#define HOT_SIZE 1024
+#define HOT_PROBE 64
+
+static struct {
+	uintptr_t start;
+	uint32_t sends;
+} hot[HOT_SIZE];
+
+static inline uint32_t hot_slot(uintptr_t start)
 {
+	return (uint32_t)((start >> 12) * 2654435761u) % HOT_SIZE;
+}
+
+static void mark_hot(uintptr_t start)
+{
+	uint32_t h = hot_slot(start);
+
+	__atomic_store_n(&hot[h].start, start, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot[h].sends, 0, __ATOMIC_RELAXED);
+}
+
+int zc_guard_copy_hot(uintptr_t start)
+{
+	uint32_t h = hot_slot(start);
+
+	if (!zc_cfg.adapt || !start || __atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start)
+		return 0;
+	if (__atomic_add_fetch(&hot[h].sends, 1, __ATOMIC_RELAXED) % HOT_PROBE == 0) {
+		__atomic_store_n(&hot[h].start, 0, __ATOMIC_RELAXED);   /* probe */
+		return 0;
+	}
+	return 1;
+}
+
+#define IDLE_MAX 256   /* idle entries kept; the table is scanned linearly */
+
+void zc_guard_retire_locked(uint32_t i)
+{
+	struct zc_ext *e = &zc_ext.v[i];
+
+	settle_head_locked(e, 0);
+	zc_release_seq++;   /* a call completed: the quarantine may free */
+	/* Lazy release: pages stay read-only until the program writes them;
+	 * a buffer sent again meanwhile needs no new protection. */
+	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && zc_ext.nidle < IDLE_MAX &&
+	    hot[hot_slot(e->start)].start != e->start) {
+		zc_ext_make_idle(&zc_ext, i);
+		return;
+	}
+	zc_guard_remove_locked(i, 0);
+}
+
+/* Drop the idle entries touching [start, end): their pages become writable
+ * again (what no other entry guards). Returns how many were dropped. */
+int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
+{
+	int dropped = 0;
+
+	if (!zc_ext.nidle)
+		return 0;
 	for (uint32_t i = 0; i < zc_ext.n;) {
+		struct zc_ext e = zc_ext.v[i];
+
+		if (!e.idle || e.end <= start || end <= e.start) {
+			i++;
+			continue;
+		}
+		zc_ext_remove(&zc_ext, i);
+		zc_guard_unprotect_locked(e.start, e.end);
+		if (rewritten)
+			mark_hot(e.start);
+		dropped++;
+	}
+	return dropped;
+}
+
+void zc_guard_adopt_idle_locked(uintptr_t start, uintptr_t end)
+{
+	/* Idle entries inside a new call's range: the call guards them now. */
+	for (uint32_t i = 0; i < zc_ext.n && zc_ext.nidle;) {
 		struct zc_ext *e = &zc_ext.v[i];
 
-		if (e->sent && e->slot == slot && e->sgen == sgen && e->id == id)
-			zc_guard_remove_locked(i, 0);
+		if (e->idle && start <= e->start && e->end <= end)
+			zc_ext_remove(&zc_ext, i);
 		else
 			i++;
 	}
@@ -175,6 +267,8 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode)
 	for (size_t i = 0; i < n; i++) {
 		size_t pages = (r[i].end - r[i].start) / zc_page;
 
+		if (mode == ZC_RESOLVE_COPY)
+			mark_hot(r[i].start);   /* written while in flight */
 		if (mode == ZC_RESOLVE_COPY && !zc_cfg.test_no_guard) {
 			if (cow_range(r[i].start, r[i].end)) {
 				rc = -1;
@@ -244,7 +338,7 @@ static int reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds
 		struct zc_ext *e = &zc_ext.v[i];
 		int dup = 0;
 
-		if (!e->sent || !zc_ext_guarded(e) || e->end <= start || end <= e->start)
+		if (!e->sent || e->idle || !zc_ext_guarded(e) || e->end <= start || end <= e->start)
 			continue;
 		for (int k = 0; k < nseen; k++)
 			dup |= seen[k] == e->slot;
@@ -283,7 +377,7 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 
 	if (!zc_guard_maybe(zc_page_down(start), zc_page_up(end)))
 		return 0;
-	if (mode == ZC_RESOLVE_COPY) {
+	if (mode == ZC_RESOLVE_COPY || mode == ZC_RESOLVE_IDLE) {
 		start = zc_page_down(start);
 		end = zc_page_up(end);
 	} else {
@@ -297,7 +391,10 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		int nfds = 0;
 
 		zc_lock(&ls);
-		if (!zc_ext_overlaps(&zc_ext, start, end)) {
+		/* Released pages kept read-only: writable again at once. */
+		if (zc_guard_drop_idle_locked(start, end, mode != ZC_RESOLVE_FORGET))
+			had = 1;
+		if (mode == ZC_RESOLVE_IDLE || !zc_ext_overlaps(&zc_ext, start, end)) {
 			zc_unlock(&ls);
 			break;
 		}
@@ -390,6 +487,7 @@ void zc_guard_child_reset(void)
 		if (zc_ext_guarded(&zc_ext.v[i]) && !zc_cfg.test_no_guard)
 			sys_mprotect(zc_ext.v[i].start, zc_ext.v[i].end, PROT_READ | PROT_WRITE);
 	zc_ext.n = 0;
+	zc_ext.nidle = 0;
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);
 	zc_pin_bytes = 0;
 	zc_release_seq++;

@@ -18,8 +18,9 @@
 #include "extent.h"
 
 extern struct zc_ext_table zc_ext;
-/* Bumped whenever a guarded page may have become writable: lets the fault
- * handler tell a write that raced with a release from a real fault. */
+/* Bumped whenever a guarded page may have become writable or a call
+ * completed: lets the fault handler tell a write that raced with a release
+ * from a real fault, and the quarantine know when to look. */
 extern uint32_t zc_release_seq;
 extern uint64_t zc_pin_bytes;     /* locked-memory charge of calls in flight */
 extern uint64_t zc_pin_cap;       /* the most the shim keeps pinned */
@@ -49,6 +50,21 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end);
  * (bounce slot back, orphaned or not). */
 void zc_guard_remove_locked(uint32_t i, int orphan_bounce);
 
+/* Entry i's call was released: settle its accounting and keep its pages
+ * read-only (idle) until written, or release them now. */
+void zc_guard_retire_locked(uint32_t i);
+
+/* Make the idle pages of [start, end) writable again; rewritten: the
+ * program is writing them (the buffer is hot). Returns how many entries. */
+int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);
+
+/* A new call covers [start, end): idle entries inside it are its now. */
+void zc_guard_adopt_idle_locked(uintptr_t start, uintptr_t end);
+
+/* Should a send whose first guarded page is start be copied, because the
+ * program rewrites that buffer between sends? (lock-free) */
+int zc_guard_copy_hot(uintptr_t start);
+
 /* The kernel released call id of (slot, sgen). */
 void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id);
 
@@ -58,6 +74,7 @@ void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id);
 void zc_guard_orphan_slot_locked(uint32_t slot, uint32_t sgen);
 
 enum zc_resolve {
+	ZC_RESOLVE_IDLE,      /* only make released (idle) pages writable again */
 	ZC_RESOLVE_COPY,      /* wait up to the stall budget, then copy-on-write */
 	ZC_RESOLVE_DISCARD,   /* the memory is being freed: fresh pages, no copy */
 	ZC_RESOLVE_FORGET,    /* the memory is being unmapped: just stop guarding */

@@ -120,6 +120,8 @@ static void log_settings(void)
 		ADD(" ZCSHIM_COPIED_LIMIT=%u", zc_cfg.copied_limit);
 	if (zc_cfg.max_inflight != d.max_inflight)
 		ADD(" ZCSHIM_MAX_INFLIGHT=%zu", zc_cfg.max_inflight);
+	if (zc_cfg.adapt != d.adapt)
+		ADD(" ZCSHIM_ADAPT=0");
 	if (zc_cfg.test_no_guard)
 		ADD(" ZCSHIM_TEST_NO_GUARD=1 (GUARD DISABLED: tests only)");
 #undef ADD

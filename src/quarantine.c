@@ -37,7 +37,8 @@ int zc_quarantine_put(void *p, uintptr_t start, uintptr_t end)
 	int r;
 
 	zc_lock(&ls);
-	if (!zc_ext_overlaps(&zc_ext, zc_page_up(start), zc_page_down(end)))
+	zc_guard_drop_idle_locked(zc_page_up(start), zc_page_down(end), 1);
+	if (!zc_ext_overlaps_active(&zc_ext, zc_page_up(start), zc_page_down(end)))
 		r = 0;
 	else if (!held || zc_quarantine_count >= Q_MAX)
 		r = -1;
@@ -66,11 +67,14 @@ void zc_quarantine_drain(void)
 	zc_lock(&ls);
 	drained_seq = zc_release_seq;
 	for (uint32_t i = 0; i < zc_quarantine_count && n < DRAIN_BATCH;) {
-		if (zc_ext_overlaps(&zc_ext, zc_page_up(held[i].start),
-				    zc_page_down(held[i].end))) {
+		if (zc_ext_overlaps_active(&zc_ext, zc_page_up(held[i].start),
+					   zc_page_down(held[i].end))) {
 			i++;
 			continue;
 		}
+		/* Released and kept read-only (idle): writable before the
+		 * allocator touches it. */
+		zc_guard_drop_idle_locked(zc_page_up(held[i].start), zc_page_down(held[i].end), 1);
 		done[n++] = held[i].p;
 		held[i] = held[zc_quarantine_count - 1];
 		__atomic_store_n(&zc_quarantine_count, zc_quarantine_count - 1, __ATOMIC_RELEASE);

@@ -121,6 +121,7 @@ static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *
 		e.bytes = p->total;
 		e.pin_pages = pin_bytes_of(p->total) / zc_page;
 		zc_ext_add(&zc_ext, &e);
+		zc_guard_adopt_idle_locked(e.start, e.end);
 	}
 	return 0;
 refuse:
@@ -215,6 +216,18 @@ static int enable_zerocopy(struct zc_sock *s, int fd)
 	return 0;
 }
 
+/* The first page a send would guard (0: none), the key of its buffer. */
+static uintptr_t first_page(const struct iovec *iov, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t b = (uintptr_t)iov[i].iov_base, lo = zc_page_up(b);
+
+		if (lo < zc_page_down(b + iov[i].iov_len))
+			return lo;
+	}
+	return 0;
+}
+
 /* Common checks. Returns the slot; -1 to pass the call through, -2 to pass
  * it through counted as a copy (a local peer, or zerocopy off). */
 static int candidate(int fd, int flags, const struct msghdr *msg)
@@ -231,6 +244,12 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 	slot = zc_sock_get(fd);
 	if (slot < 0)
 		return slot;
+	if (msg && zc_guard_copy_hot(first_page(msg->msg_iov, msg->msg_iovlen))) {
+		/* The program rewrites this buffer between sends: a copy costs
+		 * less than guarding it each time. */
+		ZC_STAT_ADD(hot_copies, 1);
+		return -2;
+	}
 	s = &zc_socks[slot];
 	if (ZC_UNLIKELY(zc_sock_cookie(fd) != s->cookie)) {
 		zc_sock_forget_stale(fd, (uint32_t)slot);

@@ -23,6 +23,7 @@ void zc_config_defaults(struct zc_config *cfg)
 	cfg->stats_signal = SIGUSR1;
 	cfg->log_level = ZC_LOG_WARN;
 	cfg->copied_limit = ZC_DEFAULT_COPIED_LIMIT;
+	cfg->adapt = 1;
 }
 
 int zc_parse_size(const char *s, size_t *out)
@@ -295,6 +296,11 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 			       "0 (derived from RLIMIT_MEMLOCK)");
 		else
 			cfg->max_inflight = sz;
+	}
+
+	if ((v = get("ZCSHIM_ADAPT", ctx)) && parse_bool(v, &cfg->adapt)) {
+		cfg->adapt = 1;
+		report(&r, "ZCSHIM_ADAPT", v, "is not 0 or 1", "1");
 	}
 
 	if ((v = get("ZCSHIM_TEST_NO_GUARD", ctx)) && parse_bool(v, &cfg->test_no_guard))

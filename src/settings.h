@@ -24,6 +24,7 @@ struct zc_config {
 	int disable;               /* ZCSHIM_DISABLE=1: pass everything through */
 	uint32_t copied_limit;     /* ZCSHIM_COPIED_LIMIT: COPIED completions before a socket stops */
 	size_t max_inflight;       /* ZCSHIM_MAX_INFLIGHT: cap on unreleased zerocopy bytes, 0 = auto */
+	int adapt;                 /* ZCSHIM_ADAPT: copy buffers rewritten between sends */
 	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: tests only, sends unguarded */
 };
 

@@ -113,6 +113,9 @@ int zc_vma_flags_eligible(unsigned flags)
 	       (ZC_VMA_READ | ZC_VMA_WRITE | ZC_VMA_ANON);
 }
 
+/* Mapping flags are cached as /proc/self/maps showed them; GUARDED marks
+ * the read-only pieces that were the guard's own (see refresh). */
+
 int zc_vma_init(void)
 {
 	void *p = mmap(NULL, VMA_MAX * sizeof(struct zc_vma), PROT_READ | PROT_WRITE,
@@ -129,7 +132,7 @@ void zc_vma_invalidate(void)
 	__atomic_fetch_add(&invalidations, 1, __ATOMIC_RELEASE);
 }
 
-static void refresh(void)
+static void refresh(const struct zc_ext_table *t)
 {
 	static char buf[65536];
 	size_t have = 0;
@@ -155,8 +158,20 @@ static void refresh(void)
 		while ((nl = memchr(line, '\n', (size_t)(stop - line)))) {
 			struct zc_vma v;
 
-			if (nvmas < VMA_MAX && !zc_maps_parse_line(line, (size_t)(nl - line), &v))
+			if (nvmas < VMA_MAX && !zc_maps_parse_line(line, (size_t)(nl - line), &v)) {
+				struct zc_ext_range gap;
+
+				/* A read-only private anonymous mapping the guard
+				 * covers is read-write memory the guard protects;
+				 * it stays known as such after the guard lets go
+				 * (the program's own mprotect drops the cache). */
+				if ((v.flags & (ZC_VMA_READ | ZC_VMA_WRITE | ZC_VMA_EXEC | ZC_VMA_SHARED |
+						ZC_VMA_ANON | ZC_VMA_STACK | ZC_VMA_SPECIAL)) ==
+					    (ZC_VMA_READ | ZC_VMA_ANON) &&
+				    zc_ext_uncovered(t, v.start, v.end, &gap, 1) == 0)
+					v.flags |= ZC_VMA_GUARDED | ZC_VMA_WRITE;
 				vmas[nvmas++] = v;
+			}
 			line = nl + 1;
 		}
 		have = (size_t)(stop - line);
@@ -240,7 +255,7 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 	 * choice: it is re-read at most every VMA_REFRESH_GAP_NS. */
 	if (r == -2 && zc_now_ns() - last_refresh_ns < VMA_REFRESH_GAP_NS)
 		return 0;
-	refresh();
+	refresh(t);
 	r = lookup(start, end, t);
 	return r > 0;
 }

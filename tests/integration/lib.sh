@@ -1,7 +1,9 @@
 # lib.sh - sourced by each integration test script.
 #
 # Each test program runs under LD_PRELOAD with ZCSHIM_LOCAL=force (so the
-# guard works on loopback) and a low threshold. expect_intact runs it with
+# guard works on loopback), a low threshold and ZCSHIM_ADAPT=0 (every large
+# send goes out with zerocopy, even from a buffer the test rewrites each
+# time, which by default would be copied after its first rewrite). expect_intact runs it with
 # the guard and wants exit 0 plus proof from the stats line that zerocopy
 # and the guard really acted. expect_corrupt runs the same program with
 # ZCSHIM_TEST_NO_GUARD=1 and wants exit 1: the program detects the
@@ -21,7 +23,7 @@ fail() { log "FAIL: $*"; failures=$((failures + 1)); }
 # shim PROG ARGS...: run a test program under the shim.
 shim() {
 	: > "$STATS"
-	timeout 120 env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 \
+	timeout 120 env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
 		ZCSHIM_STATS_FILE="$STATS" ${EXTRA_ENV:-} "$@"
 }
 

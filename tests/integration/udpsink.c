@@ -8,32 +8,52 @@
  *
  * usage: udpsink [SENDS [ADDRESS]]
  * With an ADDRESS, the socket is not connected and each datagram goes
- * there with sendto() (port 9).
+ * there with sendto() (port 9). Ends with a phase of malloc, fill, send,
+ * free (released buffers kept read-only must be writable again before the
+ * allocator reuses them) and one of mmap, send, munmap, mmap read-only at
+ * the same place (which must stay read-only).
  */
 #include "common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define NBUF 16
 #define DGRAM 60000
 
+static struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = 0 };
+static int unconnected;
+
+static ssize_t out(int fd, const void *b, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = unconnected ? sendto(fd, b, n, 0, (struct sockaddr *)&to, sizeof to)
+				: send(fd, b, n, 0);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned sends = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 4000;
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
 	char *bufs[NBUF];
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 	if (fd < 0)
 		itest_die("socket");
+	to.sin_port = htons(9);
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	unconnected = argc > 2;
 	if (argc > 2 && inet_pton(AF_INET, argv[2], &to.sin_addr) != 1)
 		itest_die("address");
 	if (argc <= 2 && connect(fd, (struct sockaddr *)&to, sizeof to))
@@ -45,10 +65,7 @@ int main(int argc, char **argv)
 		ssize_t r;
 
 		memset(b, (int)n, DGRAM);   /* reuse: this buffer was sent NBUF calls ago */
-		do
-			r = argc > 2 ? sendto(fd, b, DGRAM, 0, (struct sockaddr *)&to, sizeof to)
-				     : send(fd, b, DGRAM, 0);
-		while (r < 0 && errno == EINTR);
+		r = out(fd, b, DGRAM);
 		if (r != DGRAM) {
 			fprintf(stderr, "udpsink: send %u returned %zd (%s)\n", n, r,
 				r < 0 ? strerror(errno) : "short");
@@ -58,6 +75,69 @@ int main(int argc, char **argv)
 	/* One more round of writes: the last calls' buffers too. */
 	for (int i = 0; i < NBUF; i++)
 		memset(bufs[i], 0, DGRAM);
+
+	/* malloc, fill, send, free. */
+	for (unsigned n = 0; n < sends / 4; n++) {
+		char *b = malloc(DGRAM);
+
+		if (!b)
+			itest_die("malloc");
+		memset(b, (int)n, DGRAM);
+		if (out(fd, b, DGRAM) != DGRAM)
+			itest_die("send (fresh)");
+		free(b);
+	}
+
+	/* Released, then unmapped and mapped read-only: stays read-only. */
+	{
+		char *a = itest_pages(DGRAM + 4096), *ro;
+		char line[256], perms[5] = "";
+		FILE *f;
+
+		memset(a, 1, DGRAM + 4096);
+		for (int k = 0; k < 3; k++)
+			if (out(fd, a, DGRAM) != DGRAM)
+				itest_die("send (mapped)");
+		for (int k = 0; k < 2; k++)   /* read their completions: released, kept read-only */
+			if (out(fd, bufs[1], DGRAM) != DGRAM)
+				itest_die("send");
+		munmap(a, DGRAM + 4096);
+		ro = mmap(a, DGRAM + 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			  -1, 0);
+		if (ro != a)
+			itest_die("mmap at the same place");
+		for (int k = 0; k < 4; k++) {   /* completions read, resolves run */
+			memset(bufs[0], k, DGRAM);
+			if (out(fd, bufs[0], DGRAM) != DGRAM)
+				itest_die("send");
+		}
+		/* A read into it fails as it would without the shim, and does
+		 * not make it writable. */
+		{
+			int z = open("/dev/zero", O_RDONLY);
+
+			if (read(z, ro, 16) != -1 || errno != EFAULT) {
+				fprintf(stderr, "udpsink: read() into a read-only mapping did not fail with EFAULT\n");
+				return ITEST_CORRUPT;
+			}
+			close(z);
+		}
+		f = fopen("/proc/self/maps", "r");
+		while (f && fgets(line, sizeof line, f)) {
+			unsigned long lo, hi;
+
+			if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && lo <= (unsigned long)ro &&
+			    (unsigned long)ro < hi)
+				break;
+			perms[0] = '\0';
+		}
+		if (f)
+			fclose(f);
+		if (perms[1] != '-') {
+			fprintf(stderr, "udpsink: the read-only mapping at %p is \"%s\"\n", (void *)ro, perms);
+			return ITEST_CORRUPT;
+		}
+	}
 	itest_dump_stats();
 	return ITEST_OK;
 }
