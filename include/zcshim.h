@@ -30,6 +30,7 @@
 	X(kernel_write_resolves, "read()-family calls into guarded buffers")     \
 	X(enobufs_fallbacks, "zerocopy calls refused with ENOBUFS, then copied") \
 	X(budget_fallbacks, "large sends copied to stay within the pin budget")  \
+	X(hot_copies, "large sends copied: their buffer is rewritten between sends") \
 	X(inflight_bytes, "bytes sent with zerocopy not yet released")           \
 	X(inflight_max_bytes, "highest value inflight_bytes reached")            \
 	X(sockets_zc_on, "sockets on which zerocopy was enabled")                \
