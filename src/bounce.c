@@ -12,8 +12,14 @@
 
 static char *pool;
 static struct zc_plan *plans;
-static uint32_t free_stack[ZC_BOUNCE_SLOTS];
-static uint32_t nfree;
+/*
+ * The free slots: a lock-free stack (the send path takes a slot before it
+ * takes the global lock). head packs the top slot + 1 (0: empty) with a
+ * tag bumped on every change, so a slot popped and pushed back between a
+ * reader's load and its compare-and-swap is noticed.
+ */
+static uint64_t head;
+static uint32_t next_free[ZC_BOUNCE_SLOTS];   /* slot + 1 below each, 0: none */
 
 int zc_bounce_init(void)
 {
@@ -34,16 +40,35 @@ int zc_bounce_init(void)
 
 void zc_bounce_reset(void)
 {
-	nfree = 0;
-	for (uint32_t i = ZC_BOUNCE_SLOTS; i-- > 0;)
-		free_stack[nfree++] = i;
+	for (uint32_t i = 0; i < ZC_BOUNCE_SLOTS; i++)
+		next_free[i] = i + 1 < ZC_BOUNCE_SLOTS ? i + 2 : 0;
+	__atomic_store_n(&head, (uint64_t)1, __ATOMIC_RELEASE);   /* slot 0 on top */
 }
 
 int zc_bounce_get(void)
 {
-	if (!pool || !nfree)
+	uint64_t h = __atomic_load_n(&head, __ATOMIC_ACQUIRE), nh;
+	uint32_t top;
+
+	if (!pool)
 		return -1;
-	return (int)free_stack[--nfree];
+	do {
+		top = (uint32_t)h;
+		if (!top)
+			return -1;
+		nh = ((h >> 32) + 1) << 32 | __atomic_load_n(&next_free[top - 1], __ATOMIC_RELAXED);
+	} while (!__atomic_compare_exchange_n(&head, &h, nh, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return (int)top - 1;
+}
+
+static void push(uint32_t slot)
+{
+	uint64_t h = __atomic_load_n(&head, __ATOMIC_ACQUIRE), nh;
+
+	do {
+		__atomic_store_n(&next_free[slot], (uint32_t)h, __ATOMIC_RELAXED);
+		nh = ((h >> 32) + 1) << 32 | (slot + 1);
+	} while (!__atomic_compare_exchange_n(&head, &h, nh, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 }
 
 char *zc_bounce_addr(int slot)
@@ -70,5 +95,5 @@ void zc_bounce_put(int slot, int orphaned)
 		if (r == -1)
 			return;
 	}
-	free_stack[nfree++] = (uint32_t)slot;
+	push((uint32_t)slot);
 }

@@ -16,9 +16,9 @@
 #define ZC_BOUNCE_SLOTS 4096u
 
 int zc_bounce_init(void);
-/* A free slot, or -1 (lock held). */
+/* A free slot, or -1. Lock-free and async-signal-safe. */
 int zc_bounce_get(void);
-/* Return a slot (lock held); orphaned: the kernel may still read it. */
+/* Return a slot; orphaned: the kernel may still read it. Lock-free. */
 void zc_bounce_put(int slot, int orphaned);
 char *zc_bounce_addr(int slot);
 /* The send plan of the call holding slot (kept beside it, not on the

@@ -82,12 +82,19 @@ static void settle_locked(uint32_t slot, int64_t released)
 
 void zc_reap_locked(uint32_t slot)
 {
+	zc_reap_max_locked(slot, 0);
+}
+
+void zc_reap_max_locked(uint32_t slot, int max)
+{
 	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = 0;
 
 	if (!s->used || !s->zc_set)
 		return;
-	for (int n = 0; n < REAP_MAX_PER_CALL; n++) {
+	if (max <= 0 || max > REAP_MAX_PER_CALL)
+		max = REAP_MAX_PER_CALL;
+	for (int n = 0; n < max; n++) {
 		union {
 			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
 					    sizeof(struct sockaddr_in6)) * 2];

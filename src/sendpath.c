@@ -2,11 +2,12 @@
  * sendpath.c - the zerocopy send path.
  *
  * Order of a zerocopy call, and why:
- *  1. reserve (lock): reap this socket's completions, check the pin
- *     budget and the id window, take a bounce slot;
- *  2. plan and copy the unaligned head/tail into bounce memory (no lock:
- *     reading a bad pointer faults, and the real call reports EFAULT);
- *  3. arm (lock): check the pages may be guarded, record them as pending
+ *  1. take a bounce slot (lock-free), plan and copy the unaligned head and
+ *     tail into it (no lock: reading a bad pointer faults, and the real
+ *     call reports EFAULT);
+ *  2. reserve (lock): read this socket's completions, check the pin budget
+ *     and the id window;
+ *  3. arm (same lock): check the pages may be guarded, record them as pending
  *     and make them read-only BEFORE the syscall, so no write can slip in
  *     between the kernel pinning a page and the guard taking it;
  *  4. the syscall, with MSG_ZEROCOPY and the planned iovecs;
@@ -71,13 +72,16 @@ static int is_pending(const struct zc_ext *e, uint32_t slot, uint32_t gen, int b
 	return !e->sent && e->slot == slot && e->sgen == gen && e->id == (uint32_t)b;
 }
 
-/* Step 1. Returns a bounce slot, or -1 (copy instead). */
+/* Step 1: room for the call. Returns 0, or -1 (copy instead). */
 static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 {
 	uint64_t pin = pin_bytes_of(total);
+	uint32_t out = zc_idwin_outstanding(&s->win);
 
-	if (zc_idwin_outstanding(&s->win))
-		zc_reap_locked(slot);
+	/* Notifications merge in the queue: one read per send keeps up; a
+	 * longer backlog is read in full. */
+	if (out)
+		zc_reap_max_locked(slot, out < 32 ? 1 : 0);
 	if (zc_pin_bytes + pin > zc_pin_cap) {
 		zc_reap_all_locked();
 		if (zc_pin_bytes + pin > zc_pin_cap) {
@@ -87,10 +91,11 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 	}
 	if (!zc_idwin_has_room(&s->win))
 		return -1;
-	return zc_bounce_get();
+	return 0;
 }
 
-/* Step 3. Returns 0, or -1 (nothing armed, bounce slot returned). */
+/* Step 3 (step 1 under the same lock). Returns 0, or -1 (nothing armed,
+ * bounce slot returned). */
 static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *p)
 {
 	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap)
@@ -296,29 +301,22 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 {
 	struct zc_lock_state ls;
 	struct zc_plan *p;
-	int b, err;
+	int b = zc_bounce_get(), err = -1;
 
-	zc_lock(&ls);
-	b = s->used && s->gen == gen ? reserve_locked(s, slot, total) : -1;
-	zc_unlock(&ls);
 	if (b < 0)
 		return -1;
 	p = zc_bounce_plan(b);
 	if (zc_plan_build(p, h->msg_iov, (int)h->msg_iovlen, zc_bounce_addr(b), ZC_BOUNCE_SLOT,
 			  zc_page) ||
 	    copy_bounce(p, zc_bounce_addr(b))) {
-		zc_lock(&ls);
 		zc_bounce_put(b, 0);
-		zc_unlock(&ls);
 		return -1;
 	}
 	zc_lock(&ls);
-	if (s->used && s->gen == gen) {
-		err = arm_locked(slot, gen, b, p);   /* returns b itself on failure */
-	} else {
+	if (s->used && s->gen == gen && reserve_locked(s, slot, total) == 0)
+		err = arm_locked(slot, gen, b, p);   /* on failure it puts b back */
+	else
 		zc_bounce_put(b, 0);
-		err = -1;
-	}
 	zc_unlock(&ls);
 	return err ? -1 : b;
 }
