@@ -105,14 +105,15 @@ with open(f"{docs}/benchmarks.dat", "w") as f:
         f.write("\n\n")
 gp = [
     "set terminal pngcairo size 1200,900 font ',10'",
-    f"set output '{docs}/benchmarks.png'",
+    "set output 'benchmarks.png'",
     "set multiplot layout 2,2 title 'GB sent per CPU-second (UDP to a dropping sink)'",
-    "set logscale x 2", "set xlabel 'message size (bytes)'", "set ylabel 'GB / CPU-s'",
+    "set logscale x 2", "set xlabel 'message size'", "set ylabel 'GB / CPU-s'",
+    "set xtics ('4K' 4096, '16K' 16384, '60K' 61440, '256K' 262144, '1M' 1048576)",
     "set key top left", "set grid",
 ]
 for i, w in enumerate(WORKLOADS):
     gp.append(f"set title '{w}'")
-    gp.append(f"plot '{docs}/benchmarks.dat' index {i} using 1:2 with linespoints title 'plain copy', "
+    gp.append(f"plot 'benchmarks.dat' index {i} using 1:2 with linespoints title 'plain copy', "
               f"'' index {i} using 1:3 with linespoints title 'shim', "
               f"'' index {i} using 1:4 with linespoints title 'hand-written zerocopy'")
 gp.append("unset multiplot")
