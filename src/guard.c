@@ -215,6 +215,18 @@ void zc_guard_adopt_idle_locked(uintptr_t start, uintptr_t end)
 	}
 }
 
+void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
+{
+	for (uint32_t i = 0; i < zc_ext.n;) {
+		struct zc_ext *e = &zc_ext.v[i];
+
+		if (!e->idle && e->sent && e->slot == slot && e->sgen == sgen && e->id == id)
+			zc_guard_retire_locked(i);
+		else
+			i++;
+	}
+}
+
 /* Copy-on-write of [start, end): a private copy takes the pages' place at
  * the same address, atomically (mremap over them); the kernel keeps its
  * references to the originals until it is done with them. */
