@@ -78,6 +78,12 @@ static void *rx_main(void *arg)
 	struct itest_rx *rx = arg;
 	struct timespec ts = { rx->delay_ms / 1000, (long)(rx->delay_ms % 1000) * 1000000L };
 
+	/* The first megabyte before the delay: a test may leave the process
+	 * without memory to map meanwhile (faults mapcount). */
+	rx->cap = 1 << 20;
+	rx->buf = malloc(rx->cap);
+	if (!rx->buf)
+		itest_die("malloc");
 	nanosleep(&ts, NULL);
 	for (;;) {
 		ssize_t r;

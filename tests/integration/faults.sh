@@ -1,0 +1,39 @@
+# See faults.c: a reset peer, shutdown and exit with data in flight, no
+# descriptor left, no mapping left for a copy, a stats-signal storm, fork
+# while the fault handler works.
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+for mode in reset shutdown exit nofile mapcount storm forkfault; do
+	before=$failures
+	if [ $mode = exit ]; then
+		# The child sends and writes its stats line; the parent only reads.
+		shim "$ITEST_BIN/faults" $mode || fail "faults $mode"
+		need zc_sends "faults exit (the child's line)"
+	elif [ $mode = nofile ]; then
+		# No descriptor to read /proc/self/maps: the sends step aside
+		# (copied); the stats file cannot be opened: said once.
+		shim "$ITEST_BIN/faults" $mode 2>"$STATS.err" || fail "faults nofile"
+		v=$(num copy_sends)
+		[ "$v" -ge 3 ] || fail "faults nofile: $v sends copied, want 3 (no descriptor to look)"
+		[ "$(grep -c 'cannot write the stats line' "$STATS.err")" = 1 ] ||
+			fail "faults nofile: the unwritable stats file was not reported once"
+		rm -f "$STATS.err"
+	else
+		expect_intact faults $mode
+	fi
+	case $mode in
+	mapcount) v=$(num cow_pages)
+		[ "$v" = 0 ] || fail "faults mapcount: $v pages copied although no mapping was left"
+		need guard_stall_ns "faults mapcount (the write waited for the completion)" ;;
+	storm) n=$(wc -l < "$STATS"); bad=$(grep -cv '^{"pid":[0-9]*,.*"sockets_zc_off":[0-9]*}$' "$STATS")
+		[ "$n" -ge 100 ] && [ "$bad" = 0 ] ||
+			fail "faults storm: $n stats lines, $bad of them broken" ;;
+	esac
+	[ $failures -eq $before ] && log "ok: $mode"
+done
+# Without the guard, the same programs see the corruption. (Not forkfault:
+# each fork write-protects the parent's pages itself, so the kernel keeps
+# the bytes in flight even without the guard; forkchild covers that.)
+for mode in shutdown mapcount; do
+	expect_corrupt faults $mode
+done
+finish
