@@ -278,16 +278,16 @@ ZC_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return r;
 }
 
-ZC_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+/* epoll_wait is epoll_pwait without a mask: one loop for both. */
+static int do_epoll(int epfd, struct epoll_event *ev, int max, int timeout,
+		    const sigset_t *mask, int pwait)
 {
-	uint64_t deadline;
+	uint64_t deadline = deadline_ms(timeout);
 	int r;
 
-	if (!ACTIVE())
-		return ZC_REAL(epoll_wait)(epfd, ev, max, timeout);
-	deadline = deadline_ms(timeout);
 	for (;;) {
-		r = ZC_REAL(epoll_wait)(epfd, ev, max, timeout);
+		r = pwait ? ZC_REAL(epoll_pwait)(epfd, ev, max, timeout, mask)
+			  : ZC_REAL(epoll_wait)(epfd, ev, max, timeout);
 		if (r <= 0 || (r = filter_events(epfd, ev, r)) > 0)
 			return r;
 		if ((timeout = left_ms(deadline)) == 0)
@@ -295,22 +295,19 @@ ZC_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 	}
 }
 
+ZC_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	if (!ACTIVE())
+		return ZC_REAL(epoll_wait)(epfd, ev, max, timeout);
+	return do_epoll(epfd, ev, max, timeout, NULL, 0);
+}
+
 ZC_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 			  const sigset_t *mask)
 {
-	uint64_t deadline;
-	int r;
-
 	if (!ACTIVE())
 		return ZC_REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
-	deadline = deadline_ms(timeout);
-	for (;;) {
-		r = ZC_REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
-		if (r <= 0 || (r = filter_events(epfd, ev, r)) > 0)
-			return r;
-		if ((timeout = left_ms(deadline)) == 0)
-			return 0;
-	}
+	return do_epoll(epfd, ev, max, timeout, mask, 1);
 }
 
 ZC_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
