@@ -162,19 +162,30 @@ int zc_guard_copy_hot(uintptr_t start)
 
 #define IDLE_MAX 256   /* idle entries kept; the table is scanned linearly */
 
+/*
+ * Buffers seen completing before (keyed like hot[]). Only a buffer sent
+ * again unchanged keeps its pages read-only after a completion: read-only
+ * pages are a limit for the program (a kernel write into them other than
+ * the read family fails with EFAULT until the program writes them itself),
+ * so a buffer sent once, a scratch buffer, gets its pages back at once.
+ */
+static uintptr_t seen_once[HOT_SIZE];
+
 void zc_guard_retire_locked(uint32_t i)
 {
 	struct zc_ext *e = &zc_ext.v[i];
+	uint32_t h = hot_slot(e->start);
 
 	settle_head_locked(e, 0);
 	zc_release_seq++;   /* a call completed: the quarantine may free */
 	/* Lazy release: pages stay read-only until the program writes them;
 	 * a buffer sent again meanwhile needs no new protection. */
 	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && zc_ext.nidle < IDLE_MAX &&
-	    hot[hot_slot(e->start)].start != e->start) {
+	    hot[h].start != e->start && seen_once[h] == e->start) {
 		zc_ext_make_idle(&zc_ext, i);
 		return;
 	}
+	seen_once[h] = e->start;
 	zc_guard_remove_locked(i, 0);
 }
 

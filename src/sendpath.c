@@ -221,6 +221,16 @@ static int enable_zerocopy(struct zc_sock *s, int fd)
 	return 0;
 }
 
+static void reap_now(int slot)
+{
+	struct zc_lock_state ls;
+
+	zc_lock(&ls);
+	if (zc_socks[slot].used)
+		zc_reap_locked((uint32_t)slot);
+	zc_unlock(&ls);
+}
+
 /* The first page a send would guard (0: none), the key of its buffer. */
 static uintptr_t first_page(const struct iovec *iov, size_t n)
 {
@@ -249,13 +259,17 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 	slot = zc_sock_get(fd);
 	if (slot < 0)
 		return slot;
+	s = &zc_socks[slot];
 	if (msg && zc_guard_copy_hot(first_page(msg->msg_iov, msg->msg_iovlen))) {
 		/* The program rewrites this buffer between sends: a copy costs
-		 * less than guarding it each time. */
+		 * less than guarding it each time. Calls still out are reaped
+		 * all the same, so their pages do not stay guarded for want of
+		 * a zerocopy send on the socket. */
 		ZC_STAT_ADD(hot_copies, 1);
+		if (zc_idwin_outstanding(&s->win))
+			reap_now(slot);
 		return -2;
 	}
-	s = &zc_socks[slot];
 	if (ZC_UNLIKELY(zc_sock_cookie(fd) != s->cookie)) {
 		zc_sock_forget_stale(fd, (uint32_t)slot);
 		if ((slot = zc_sock_get(fd)) < 0)
@@ -268,8 +282,11 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 		if (!zc_cfg.local_force && zc_addr_is_local(msg->msg_name, msg->msg_namelen))
 			return -2;
 	}
-	if (s->zc_off)
+	if (s->zc_off) {
+		if (zc_idwin_outstanding(&s->win))
+			reap_now(slot);
 		return -2;
+	}
 	return slot;
 }
 
