@@ -26,8 +26,9 @@ for mode in reset shutdown exit nofile mapcount storm forkfault; do
 		need guard_stall_ns "faults mapcount (the write waited for the completion)" ;;
 	storm) n=$(wc -l < "$STATS"); bad=$(grep -cv '^{"pid":[0-9]*,.*"sockets_zc_off":[0-9]*}$' "$STATS")
 		# Standard signals do not queue: many of the 3000 merge while one
-		# is pending, so the count of lines varies; every one must be whole.
-		[ "$n" -ge 10 ] && [ "$bad" = 0 ] ||
+		# is pending, so the count of lines varies (4 to 52 seen); every one
+		# must be whole, and the run must end (no deadlock).
+		[ "$n" -ge 1 ] && [ "$bad" = 0 ] ||
 			fail "faults storm: $n stats lines, $bad of them broken" ;;
 	esac
 	[ $failures -eq $before ] && log "ok: $mode"
