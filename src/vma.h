@@ -10,7 +10,8 @@
  *
  * The answer comes from /proc/self/maps, cached. The cache is dropped when
  * the program changes its mappings through the wrapped calls (mmap, munmap,
- * mremap, mprotect, brk, dlopen...); a range it does not know sends it back
+ * mremap, mprotect, brk, sbrk); a range it does not know (a library dlopen
+ * mapped, memory the allocator mapped itself) sends it back
  * to /proc/self/maps.
  */
 #ifndef ZC_VMA_H
