@@ -72,7 +72,7 @@ static int is_pending(const struct zc_ext *e, uint32_t slot, uint32_t gen, int b
 	return !e->sent && e->slot == slot && e->sgen == gen && e->id == (uint32_t)b;
 }
 
-/* Step 1: room for the call. Returns 0, or -1 (copy instead). */
+/* Step 2: room for the call. Returns 0, or -1 (copy instead). */
 static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 {
 	uint64_t pin = pin_bytes_of(total);
@@ -94,7 +94,19 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 	return 0;
 }
 
-/* Step 3 (step 1 under the same lock). Returns 0, or -1 (nothing armed,
+/* Remove a call's pending entries (their head returns the bounce slot).
+ * Step 5 on failure: no id was consumed and the kernel holds nothing. */
+static void disarm_locked(uint32_t slot, uint32_t gen, int b)
+{
+	for (uint32_t k = 0; k < zc_ext.n;) {
+		if (is_pending(&zc_ext.v[k], slot, gen, b))
+			zc_guard_remove_locked(k, 0);
+		else
+			k++;
+	}
+}
+
+/* Step 3, under the same lock as step 2. Returns 0, or -1 (nothing armed,
  * bounce slot returned). */
 static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *p)
 {
@@ -107,13 +119,11 @@ static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *
 		struct zc_ext e = { 0 };
 
 		if (zc_guard_protect_locked(p->ext[i].start, p->ext[i].end)) {
-			/* Undo the entries already armed (the head returns b). */
-			for (uint32_t k = 0; k < zc_ext.n;) {
-				if (is_pending(&zc_ext.v[k], slot, gen, b))
-					zc_guard_remove_locked(k, 0);
-				else
-					k++;
-			}
+			/* Undo the entries already armed; without a head
+			 * entry yet, b goes back here. */
+			if (i == 0)
+				zc_bounce_put(b, 0);
+			disarm_locked(slot, gen, b);
 			return -1;
 		}
 		e.start = p->ext[i].start;
@@ -134,18 +144,7 @@ refuse:
 	return -1;
 }
 
-/* Step 5, failure: no id was consumed and the kernel holds nothing. */
-static void disarm_locked(uint32_t slot, uint32_t gen, int b)
-{
-	for (uint32_t k = 0; k < zc_ext.n;) {
-		if (is_pending(&zc_ext.v[k], slot, gen, b))
-			zc_guard_remove_locked(k, 0);
-		else
-			k++;
-	}
-}
-
-/* Step 5, success: sent bytes went out under the socket's next id. */
+/* Step 5 on success: sent bytes went out under the socket's next id. */
 static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 			  const struct zc_plan *p, size_t sent)
 {
@@ -310,7 +309,7 @@ static int begin(struct zc_sock *s, int fd)
 	return 0;
 }
 
-/* Steps 1 to 3 for one message: reserve, plan and copy, arm. Returns the
+/* Steps 1 to 3 for one message: plan and copy, reserve and arm. Returns the
  * bounce slot that now names the armed call, or -1 (nothing is held: copy
  * instead, or let the real call report a bad pointer). */
 static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct msghdr *h,

@@ -18,6 +18,9 @@
  *   mapcount  the process's mappings reach vm.max_map_count after a send:
  *             the copy-on-write of a late write is impossible, so the write
  *             waits for the completion instead
+ *   maplimit  5000 sends while no mapping can be split (every guard fails
+ *             and the send is copied), then the mappings freed: the next
+ *             send goes out with zerocopy again (nothing leaked meanwhile)
  *   storm     three threads send and overwrite while a fourth sends the
  *             stats signal 3000 times
  *   forkfault one thread keeps writing into buffers in flight (the fault
@@ -35,6 +38,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -210,6 +215,42 @@ static int mode_mapcount(void)
 	return check(rx, 1) ? ITEST_CORRUPT : ITEST_OK;
 }
 
+static int mode_maplimit(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof a;
+	size_t n = 0, cap = 1 << 17;
+	char **maps = calloc(cap, sizeof *maps);
+	/* Guarded pages in the middle of a mapping: protecting them splits it. */
+	char *region = itest_pages(64 * 1024), *buf = region + 4096;
+	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(rx, (struct sockaddr *)&a, sizeof a) || getsockname(rx, (struct sockaddr *)&a, &alen) ||
+	    connect(tx, (struct sockaddr *)&a, sizeof a))
+		itest_die("udp");
+	memset(region, 1, 64 * 1024);
+	while (n < cap) {
+		char *p = mmap(NULL, 4096, n % 2 ? PROT_READ : PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			break;
+		maps[n++] = p;
+	}
+	for (int i = 0; i < 5000; i++)
+		if (send(tx, buf, 32 * 1024, 0) != 32 * 1024)
+			itest_die("send with no mapping left");
+	while (n)
+		munmap(maps[--n], 4096);
+	free(maps);
+	for (int i = 0; i < 3; i++)
+		if (send(tx, buf, 32 * 1024, 0) != 32 * 1024)
+			itest_die("send");
+	itest_dump_stats();
+	return ITEST_OK;
+}
+
 static volatile int stop;
 static int socks[3];
 
@@ -321,10 +362,12 @@ int main(int argc, char **argv)
 		return mode_nofile();
 	if (!strcmp(m, "mapcount"))
 		return mode_mapcount();
+	if (!strcmp(m, "maplimit"))
+		return mode_maplimit();
 	if (!strcmp(m, "storm"))
 		return mode_storm();
 	if (!strcmp(m, "forkfault"))
 		return mode_forkfault();
-	fprintf(stderr, "usage: faults reset|shutdown|exit|nofile|mapcount|storm|forkfault\n");
+	fprintf(stderr, "usage: faults reset|shutdown|exit|nofile|mapcount|maplimit|storm|forkfault\n");
 	return ITEST_ERROR;
 }

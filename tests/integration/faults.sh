@@ -2,12 +2,19 @@
 # descriptor left, no mapping left for a copy, a stats-signal storm, fork
 # while the fault handler works.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
-for mode in reset shutdown exit nofile mapcount storm forkfault; do
+for mode in reset shutdown exit nofile mapcount maplimit storm forkfault; do
 	before=$failures
 	if [ $mode = exit ]; then
 		# The child sends and writes its stats line; the parent only reads.
 		shim "$ITEST_BIN/faults" $mode || fail "faults $mode"
 		need zc_sends "faults exit (the child's line)"
+	elif [ $mode = maplimit ]; then
+		# Guards that cannot be set give their bounce slot back: after
+		# 5000 of them, zerocopy still works once mappings are free.
+		shim "$ITEST_BIN/faults" $mode || fail "faults maplimit"
+		c=$(num copy_sends) z=$(num zc_sends)
+		[ "$c" -ge 5000 ] || fail "faults maplimit: $c sends copied while no guard could be set, want 5000"
+		[ "$z" -ge 1 ] || fail "faults maplimit: no zerocopy send once mappings were free (bounce slots lost?)"
 	elif [ $mode = nofile ]; then
 		# No descriptor to read /proc/self/maps: the sends step aside
 		# (copied); the stats file cannot be opened: said once.
