@@ -273,9 +273,10 @@ static int discard_range(uintptr_t start, uintptr_t end)
 	return r == -1 ? -1 : 0;
 }
 
-/* Act on the guarded pages of [start, end). Returns 0, or -1 if some
- * could not be resolved (they stay guarded). */
-static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode)
+/* Act on the guarded pages of [start, end). written: the program is
+ * writing them (the buffers are hot). Returns 0, or -1 if some could not
+ * be resolved (they stay guarded). */
+static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int written)
 {
 	struct zc_ext_range r[16];
 	size_t n;
@@ -290,7 +291,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode)
 	for (size_t i = 0; i < n; i++) {
 		size_t pages = (r[i].end - r[i].start) / zc_page;
 
-		if (mode == ZC_RESOLVE_COPY)
+		if (written)
 			mark_hot(r[i].start);   /* written while in flight */
 		if (mode == ZC_RESOLVE_COPY && !zc_cfg.test_no_guard) {
 			if (cow_range(r[i].start, r[i].end)) {
@@ -328,7 +329,7 @@ void zc_guard_orphan_slot_locked(uint32_t slot, uint32_t sgen)
 				break;
 			}
 		}
-		if (s0 == e0 || act_locked(s0, e0, ZC_RESOLVE_COPY))
+		if (s0 == e0 || act_locked(s0, e0, ZC_RESOLVE_COPY, 0))
 			break;
 	}
 	/* Then drop the calls. An entry whose copy failed keeps guarding its
@@ -443,7 +444,7 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 				continue;
 			}
 		}
-		rc = act_locked(start, end, mode);
+		rc = act_locked(start, end, mode, mode == ZC_RESOLVE_COPY);
 		zc_unlock(&ls);
 		if (rc == 0)
 			continue;   /* look again: one pass acts on 16 ranges at most */
