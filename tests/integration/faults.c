@@ -25,6 +25,12 @@
  *             stats signal 3000 times
  *   forkfault one thread keeps writing into buffers in flight (the fault
  *             handler at work) while another forks and reaps children
+ *   forkinhandler
+ *             exactly that, made certain: the writer is seen waiting inside
+ *             the fault handler (in its ppoll, with ZCSHIM_STALL_US long)
+ *             when the other thread forks; the child finds the bytes in
+ *             flight unchanged, writes its own copy of the buffer freely
+ *             and exits; the parent's write then completes, nothing lost
  */
 #include "common.h"
 
@@ -37,6 +43,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -348,6 +355,119 @@ static int mode_forkfault(void)
 	return check(rx, 12) ? ITEST_CORRUPT : ITEST_OK;
 }
 
+/*
+ * forkinhandler. The writer is the main thread (tid == pid). Inside the
+ * fault handler it waits in ppoll for the completion; the program itself
+ * never calls ppoll, so seeing the main thread in that syscall
+ * (/proc/self/task/TID/syscall) means it is inside the handler.
+ */
+static char *fh_buf;
+static volatile int fh_child_status = -1, fh_seen;
+
+static int in_ppoll(pid_t tid)
+{
+	char path[64], line[64];
+	FILE *f;
+	int nr = -1;
+
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof line, f))
+		sscanf(line, "%d", &nr);
+	fclose(f);
+	return nr == SYS_ppoll;
+}
+
+/* Whether the mapping holding p is writable, per /proc/self/maps. */
+static int writable(const void *p)
+{
+	char line[512], perm[8];
+	unsigned long lo, hi;
+	FILE *f = fopen("/proc/self/maps", "r");
+	int w = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) == 3 &&
+		    lo <= (unsigned long)p && (unsigned long)p < hi)
+			w = perm[1] == 'w';
+	fclose(f);
+	return w;
+}
+
+static void *fh_forker(void *arg)
+{
+	pid_t writer = getpid(), pid;
+	struct timespec ts = { 0, 1000000 };
+	int st;
+
+	(void)arg;
+	for (int i = 0; i < 5000 && !in_ppoll(writer); i++)
+		nanosleep(&ts, NULL);
+	if (!in_ppoll(writer))
+		return NULL;        /* never saw it: fh_seen stays 0, the test fails */
+	fh_seen = 1;
+	pid = fork();
+	if (pid == 0) {
+		/* The child: only this thread exists. Its copy of the buffer
+		 * holds message 0 (the parent's write is still waiting); it
+		 * is the child's own memory, so writing it must just work. */
+		alarm(10);          /* a hang here kills the child: the test fails */
+		if (!writable(fh_buf))
+			_exit(5);   /* the parent's guard leaked into the child */
+		for (size_t j = 0; j < MSGLEN; j++)
+			if ((unsigned char)fh_buf[j] != itest_pat(0, j))
+				_exit(3);
+		memset(fh_buf, 0x55, MSGLEN);
+		for (size_t j = 0; j < MSGLEN; j++)
+			if ((unsigned char)fh_buf[j] != 0x55)
+				_exit(4);
+		_exit(0);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) == pid)
+		fh_child_status = st;
+	return NULL;
+}
+
+static int mode_forkinhandler(void)
+{
+	struct itest_rx *rx;
+	pthread_t t;
+	int s, r, bad;
+
+	fh_buf = (char *)itest_pages(MSGLEN + 8192) + 4096;
+	itest_tcp_pair(&s, &r);
+	/* The receiver starts late: until then most of message 0 waits in
+	 * the send queue and its completion cannot come. */
+	rx = itest_receiver_start(r, 1500);
+	itest_fill(fh_buf, MSGLEN, 0);
+	if (itest_send_all(s, fh_buf, MSGLEN))
+		itest_die("send");
+	pthread_create(&t, NULL, fh_forker, NULL);
+	memset(fh_buf, 0xEE, MSGLEN);       /* faults; waits in the handler */
+	pthread_join(t, NULL);
+	itest_fill(fh_buf, MSGLEN, 1);
+	if (itest_send_all(s, fh_buf, MSGLEN))
+		itest_die("send");
+	memset(fh_buf, 0xEE, MSGLEN);
+	itest_dump_stats();
+	close(s);
+	bad = check(rx, 2);
+	if (!fh_seen) {
+		fprintf(stderr, "faults: the writer was never seen inside the fault handler\n");
+		return ITEST_ERROR;
+	}
+	if (!WIFEXITED(fh_child_status) || WEXITSTATUS(fh_child_status) != 0) {
+		fprintf(stderr, "faults: the child forked during the handler ended with status %#x\n",
+			fh_child_status);
+		bad = 1;
+	}
+	return bad ? ITEST_CORRUPT : ITEST_OK;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -368,6 +488,9 @@ int main(int argc, char **argv)
 		return mode_storm();
 	if (!strcmp(m, "forkfault"))
 		return mode_forkfault();
-	fprintf(stderr, "usage: faults reset|shutdown|exit|nofile|mapcount|maplimit|storm|forkfault\n");
+	if (!strcmp(m, "forkinhandler"))
+		return mode_forkinhandler();
+	fprintf(stderr, "usage: faults reset|shutdown|exit|nofile|mapcount|maplimit|storm|forkfault|"
+		"forkinhandler\n");
 	return ITEST_ERROR;
 }

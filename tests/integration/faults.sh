@@ -1,8 +1,8 @@
 # See faults.c: a reset peer, shutdown and exit with data in flight, no
 # descriptor left, no mapping left for a copy, a stats-signal storm, fork
-# while the fault handler works.
+# while the fault handler works, and fork while a thread waits inside it.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
-for mode in reset shutdown exit nofile mapcount maplimit storm forkfault; do
+for mode in reset shutdown exit nofile mapcount maplimit storm forkfault forkinhandler; do
 	before=$failures
 	if [ $mode = exit ]; then
 		# The child sends and writes its stats line; the parent only reads.
@@ -24,6 +24,12 @@ for mode in reset shutdown exit nofile mapcount maplimit storm forkfault; do
 		[ "$(grep -c 'cannot write the stats line' "$STATS.err")" = 1 ] ||
 			fail "faults nofile: the unwritable stats file was not reported once"
 		rm -f "$STATS.err"
+	elif [ $mode = forkinhandler ]; then
+		# A long stall, so the writer is certainly inside the handler,
+		# waiting for the completion, when the other thread forks.
+		EXTRA_ENV=ZCSHIM_STALL_US=10000000 expect_intact faults $mode
+		need guard_stall_ns "faults forkinhandler (the write waited in the handler)"
+		want cow_pages 0 "faults forkinhandler (the completion came within the stall)"
 	else
 		expect_intact faults $mode
 	fi
