@@ -124,6 +124,8 @@ static void log_settings(void)
 		ADD(" ZCSHIM_ADAPT=0");
 	if (zc_cfg.test_no_guard)
 		ADD(" ZCSHIM_TEST_NO_GUARD=1 (GUARD DISABLED: tests only)");
+	if (zc_cfg.test_no_altstack)
+		ADD(" ZCSHIM_TEST_NO_ALTSTACK=1 (tests only)");
 #undef ADD
 	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
 	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",

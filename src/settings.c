@@ -306,5 +306,9 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 	if ((v = get("ZCSHIM_TEST_NO_GUARD", ctx)) && parse_bool(v, &cfg->test_no_guard))
 		report(&r, "ZCSHIM_TEST_NO_GUARD", v, "is not 0 or 1", "0");
 
+	if ((v = get("ZCSHIM_TEST_NO_ALTSTACK", ctx)) &&
+	    parse_bool(v, &cfg->test_no_altstack))
+		report(&r, "ZCSHIM_TEST_NO_ALTSTACK", v, "is not 0 or 1", "0");
+
 	return r.count;
 }

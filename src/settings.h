@@ -26,6 +26,7 @@ struct zc_config {
 	size_t max_inflight;       /* ZCSHIM_MAX_INFLIGHT: cap on unreleased zerocopy bytes, 0 = auto */
 	int adapt;                 /* ZCSHIM_ADAPT: copy buffers rewritten between sends */
 	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: tests only, sends unguarded */
+	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: tests only (scripts/memcheck) */
 };
 
 #define ZC_DEFAULT_THRESHOLD (64u * 1024u)

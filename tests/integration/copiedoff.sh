@@ -15,7 +15,7 @@ ip netns add "$A" && ip netns add "$B" &&
 	skip "cannot create the test namespaces"
 : > "$STATS"
 timeout 120 ip netns exec "$A" env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_THRESHOLD=4096 \
-	ZCSHIM_COPIED_LIMIT=16 ZCSHIM_STATS_FILE="$STATS" "$ITEST_BIN/udpsink" 400 10.77.0.2
+	ZCSHIM_COPIED_LIMIT=16 ZCSHIM_STATS_FILE="$STATS" ${ITEST_WRAP:-} "$ITEST_BIN/udpsink" 400 10.77.0.2
 rc=$?
 [ $rc -eq 0 ] || fail "udpsink to the other namespace exited $rc"
 want sockets_zc_off 1 "COPIED completions past ZCSHIM_COPIED_LIMIT"

@@ -22,7 +22,7 @@ as_nobody() { # as_nobody [ENV=VALUE...]: overwrite send, as nobody, 512K memloc
 	timeout 120 prlimit --memlock=524288:524288 \
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
 		env LD_PRELOAD="$RUN/libzcshim.so" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
-		ZCSHIM_MAX_INFLIGHT=64M ZCSHIM_STATS_FILE="$RUN/stats" "$@" "$RUN/overwrite" send
+		ZCSHIM_MAX_INFLIGHT=64M ZCSHIM_STATS_FILE="$RUN/stats" "$@" ${ITEST_WRAP:-} "$RUN/overwrite" send
 	rc=$?
 	cp "$RUN/stats" "$STATS" 2>/dev/null || : > "$STATS"
 	return $rc
@@ -45,7 +45,7 @@ command -v ip >/dev/null && command -v unshare >/dev/null || skip "needs ip (ipr
 : > "$STATS"
 timeout 120 unshare -n sh -c '
 	ip link set lo up && sysctl -qw net.core.optmem_max=256 &&
-	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 ZCSHIM_STATS_FILE="$2" "$3" send
+	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" send
 ' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/overwrite"
 rc=$?
 before=$failures

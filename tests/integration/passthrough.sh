@@ -7,7 +7,7 @@ log "ok: pipes, files and unix sockets untouched"
 # Local peer, ZCSHIM_LOCAL left at its default (skip).
 : > "$STATS"
 timeout 60 env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$STATS" \
-	"$ITEST_BIN/passthrough" local || fail "passthrough local: data changed"
+	${ITEST_WRAP:-} "$ITEST_BIN/passthrough" local || fail "passthrough local: data changed"
 z=$(stat zc_sends); c=$(stat copy_sends)
 [ "${z:-x}" = 0 ] || fail "a loopback peer got zerocopy without ZCSHIM_LOCAL=force (zc_sends=$z)"
 [ "${c:-0}" -gt 0 ] || fail "large loopback sends not counted as copied (copy_sends=${c:-missing})"

@@ -8,7 +8,7 @@ command -v ip >/dev/null && command -v tc >/dev/null && command -v unshare >/dev
 : > "$STATS"
 timeout 120 unshare -n sh -c '
 	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
-	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 ZCSHIM_STATS_FILE="$2" "$3" 4000
+	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" 4000
 ' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
 rc=$?
 [ $rc -eq 0 ] || fail "udpsink exited $rc (want 0)"
@@ -24,7 +24,7 @@ log "ok: $z zerocopy datagrams, $c completions, none copied, $(num guard_faults)
 : > "$STATS"
 timeout 120 unshare -n sh -c '
 	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
-	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$2" "$3" 4000
+	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" 4000
 ' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
 rc=$?
 [ $rc -eq 0 ] || fail "udpsink (adaptive) exited $rc"

@@ -96,6 +96,7 @@ static void check_defaults(const struct zc_config *cfg)
 	ck_assert_uint_eq(cfg->copied_limit, ZC_DEFAULT_COPIED_LIMIT);
 	ck_assert_uint_eq(cfg->max_inflight, 0);
 	ck_assert_int_eq(cfg->test_no_guard, 0);
+	ck_assert_int_eq(cfg->test_no_altstack, 0);
 }
 
 START_TEST(test_defaults)
@@ -399,6 +400,12 @@ START_TEST(test_disable)
 	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_NO_GUARD", "2"), 1);
 	check_one_report(&r, "ZCSHIM_TEST_NO_GUARD", "2");
 	ck_assert_int_eq(cfg.test_no_guard, 0);
+
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_NO_ALTSTACK", "1"), 0);
+	ck_assert_int_eq(cfg.test_no_altstack, 1);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_NO_ALTSTACK", "yes please"), 1);
+	check_one_report(&r, "ZCSHIM_TEST_NO_ALTSTACK", "yes please");
+	ck_assert_int_eq(cfg.test_no_altstack, 0);
 }
 END_TEST
 
