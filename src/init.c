@@ -204,6 +204,7 @@ static void atfork_child(void)
 		zc_sock_free_locked(s);
 	}
 	zc_live_zc = 0;
+	zc_sock_note_inherited();
 	zc_stats_reset();
 	zc_vma_invalidate();
 	zc_lock_reset();

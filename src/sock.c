@@ -12,6 +12,7 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
@@ -148,6 +149,152 @@ static int drop_fd_locked(struct zc_sock *s, int fd)
 	return s->nfds;
 }
 
+/*
+ * Sockets this process inherited from its parent at fork(), by cookie,
+ * sorted. The kernel numbers zerocopy sends per socket, not per process:
+ * if parent and child both sent zerocopy on one socket, each would count
+ * ids the other used and release buffers on the other's completions. So a
+ * child never sends zerocopy on a socket it inherited, whether or not the
+ * parent had used it yet, through any fd (dup, connect again...).
+ * Written once in the fork child (one thread), read-only after.
+ */
+static uint64_t *inh;
+static uint32_t ninh, inh_cap;
+static int inh_all;   /* the list could not be made: pass every socket through */
+
+static int inherited(uint64_t cookie)
+{
+	uint32_t lo = 0, hi = ninh;
+
+	if (inh_all)
+		return 1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (inh[mid] == cookie)
+			return 1;
+		if (inh[mid] < cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* Heapsort: no allocation, O(n log n) for a child of a server with tens of
+ * thousands of connections. */
+static void sift(uint64_t *v, uint32_t root, uint32_t n)
+{
+	for (;;) {
+		uint32_t c = 2 * root + 1;
+		uint64_t t;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && v[c + 1] > v[c])
+			c++;
+		if (v[root] >= v[c])
+			return;
+		t = v[root];
+		v[root] = v[c];
+		v[c] = t;
+		root = c;
+	}
+}
+
+static void sort_cookies(uint64_t *v, uint32_t n)
+{
+	for (uint32_t i = n / 2; i-- > 0;)
+		sift(v, i, n);
+	for (uint32_t end = n; end-- > 1;) {
+		uint64_t t = v[0];
+
+		v[0] = v[end];
+		v[end] = t;
+		sift(v, 0, end);
+	}
+}
+
+struct dirent64_raw {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+/* Grow the list by mmap (async-signal-safe: the atfork child handler may
+ * run in a child of a multithreaded program). */
+static int inh_push(uint64_t cookie)
+{
+	if (ninh == inh_cap) {
+		uint32_t ncap = inh_cap ? inh_cap * 2 : 512;
+		void *p = (void *)syscall(SYS_mmap, NULL, (size_t)ncap * sizeof *inh,
+					  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return -1;
+		if (inh) {
+			memcpy(p, inh, (size_t)ninh * sizeof *inh);
+			syscall(SYS_munmap, inh, (size_t)inh_cap * sizeof *inh);
+		}
+		inh = p;
+		inh_cap = ncap;
+	}
+	inh[ninh++] = cookie;
+	return 0;
+}
+
+void zc_sock_note_inherited(void)
+{
+	char buf[4096];
+	long n;
+	int dfd;
+
+	if (inh)   /* a grandchild: start afresh */
+		syscall(SYS_munmap, inh, (size_t)inh_cap * sizeof *inh);
+	inh = NULL;
+	ninh = inh_cap = 0;
+	inh_all = 0;
+	dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
+			   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		inh_all = 1;   /* no /proc, or no fd left: no zerocopy in this child */
+		return;
+	}
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
+			int fd = 0, ok = d->name[0] != 0;
+			uint64_t cookie = 0;
+			socklen_t cl = sizeof cookie;
+
+			off += d->reclen;
+			for (const char *c = d->name; *c; c++) {
+				if (*c < '0' || *c > '9' || fd > (INT32_MAX - 9) / 10) {
+					ok = 0;
+					break;
+				}
+				fd = fd * 10 + (*c - '0');
+			}
+			if (!ok || fd == dfd ||
+			    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl) ||
+			    !cookie)
+				continue;
+			if (inh_push(cookie)) {
+				inh_all = 1;
+				break;
+			}
+		}
+		if (inh_all)
+			break;
+	}
+	if (n < 0)
+		inh_all = 1;
+	syscall(SYS_close, dfd);
+	sort_cookies(inh, ninh);
+}
+
 /* fd is another fd of a socket the shim already manages (same cookie):
  * it joins that socket's slot, so ids, guards and completions stay one. */
 static int share(int fd)
@@ -231,6 +378,8 @@ static int classify(int fd)
 	cookie = zc_sock_cookie(fd);
 	if (!cookie)
 		goto pass;   /* without an identity, reuse of the fd goes unseen */
+	if (inherited(cookie))
+		goto pass;   /* the parent's socket too: see zc_sock_note_inherited */
 
 	zc_lock(&ls);
 	if (!nfree_slots) {

@@ -117,6 +117,10 @@ int zc_sock_error_is_ours(int fd, short revents_mask, short *still_ready);
 void zc_epoll_note(int epfd, int fd, uint64_t data, int add);
 int zc_epoll_fd_of(int epfd, uint64_t data);
 
+/* In a fork child: remember every socket open now (inherited), so none of
+ * them is ever sent with zerocopy here. */
+void zc_sock_note_inherited(void);
+
 /* Host addresses, read once at start (getifaddrs allocates). */
 void zc_local_addrs_load(void);
 

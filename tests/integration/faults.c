@@ -10,7 +10,7 @@
  *             longer than the bounded one
  *   shutdown  shutdown(SHUT_WR) right after sending, then overwrite: the
  *             peer gets every byte, then end-of-file
- *   exit      a child sends, overwrites and exits at once: the peer gets
+ *   exit      a child connects, sends, overwrites and exits at once: the peer gets
  *             every byte
  *   nofile    no file descriptor left (RLIMIT_NOFILE reached): sends from
  *             new memory, the stats dump and the guard all still work or
@@ -132,19 +132,33 @@ static int mode_shutdown(void)
 	return r ? ITEST_CORRUPT : ITEST_OK;
 }
 
+/* The child connects a socket of its own: a socket inherited at fork is
+ * never sent with zerocopy in the child (the parent could send on it too). */
 static int mode_exit(void)
 {
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof a;
 	struct itest_rx *rx;
-	int s, r, status;
+	int l, s, r, status, small = 65536, big = 8 << 20;
 	pid_t pid;
 
-	itest_tcp_pair(&s, &r);
-	rx = itest_receiver_start(r, 200);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen))
+		itest_die("listen");
 	pid = fork();
 	if (pid == 0) {
 		char *buf = (char *)itest_pages(MSGLEN + 8192) + 3;
 
-		close(r);
+		close(l);
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0)
+			_exit(2);
+		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+		if (connect(s, (struct sockaddr *)&a, sizeof a))
+			_exit(2);
 		itest_fill(buf, MSGLEN, 0);
 		if (itest_send_all(s, buf, MSGLEN))
 			_exit(2);
@@ -152,7 +166,11 @@ static int mode_exit(void)
 		itest_dump_stats();
 		_exit(0);                /* with the data still in flight */
 	}
-	close(s);
+	r = accept(l, NULL, NULL);
+	if (r < 0)
+		itest_die("accept");
+	close(l);
+	rx = itest_receiver_start(r, 200);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 		return ITEST_ERROR;
 	return check(rx, 1) ? ITEST_CORRUPT : ITEST_OK;
