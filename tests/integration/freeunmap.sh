@@ -3,4 +3,11 @@
 expect_intact freeunmap
 wrapped || need quarantined "free() of a guarded buffer"
 expect_corrupt freeunmap
+if [ -n "$JEMALLOC" ]; then
+	PRELOAD_AFTER=$JEMALLOC expect_intact freeunmap
+	wrapped || need quarantined "free() of a guarded buffer (jemalloc)"
+	PRELOAD_AFTER=$JEMALLOC expect_corrupt freeunmap
+else
+	fail "libjemalloc.so.2 not found (Debian package libjemalloc2): the jemalloc run cannot run"
+fi
 finish

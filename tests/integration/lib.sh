@@ -24,7 +24,7 @@ fail() { log "FAIL: $*"; failures=$((failures + 1)); }
 # $ITEST_WRAP when set: scripts/memcheck runs every test under valgrind).
 shim() {
 	: > "$STATS"
-	timeout 120 env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
+	timeout 120 env LD_PRELOAD="$ZCSHIM_LIB${PRELOAD_AFTER:+ $PRELOAD_AFTER}" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
 		ZCSHIM_STATS_FILE="$STATS" ${EXTRA_ENV:-} ${ITEST_WRAP:-} "$@"
 }
 
@@ -44,6 +44,13 @@ want() { # want KEY VALUE WHY: the counter must equal VALUE
 	v=$(stat "$1")
 	[ "${v:-missing}" = "$2" ] || fail "$3: stats show $1=${v:-missing}, want $2"
 }
+
+# jemalloc: Debian's libjemalloc2, to preload after the shim as the
+# program's allocator (PRELOAD_AFTER); scripts/check installs it.
+JEMALLOC=
+for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
+	[ -f "$d/libjemalloc.so.2" ] && { JEMALLOC="$d/libjemalloc.so.2"; break; }
+done
 
 # wrapped: the programs run inside $ITEST_WRAP (valgrind, scripts/memcheck).
 # There the point is memory errors, and some stats cannot be what they are

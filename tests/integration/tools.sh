@@ -25,6 +25,12 @@ case "$pre" in
 */src/.libs/libzcshim.so\ /nonexistent/keep.so) ;;
 *) fail "zcshim: LD_PRELOAD should be the built library then the old value, is '$pre'" ;;
 esac
+# --jemalloc: the allocator right after the shim, before what was there.
+LD_PRELOAD=/nonexistent/keep.so "$TOOLS/zcshim" --jemalloc sh -c 'echo "$LD_PRELOAD"' > "$OUT" 2>&1
+case "$(cat "$OUT")" in
+*/src/.libs/libzcshim.so\ /*/libjemalloc.so.2\ /nonexistent/keep.so) ;;
+*) fail "zcshim --jemalloc: LD_PRELOAD should be the shim, jemalloc, the old value, is '$(cat "$OUT")'" ;;
+esac
 "$TOOLS/zcshim" >/dev/null 2>"$OUT"; rc=$?
 [ $rc -eq 127 ] && grep -q "no COMMAND" "$OUT" || fail "zcshim without a command: exit $rc, $(cat "$OUT")"
 "$TOOLS/zcshim" --bogus true >/dev/null 2>"$OUT"; rc=$?

@@ -10,4 +10,17 @@ fi
 need kernel_write_resolves "read() into a buffer in flight"
 need guard_faults "overwrite of a buffer in flight"
 expect_corrupt torture 32 200003
+# The same with jemalloc as the program's allocator (zcshim --jemalloc):
+# its free() runs behind the shim's, so the quarantine holds its chunks too.
+if [ -n "$JEMALLOC" ]; then
+	PRELOAD_AFTER=$JEMALLOC expect_intact torture 32 200003
+	if ! wrapped; then
+		want zc_sends 32 "every large send of torture (jemalloc)"
+		need quarantined "free() of a buffer in flight (jemalloc)"
+		need guard_faults "overwrite of a buffer in flight (jemalloc)"
+	fi
+	PRELOAD_AFTER=$JEMALLOC expect_corrupt torture 32 200003
+else
+	fail "libjemalloc.so.2 not found (Debian package libjemalloc2): the jemalloc run cannot run"
+fi
 finish
