@@ -22,9 +22,20 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# shim_env: the environment every server gets.
-SHIM_ENV=(LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=16K
+# shim_env: the environment every server gets. With SYSTEM_JEMALLOC=1,
+# jemalloc is preloaded after the shim as the server's allocator, as
+# `zcshim --jemalloc` does.
+PRELOAD="$ZCSHIM_LIB"
+if [ "${SYSTEM_JEMALLOC:-0}" = 1 ]; then
+	[ -n "$JEMALLOC" ] || { fail "libjemalloc.so.2 not found (Debian package libjemalloc2)"; exit 1; }
+	PRELOAD="$ZCSHIM_LIB $JEMALLOC"
+	T="$T (jemalloc)"
+fi
+SHIM_ENV=(LD_PRELOAD="$PRELOAD" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=16K
 	ZCSHIM_STATS_FILE="$WORK/zc.%p.json")
+
+# uses_jemalloc PID: the process really has jemalloc mapped.
+uses_jemalloc() { grep -q libjemalloc "/proc/$1/maps" 2>/dev/null; }
 
 # stats_of PID KEY: KEY from the last stats line of process PID.
 stats_of() {

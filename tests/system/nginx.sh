@@ -74,6 +74,11 @@ for p in $WORKERS; do
 	z=$(( z + $(stat0 "$p" zc_sends) ))
 	g=$(( g + $(stat0 "$p" guard_faults) + $(stat0 "$p" cow_pages) + $(stat0 "$p" kernel_write_resolves) + $(stat0 "$p" discard_pages) + $(stat0 "$p" quarantined) ))
 done
+if [ "${SYSTEM_JEMALLOC:-0}" = 1 ]; then
+	for p in $MASTER $WORKERS; do
+		uses_jemalloc "$p" || fail "nginx process $p does not have jemalloc mapped"
+	done
+fi
 [ "$z" -gt 0 ] || fail "the workers sent nothing with zerocopy"
 [ "$g" -gt 0 ] || fail "the guard never acted in the workers"
 [ $failures -eq 0 ] && log "ok: nginx: $n downloads intact, $z zerocopy sends, guard activity $g, logs reopened, $(echo $MASTER $WORKERS | wc -w) stats lines"
