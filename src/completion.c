@@ -62,7 +62,7 @@ static void settle_locked(uint32_t slot, int64_t released)
 		for (uint32_t i = 0; i < zc_ext.n;) {
 			struct zc_ext *e = &zc_ext.v[i];
 
-			if (!e->idle && e->sent && e->slot == slot && e->sgen == s->gen &&
+			if (e->sent && e->slot == slot && e->sgen == s->gen &&
 			    zc_idwin_is_done(&s->win, e->id))
 				zc_guard_retire_locked(i);
 			else

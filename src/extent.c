@@ -1,9 +1,11 @@
 /*
  * extent.c - the in-flight table (see extent.h).
  *
- * Linear scans: the table holds what is in flight, bounded by the pinned
- * page budget (a few thousand entries at most), and every scan runs under
- * the global lock, off the common path.
+ * Linear scans of the calls' entries: they are what is in flight, bounded
+ * by the pinned page budget, and every scan runs under the global lock.
+ * The idle set, which can be much larger, is sorted and disjoint: lookups
+ * bisect it; adding and taking ranges move the tail of the array (only
+ * when a buffer first goes idle, or is written).
  */
 #include "extent.h"
 
@@ -12,24 +14,101 @@
 #define REGION(a) (((a) >> ZC_FILTER_SHIFT) % ZC_FILTER_SIZE)
 #define FILTER_SPAN_MAX 64   /* wider ranges are simply "maybe" */
 
-static void filter_add(struct zc_ext_table *t, struct zc_ext *e, int delta)
+static void filter_range(struct zc_ext_table *t, uintptr_t start, uintptr_t end, int delta)
 {
 	uintptr_t r0, r1;
 
-	if (e->born_start >= e->born_end)
+	if (start >= end)
 		return;
-	r0 = e->born_start >> ZC_FILTER_SHIFT;
-	r1 = (e->born_end - 1) >> ZC_FILTER_SHIFT;
+	r0 = start >> ZC_FILTER_SHIFT;
+	r1 = (end - 1) >> ZC_FILTER_SHIFT;
 	for (uintptr_t r = r0; r <= r1 && r - r0 < ZC_FILTER_SIZE; r++)
 		__atomic_fetch_add(&t->filter[r % ZC_FILTER_SIZE], (uint32_t)delta,
 				   __ATOMIC_RELAXED);
+}
+
+static void filter_add(struct zc_ext_table *t, struct zc_ext *e, int delta)
+{
+	filter_range(t, e->born_start, e->born_end, delta);
+}
+
+/* The first idle range that ends after a (ends are sorted too: the ranges
+ * are disjoint), or nidle. */
+static uint32_t idle_first(const struct zc_ext_table *t, uintptr_t a)
+{
+	uint32_t lo = 0, hi = t->nidle;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (t->idle[mid].end <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int zc_ext_idle_find(const struct zc_ext_table *t, uintptr_t a)
+{
+	uint32_t i = idle_first(t, a);
+
+	return i < t->nidle && t->idle[i].start <= a ? (int)i : -1;
+}
+
+int zc_ext_idle_add(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
+{
+	uint32_t i = idle_first(t, start);
+	uintptr_t p = start;
+
+	while (p < end) {
+		uintptr_t stop;
+
+		if (i < t->nidle && t->idle[i].start <= p) {
+			p = t->idle[i].end;   /* already idle */
+			i++;
+			continue;
+		}
+		stop = i < t->nidle && t->idle[i].start < end ? t->idle[i].start : end;
+		if (t->nidle >= t->idle_cap)
+			return -1;
+		memmove(&t->idle[i + 1], &t->idle[i], (t->nidle - i) * sizeof t->idle[0]);
+		t->idle[i].start = p;
+		t->idle[i].end = stop;
+		filter_range(t, p, stop, 1);
+		__atomic_store_n(&t->nidle, t->nidle + 1, __ATOMIC_RELEASE);
+		i++;
+		p = stop;
+	}
+	return 0;
+}
+
+size_t zc_ext_idle_take(struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+			struct zc_ext_range *out, size_t max)
+{
+	uint32_t i0 = idle_first(t, start), i = i0;
+	size_t n = 0;
+
+	if (start >= end)
+		return 0;
+	while (i < t->nidle && t->idle[i].start < end && n < max) {
+		out[n++] = t->idle[i];
+		filter_range(t, t->idle[i].start, t->idle[i].end, -1);
+		i++;
+	}
+	if (n) {
+		memmove(&t->idle[i0], &t->idle[i], (t->nidle - i) * sizeof t->idle[0]);
+		__atomic_store_n(&t->nidle, t->nidle - (uint32_t)n, __ATOMIC_RELEASE);
+	}
+	return n;
 }
 
 int zc_ext_maybe(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
 	uintptr_t r0, r1;
 
-	if (!__atomic_load_n(&t->n, __ATOMIC_RELAXED) || start >= end)
+	if ((!__atomic_load_n(&t->n, __ATOMIC_RELAXED) &&
+	     !__atomic_load_n(&t->nidle, __ATOMIC_RELAXED)) || start >= end)
 		return 0;
 	r0 = start >> ZC_FILTER_SHIFT;
 	r1 = (end - 1) >> ZC_FILTER_SHIFT;
@@ -53,27 +132,12 @@ int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e)
 	return (int)t->n - 1;
 }
 
-void zc_ext_make_idle(struct zc_ext_table *t, uint32_t i)
-{
-	struct zc_ext *e = &t->v[i];
-
-	if (e->idle)
-		return;
-	e->idle = 1;
-	e->head = 0;
-	e->bounce = 0;
-	e->bytes = 0;
-	e->pin_pages = 0;
-	e->slot = UINT32_MAX;
-	t->nidle++;
-}
-
 int zc_ext_overlaps_active(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
 	if (start >= end)
 		return 0;
 	for (uint32_t i = 0; i < t->n; i++)
-		if (!t->v[i].idle && t->v[i].start < end && start < t->v[i].end)
+		if (t->v[i].start < end && start < t->v[i].end)
 			return 1;
 	return 0;
 }
@@ -82,8 +146,6 @@ void zc_ext_remove(struct zc_ext_table *t, uint32_t i)
 {
 	if (i >= t->n)
 		return;
-	if (t->v[i].idle)
-		t->nidle--;
 	filter_add(t, &t->v[i], -1);
 	t->v[i] = t->v[t->n - 1];
 	__atomic_store_n(&t->n, t->n - 1, __ATOMIC_RELEASE);
@@ -99,12 +161,14 @@ int zc_ext_find(const struct zc_ext_table *t, uintptr_t a)
 
 int zc_ext_overlaps(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
+	uint32_t k;
+
 	if (start >= end)
 		return 0;
-	for (uint32_t i = 0; i < t->n; i++)
-		if (t->v[i].start < end && start < t->v[i].end)
-			return 1;
-	return 0;
+	if (zc_ext_overlaps_active(t, start, end))
+		return 1;
+	k = idle_first(t, start);
+	return k < t->nidle && t->idle[k].start < end;
 }
 
 static void sort_ranges(struct zc_ext_range *r, size_t n)
@@ -152,7 +216,14 @@ size_t zc_ext_uncovered(const struct zc_ext_table *t, uintptr_t start, uintptr_t
 
 	while (p < end) {
 		uintptr_t reach = p, next = end;
+		uint32_t k = idle_first(t, p);
 
+		if (k < t->nidle) {
+			if (t->idle[k].start <= p)
+				reach = t->idle[k].end;
+			else if (t->idle[k].start < next)
+				next = t->idle[k].start;
+		}
 		for (uint32_t i = 0; i < t->n; i++) {
 			const struct zc_ext *e = &t->v[i];
 
@@ -273,8 +344,6 @@ int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 			right.bytes = 0;
 			right.pin_pages = 0;
 			t->v[t->n] = right;
-			if (right.idle)
-				t->nidle++;
 			filter_add(t, &t->v[t->n], 1);
 			__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
 			e = &t->v[i];

@@ -8,6 +8,14 @@
  * (bytes, pinned pages, bounce slot). Entries of different calls may
  * overlap: a page stays guarded while any entry covers it.
  *
+ * Beside the calls, the idle set: ranges of released calls whose pages are
+ * kept read-only until the program writes them (lazy release), so that a
+ * buffer sent again needs no new protection. Sorted by start and disjoint,
+ * searched by bisection: a content cache can keep thousands of them while
+ * every send scans only the calls in flight. An idle range may overlap
+ * calls (a buffer sent again while idle); a page is guarded while a call or
+ * an idle range covers it.
+ *
  * Pure logic: no locks, no syscalls. The caller holds the global lock.
  */
 #ifndef ZC_EXTENT_H
@@ -24,7 +32,6 @@ struct zc_ext {
 	uint32_t id;            /* the call's zerocopy id (valid once sent) */
 	uint32_t head : 1;      /* carries the accounting below */
 	uint32_t sent : 1;      /* the call returned success; id is valid */
-	uint32_t idle : 1;      /* released, kept read-only until written (no call) */
 	uint32_t bounce;        /* bounce slot + 1, or 0 (head only) */
 	uint64_t bytes;         /* payload bytes (head only) */
 	uint64_t pin_pages;     /* locked pages the kernel charged (head only) */
@@ -49,11 +56,13 @@ struct zc_ext_table {
 	uint32_t n;             /* entries in use: v[0..n) */
 	uint32_t cap;           /* capacity of v */
 	uint32_t reserve;       /* entries kept free for splits by detach */
-	uint32_t nidle;         /* idle entries among v[0..n) */
-	uint32_t filter[ZC_FILTER_SIZE];
+	struct zc_ext_range *idle;   /* the idle set: sorted by start, disjoint */
+	uint32_t nidle;         /* ranges in idle[] */
+	uint32_t idle_cap;      /* capacity of idle[] */
+	uint32_t filter[ZC_FILTER_SIZE];   /* counts calls' entries and idle ranges */
 };
 
-/* Could any entry guard a byte of [start, end)? No lock needed: a false
+/* Could any entry or idle range guard a byte of [start, end)? No lock needed: a false
  * answer is only possible for a range another thread is guarding right
  * now, which the program could not be freeing or reading into anyway. */
 int zc_ext_maybe(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
@@ -63,39 +72,51 @@ static inline int zc_ext_guarded(const struct zc_ext *e) { return e->start < e->
 /* Append an entry; -1 when only the split reserve is left. */
 int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e);
 
-/* Entry i's call is released but its pages stay read-only: it becomes
- * idle (no call, no accounting). */
-void zc_ext_make_idle(struct zc_ext_table *t, uint32_t i);
+/* Add the parts of [start, end) not yet idle to the idle set. Returns 0, or
+ * -1 if the set is full (then some parts may be missing: they stay
+ * whatever else covers them). */
+int zc_ext_idle_add(struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
-/* Does an entry of a call still in flight (not idle) guard a byte of
- * [start, end)? */
+/* Remove every idle range that shares a byte with [start, end), whole, and
+ * write it to out (at most max are removed; returns how many were). */
+size_t zc_ext_idle_take(struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+			struct zc_ext_range *out, size_t max);
+
+/* Index of the idle range holding address a, or -1. */
+int zc_ext_idle_find(const struct zc_ext_table *t, uintptr_t a);
+
+/* Does an entry of a call still in flight (not the idle set) guard a byte
+ * of [start, end)? */
 int zc_ext_overlaps_active(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
 /* Remove entry i (the last entry moves into its place). */
 void zc_ext_remove(struct zc_ext_table *t, uint32_t i);
 
-/* Index of an entry guarding address a, or -1. */
+/* Index of a call's entry guarding address a, or -1 (the idle set is not
+ * searched: zc_ext_idle_find). */
 int zc_ext_find(const struct zc_ext_table *t, uintptr_t a);
 
-/* Does any entry guard a byte of [start, end)? */
+/* Does a call's entry or an idle range guard a byte of [start, end)? */
 int zc_ext_overlaps(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
-/* The parts of [start, end) no entry guards, in order, at most max of them;
- * returns how many there are (which may exceed max). */
+/* The parts of [start, end) neither an entry nor an idle range guards, in
+ * order, at most max of them; returns how many there are (which may exceed
+ * max). */
 size_t zc_ext_uncovered(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 			struct zc_ext_range *out, size_t max);
 
-/* The guarded parts of [start, end), merged and in order (at most max);
- * returns how many there are. */
+/* The guarded parts of [start, end) (entries and idle ranges), merged and
+ * in order (at most max); returns how many there are. */
 size_t zc_ext_covered(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 		      struct zc_ext_range *out, size_t max);
 
-/* The union of the whole ranges of every entry that guards a byte of
- * [start, end), merged and in order (at most max); returns how many. */
+/* The union of the whole ranges of every call's entry that guards a byte
+ * of [start, end), merged and in order (at most max); returns how many.
+ * (Calls only: idle ranges are taken out whole, zc_ext_idle_take.) */
 size_t zc_ext_touching(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 		       struct zc_ext_range *out, size_t max);
 
-/* Stop guarding [start, end) in every entry, splitting entries that extend
+/* Stop guarding [start, end) in every call's entry, splitting entries that extend
  * on both sides. Returns 0, or -1 if a split found no free entry (then the
  * entries that could not be split keep their whole range). */
 int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end);

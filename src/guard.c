@@ -14,6 +14,7 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,6 +23,34 @@
 
 #define EXT_MAX 65536u
 #define EXT_RESERVE 4096u
+/* Idle ranges kept (lazy release): a content cache of thousands of
+ * buffers fits. Each one kept read-only can split a mapping in up to three,
+ * and mappings are counted against vm.max_map_count (65530 by default): so
+ * that the program's own mmap() never runs out because of them, they take
+ * at most a sixteenth of that limit (each range costing two mappings at
+ * worst: 4095 ranges, 8190 mappings of 65530). */
+#define IDLE_MAX 16384u
+#define MAP_COUNT_DEFAULT 65530u
+
+static uint32_t idle_cap_for_map_count(void)
+{
+	char buf[32];
+	unsigned long v = 0;
+	long n;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/vm/max_map_count",
+			      O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+		syscall(SYS_close, fd);
+		for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+			v = v * 10 + (unsigned long)(buf[i] - '0');
+	}
+	if (!v)
+		v = MAP_COUNT_DEFAULT;
+	v /= 16;
+	return v > IDLE_MAX ? IDLE_MAX : (uint32_t)v;
+}
 
 struct zc_ext_table zc_ext;
 uint32_t zc_release_seq;
@@ -39,6 +68,13 @@ int zc_guard_init(void)
 	zc_ext.cap = EXT_MAX;
 	zc_ext.reserve = EXT_RESERVE;
 	zc_ext.n = 0;
+	p = mmap(NULL, IDLE_MAX * sizeof(struct zc_ext_range), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	zc_ext.idle = p;
+	zc_ext.idle_cap = idle_cap_for_map_count();
+	zc_ext.nidle = 0;
 	return 0;
 }
 
@@ -160,32 +196,42 @@ int zc_guard_copy_hot(uintptr_t start)
 	return 1;
 }
 
-#define IDLE_MAX 256   /* idle entries kept; the table is scanned linearly */
-
 /*
- * Buffers seen completing before (keyed like hot[]). Only a buffer sent
- * again unchanged keeps its pages read-only after a completion: read-only
- * pages are a limit for the program (a kernel write into them other than
- * the read family fails with EFAULT until the program writes them itself),
- * so a buffer sent once, a scratch buffer, gets its pages back at once.
+ * Buffers seen completing before. Only a buffer sent again unchanged keeps
+ * its pages read-only after a completion: read-only pages are a limit for
+ * the program (a kernel write into them other than the read family fails
+ * with EFAULT until the program writes them itself), so a buffer sent
+ * once, a scratch buffer, gets its pages back at once. Sized for a content
+ * cache of thousands of buffers sent round robin (a smaller table would
+ * forget most of them between two sends).
  */
-static uintptr_t seen_once[HOT_SIZE];
+#define SEEN_SIZE 65536u
+static uintptr_t seen_once[SEEN_SIZE];
+
+static inline uint32_t seen_slot(uintptr_t start)
+{
+	return (uint32_t)(((start >> 12) * 2654435761u) % SEEN_SIZE);
+}
 
 void zc_guard_retire_locked(uint32_t i)
 {
 	struct zc_ext *e = &zc_ext.v[i];
-	uint32_t h = hot_slot(e->start);
+	uint32_t s = seen_slot(e->start);
 
 	settle_head_locked(e, 0);
 	zc_release_seq++;   /* a call completed: the quarantine may free */
 	/* Lazy release: pages stay read-only until the program writes them;
-	 * a buffer sent again meanwhile needs no new protection. */
-	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && zc_ext.nidle < IDLE_MAX &&
-	    hot[h].start != e->start && seen_once[h] == e->start) {
-		zc_ext_make_idle(&zc_ext, i);
-		return;
+	 * a buffer sent again meanwhile needs no new protection. The range
+	 * joins the idle set, and removing the entry below then makes
+	 * writable only what nothing covers any more (nothing, unless the
+	 * idle set is full). */
+	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard &&
+	    hot[hot_slot(e->start)].start != e->start) {
+		if (seen_once[s] == e->start)
+			zc_ext_idle_add(&zc_ext, e->start, e->end);
+		else
+			seen_once[s] = e->start;
 	}
-	seen_once[h] = e->start;
 	zc_guard_remove_locked(i, 0);
 }
 
@@ -193,37 +239,24 @@ void zc_guard_retire_locked(uint32_t i)
  * again (what no other entry guards). Returns how many were dropped. */
 int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 {
+	struct zc_ext_range r[16];
+	size_t n;
 	int dropped = 0;
 
 	if (!zc_ext.nidle)
 		return 0;
-	for (uint32_t i = 0; i < zc_ext.n;) {
-		struct zc_ext e = zc_ext.v[i];
-
-		if (!e.idle || e.end <= start || end <= e.start) {
-			i++;
-			continue;
+	do {
+		/* Each is taken out whole (the buffer it keys), then what no
+		 * call in flight still guards becomes writable. */
+		n = zc_ext_idle_take(&zc_ext, start, end, r, 16);
+		for (size_t k = 0; k < n; k++) {
+			zc_guard_unprotect_locked(r[k].start, r[k].end);
+			if (rewritten)
+				mark_hot(r[k].start);
 		}
-		zc_ext_remove(&zc_ext, i);
-		zc_guard_unprotect_locked(e.start, e.end);
-		if (rewritten)
-			mark_hot(e.start);
-		dropped++;
-	}
+		dropped += (int)n;
+	} while (n == 16);
 	return dropped;
-}
-
-void zc_guard_adopt_idle_locked(uintptr_t start, uintptr_t end)
-{
-	/* Idle entries inside a new call's range: the call guards them now. */
-	for (uint32_t i = 0; i < zc_ext.n && zc_ext.nidle;) {
-		struct zc_ext *e = &zc_ext.v[i];
-
-		if (e->idle && start <= e->start && e->end <= end)
-			zc_ext_remove(&zc_ext, i);
-		else
-			i++;
-	}
 }
 
 void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
@@ -231,7 +264,7 @@ void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
 	for (uint32_t i = 0; i < zc_ext.n;) {
 		struct zc_ext *e = &zc_ext.v[i];
 
-		if (!e->idle && e->sent && e->slot == slot && e->sgen == sgen && e->id == id)
+		if (e->sent && e->slot == slot && e->sgen == sgen && e->id == id)
 			zc_guard_retire_locked(i);
 		else
 			i++;
@@ -362,7 +395,7 @@ static int reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds
 		struct zc_ext *e = &zc_ext.v[i];
 		int dup = 0;
 
-		if (!e->sent || e->idle || !zc_ext_guarded(e) || e->end <= start || end <= e->start)
+		if (!e->sent || !zc_ext_guarded(e) || e->end <= start || end <= e->start)
 			continue;
 		for (int k = 0; k < nseen; k++)
 			dup |= seen[k] == e->slot;
@@ -483,7 +516,7 @@ int zc_guard_fault(uintptr_t addr)
 	uint32_t seq;
 
 	zc_lock(&ls);
-	if (zc_ext_find(&zc_ext, page) < 0) {
+	if (zc_ext_find(&zc_ext, page) < 0 && zc_ext_idle_find(&zc_ext, page) < 0) {
 		/* Not guarded now. Either a release raced with this write
 		 * (retrying succeeds), or the fault is not ours. A second fault
 		 * at the same page with no release in between tells them apart. */
@@ -510,6 +543,9 @@ void zc_guard_child_reset(void)
 	for (uint32_t i = 0; i < zc_ext.n; i++)
 		if (zc_ext_guarded(&zc_ext.v[i]) && !zc_cfg.test_no_guard)
 			sys_mprotect(zc_ext.v[i].start, zc_ext.v[i].end, PROT_READ | PROT_WRITE);
+	for (uint32_t i = 0; i < zc_ext.nidle; i++)
+		if (!zc_cfg.test_no_guard)
+			sys_mprotect(zc_ext.idle[i].start, zc_ext.idle[i].end, PROT_READ | PROT_WRITE);
 	zc_ext.n = 0;
 	zc_ext.nidle = 0;
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);

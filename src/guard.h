@@ -30,7 +30,8 @@ int zc_guard_init(void);
 /* Is anything guarded at all? (a lock-free hint for fast paths) */
 static inline int zc_guard_any(void)
 {
-	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&zc_ext.nidle, __ATOMIC_RELAXED) != 0;
 }
 
 /* Might [start, end) hold guarded pages? (lock-free, see extent.h) */
@@ -58,8 +59,6 @@ void zc_guard_retire_locked(uint32_t i);
  * program is writing them (the buffer is hot). Returns how many entries. */
 int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);
 
-/* A new call covers [start, end): idle entries inside it are its now. */
-void zc_guard_adopt_idle_locked(uintptr_t start, uintptr_t end);
 
 /* Should a send whose first guarded page is start be copied, because the
  * program rewrites that buffer between sends? (lock-free) */

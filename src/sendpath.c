@@ -136,7 +136,6 @@ static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *
 		e.bytes = p->total;
 		e.pin_pages = pin_bytes_of(p->total) / zc_page;
 		zc_ext_add(&zc_ext, &e);
-		zc_guard_adopt_idle_locked(e.start, e.end);
 	}
 	return 0;
 refuse:

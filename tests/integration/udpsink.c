@@ -7,6 +7,12 @@
  * kernel released the calls without copying.
  *
  * usage: udpsink [SENDS [ADDRESS]]
+ *        udpsink cache BUFFERS
+ * cache: a content cache. BUFFERS buffers in one mapping, each sent three
+ * times round robin (from its second completion on, the shim keeps its
+ * pages read-only, so the third round needs no new protection), then each
+ * one written (its first write faults and makes it writable at once, with
+ * what was written there afterwards), then sent once more.
  * With an ADDRESS, the socket is not connected and each datagram goes
  * there with sendto() (port 9). Ends with a phase of malloc, fill, send,
  * free (released buffers kept read-only must be writable again before the
@@ -44,6 +50,39 @@ static ssize_t out(int fd, const void *b, size_t n)
 	return r;
 }
 
+static int cache(int fd, unsigned nbuf)
+{
+	const size_t stride = 15 * 4096;   /* 60000 bytes: 14 whole pages each */
+	char *base = itest_pages(nbuf * stride);
+
+	for (unsigned i = 0; i < nbuf; i++)
+		memset(base + i * stride, (int)i, DGRAM);
+	for (int round = 0; round < 3; round++)
+		for (unsigned i = 0; i < nbuf; i++)
+			if (out(fd, base + i * stride, DGRAM) != DGRAM)
+				itest_die("send (cache)");
+	/* Every buffer's completions are in by now (the sink frees at once):
+	 * one more send on the socket reads the last of them. */
+	if (out(fd, base, DGRAM) != DGRAM)
+		itest_die("send (cache)");
+	for (unsigned i = 0; i < nbuf; i++) {
+		char *b = base + i * stride;
+
+		memset(b, 0xA5, DGRAM);
+		for (size_t j = 0; j < DGRAM; j += 4096)
+			if ((unsigned char)b[j] != 0xA5) {
+				fprintf(stderr, "udpsink: cache buffer %u byte %zu is %#x after a write\n",
+					i, j, (unsigned char)b[j]);
+				return ITEST_CORRUPT;
+			}
+	}
+	for (unsigned i = 0; i < nbuf; i++)
+		if (out(fd, base + i * stride, DGRAM) != DGRAM)
+			itest_die("send (cache)");
+	itest_dump_stats();
+	return ITEST_OK;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned sends = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 4000;
@@ -54,6 +93,11 @@ int main(int argc, char **argv)
 		itest_die("socket");
 	to.sin_port = htons(9);
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (argc > 2 && !strcmp(argv[1], "cache")) {
+		if (connect(fd, (struct sockaddr *)&to, sizeof to))
+			itest_die("connect");
+		return cache(fd, (unsigned)strtoul(argv[2], NULL, 10));
+	}
 	unconnected = argc > 2;
 	if (argc > 2 && inet_pton(AF_INET, argv[2], &to.sin_addr) != 1)
 		itest_die("address");

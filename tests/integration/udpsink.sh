@@ -32,4 +32,21 @@ h=$(num hot_copies); z=$(num zc_sends)
 [ "$h" -ge 3500 ] || fail "rewritten buffers: only $h of 4000 sends copied (hot_copies)"
 [ "$z" -ge 16 ] || fail "rewritten buffers: $z zerocopy sends, want the first of each buffer and probes"
 log "ok: adaptive: $h rewritten-buffer sends copied, $z zerocopy (first sends and probes)"
+
+# A content cache of 2000 buffers, sent three times round robin: the third
+# round reuses the protection kept from the second completion on (the idle
+# set), so 3 x 2000 protections, not 4 x 2000; each buffer's first write then
+# faults once and finds it writable.
+: > "$STATS"
+timeout 120 unshare -n sh -c '
+	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
+	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" cache 2000
+' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
+rc=$?
+[ $rc -eq 0 ] || fail "udpsink cache exited $rc"
+z=$(num zc_sends) p=$(num guard_protects) f=$(num guard_faults)
+[ "$z" -ge 8000 ] || fail "cache: $z of 8001 sends went out with zerocopy"
+[ "$p" -le 6100 ] || fail "cache: $p protections for 4 rounds of 2000 buffers (want about 6000: the third round reuses them)"
+[ "$f" -ge 2000 ] || fail "cache: $f guard faults for 2000 first writes to read-only buffers"
+log "ok: cache: $z zerocopy sends, $p protections, $f faults on first writes"
 finish

@@ -3,8 +3,9 @@
  * reserve), remove, find, overlaps; the range queries uncovered, covered
  * and touching, by hand and against a per-address model; detach trimming,
  * splitting and emptying entries, and failing on a full table;
- * zc_ranges_merge; and the lock-free zc_ext_maybe filter (never a false
- * "no", and its counts return to zero).
+ * zc_ranges_merge; the lock-free zc_ext_maybe filter (never a false
+ * "no", and its counts return to zero); and the idle set (sorted, disjoint,
+ * bisected), by hand and inside the per-address model of the queries.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,26 @@ static void table_init(struct zc_ext_table *t, struct zc_ext *v, uint32_t cap, u
 	t->n = 0;
 	t->cap = cap;
 	t->reserve = reserve;
+}
+
+/* Give t an idle set of cap ranges. */
+static void idle_init(struct zc_ext_table *t, struct zc_ext_range *idle, uint32_t cap)
+{
+	memset(idle, 0, cap * sizeof *idle);
+	t->idle = idle;
+	t->idle_cap = cap;
+	t->nidle = 0;
+}
+
+/* The idle set is sorted by start, disjoint, and has no empty range. */
+static void check_idle_sorted(const struct zc_ext_table *t)
+{
+	for (uint32_t i = 0; i < t->nidle; i++) {
+		ck_assert_msg(t->idle[i].start < t->idle[i].end, "idle range %u is empty", i);
+		if (i)
+			ck_assert_msg(t->idle[i - 1].end <= t->idle[i].start,
+				      "idle ranges %u and %u overlap or are out of order", i - 1, i);
+	}
 }
 
 static int add(struct zc_ext_table *t, uintptr_t start, uintptr_t end, uint32_t slot,
@@ -597,6 +618,67 @@ START_TEST(test_maybe)
 }
 END_TEST
 
+START_TEST(test_idle_set)
+{
+	static struct zc_ext v[8];
+	static struct zc_ext_range idle[4], out[8];
+	static struct zc_ext_table t;
+
+	table_init(&t, v, 8, 0);
+	idle_init(&t, idle, 4);
+	ck_assert_int_eq(zc_ext_idle_add(&t, 10 * P, 20 * P), 0);
+	ck_assert_uint_eq(t.nidle, 1);
+	/* Only the part not yet idle is added: the set stays disjoint. */
+	ck_assert_int_eq(zc_ext_idle_add(&t, 15 * P, 30 * P), 0);
+	ck_assert_uint_eq(t.nidle, 2);
+	check_range(&t.idle[1], 20 * P, 30 * P);
+	ck_assert_int_eq(zc_ext_idle_add(&t, 5 * P, 12 * P), 0);
+	ck_assert_uint_eq(t.nidle, 3);
+	check_range(&t.idle[0], 5 * P, 10 * P);
+	check_idle_sorted(&t);
+	ck_assert_int_eq(zc_ext_idle_add(&t, 12 * P, 18 * P), 0);   /* all idle already */
+	ck_assert_uint_eq(t.nidle, 3);
+	ck_assert_int_eq(zc_ext_idle_find(&t, 12 * P), 1);
+	ck_assert_int_eq(zc_ext_idle_find(&t, 30 * P - 1), 2);
+	ck_assert_int_eq(zc_ext_idle_find(&t, 30 * P), -1);
+	ck_assert_int_eq(zc_ext_idle_find(&t, 4 * P), -1);
+	/* Idle pages count as guarded; touching and find are for calls. */
+	ck_assert(zc_ext_overlaps(&t, 29 * P, 31 * P));
+	ck_assert(!zc_ext_overlaps_active(&t, 0, 100 * P));
+	ck_assert_int_eq(zc_ext_find(&t, 12 * P), -1);
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 0, 40 * P, out, 8), 2);
+	check_range(&out[0], 0, 5 * P);
+	check_range(&out[1], 30 * P, 40 * P);
+	ck_assert_uint_eq(zc_ext_covered(&t, 0, 40 * P, out, 8), 1);
+	check_range(&out[0], 5 * P, 30 * P);
+	ck_assert_uint_eq(zc_ext_touching(&t, 0, 40 * P, out, 8), 0);
+	/* A call over idle pages: both cover them. */
+	ck_assert_int_eq(add(&t, 25 * P, 35 * P, 1, 1, 1, 1, 0), 0);
+	ck_assert_uint_eq(zc_ext_uncovered(&t, 0, 40 * P, out, 8), 2);
+	check_range(&out[1], 35 * P, 40 * P);
+	/* Full: the next new range is refused. */
+	ck_assert_int_eq(zc_ext_idle_add(&t, 50 * P, 51 * P), 0);
+	ck_assert_uint_eq(t.nidle, 4);
+	ck_assert_int_eq(zc_ext_idle_add(&t, 60 * P, 61 * P), -1);
+	ck_assert_uint_eq(t.nidle, 4);
+	/* Taking: every range sharing a byte, whole, in order. */
+	ck_assert_uint_eq(zc_ext_idle_take(&t, 12 * P, 12 * P + 1, out, 8), 1);
+	check_range(&out[0], 10 * P, 20 * P);
+	ck_assert_uint_eq(t.nidle, 3);
+	check_idle_sorted(&t);
+	ck_assert_uint_eq(zc_ext_idle_take(&t, 0, 100 * P, out, 2), 2);   /* at most 2 */
+	check_range(&out[0], 5 * P, 10 * P);
+	check_range(&out[1], 20 * P, 30 * P);
+	ck_assert_uint_eq(zc_ext_idle_take(&t, 0, 100 * P, out, 8), 1);
+	check_range(&out[0], 50 * P, 51 * P);
+	ck_assert_uint_eq(t.nidle, 0);
+	ck_assert_uint_eq(zc_ext_idle_take(&t, 0, 100 * P, out, 8), 0);
+	ck_assert_uint_eq(zc_ext_idle_take(&t, 10 * P, 10 * P, out, 8), 0);
+	zc_ext_remove(&t, 0);
+	ck_assert(filter_zero(&t));
+}
+END_TEST
+
 /* Random tables over many regions (so filter slots are shared): whatever
  * overlaps a guarded byte is "maybe", and the filter ends at zero. */
 START_TEST(test_model_maybe)
@@ -700,18 +782,31 @@ static void same_ranges(const struct zc_ext_range *got, size_t ngot,
 START_TEST(test_model_queries)
 {
 	static struct zc_ext v[128];
-	static struct zc_ext_range got[M_LEN + 1], want[M_LEN + 1];
+	static struct zc_ext_range got[M_LEN + 1], want[M_LEN + 1], idle[64];
 	unsigned char cover[M_LEN], touch[M_LEN];
 	struct zc_ext_table t;
 	uint32_t seed = 7;
 
 	for (int iter = 0; iter < 400; iter++) {
 		uint32_t nent = lcg(&seed) % (iter % 4 == 3 ? 100 : 12);
+		uint32_t nidle = iter % 3 ? lcg(&seed) % 10 : 0;
 		uintptr_t qs, qe;
 		size_t n, nw;
 
 		table_init(&t, v, 128, 0);
+		idle_init(&t, idle, 64);
 		memset(cover, 0, sizeof cover);
+		/* Idle ranges (released buffers kept read-only) cover too. */
+		for (uint32_t k = 0; k < nidle; k++) {
+			uintptr_t s = M_BASE + lcg(&seed) % M_LEN;
+			uintptr_t len = 1 + lcg(&seed) % 20;
+			uintptr_t e = s + len > M_BASE + M_LEN ? M_BASE + M_LEN : s + len;
+
+			ck_assert_int_eq(zc_ext_idle_add(&t, s, e), 0);
+			for (uintptr_t a = s; a < e; a++)
+				cover[a - M_BASE] = 1;
+		}
+		check_idle_sorted(&t);
 		for (uint32_t k = 0; k < nent; k++) {
 			uintptr_t s = M_BASE + lcg(&seed) % M_LEN;
 			uintptr_t len = 1 + lcg(&seed) % (iter % 4 == 3 ? 3 : 30);
@@ -752,7 +847,8 @@ START_TEST(test_model_queries)
 			ck_assert_int_eq(zc_ext_overlaps(&t, qs, qe),
 					 !!runs(cover, qs, qe, 1, want));
 		for (uintptr_t a = M_BASE; a < M_BASE + M_LEN; a += 7)
-			ck_assert_int_eq(zc_ext_find(&t, a) >= 0, cover[a - M_BASE]);
+			ck_assert_int_eq(zc_ext_find(&t, a) >= 0 || zc_ext_idle_find(&t, a) >= 0,
+					 cover[a - M_BASE]);
 	}
 }
 END_TEST
@@ -853,6 +949,7 @@ Suite *extent_suite(void)
 	tcase_add_test(tc, test_ranges_merge);
 	tcase_add_test(tc, test_ranges_merge_nested);
 	tcase_add_test(tc, test_maybe);
+	tcase_add_test(tc, test_idle_set);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(model, test_model_queries);
