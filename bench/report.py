@@ -39,7 +39,11 @@ out.append("GB sent per CPU-second of the sender (`bench/zcsend.c`): plain copyi
            "`send()`, the same program under the shim (`ZCSHIM_LOCAL=force "
            "ZCSHIM_THRESHOLD=4096`), and a hand-written MSG_ZEROCOPY sender that "
            "reaps its completions and never rewrites or frees a buffer before its "
-           "release. Messages above 60 KiB go out as 60 KiB datagrams.\n")
+           "release. Messages above 60 KiB go out as 60 KiB datagrams. Workloads: "
+           "`stable` one buffer sent again and again; `ring` 256 MiB of buffers sent "
+           "round robin, timed after two untimed passes (a content cache in steady "
+           "state); `reuse` one buffer rewritten before every send; `fresh` malloc, "
+           "fill, send, free per message.\n")
 for w in WORKLOADS:
     out.append(f"\n### {w}\n")
     out.append("| size | plain | shim | hand-written zerocopy | shim / plain | shim / zerocopy |")
@@ -74,10 +78,11 @@ out.append(f"| 512-byte write: under 2% more time per call | {100 * (r - 1):+.1f
 
 out.append("\n## 3. Real servers on loopback, default settings\n")
 out.append("Local peers pass through by default: this measures what merely loading "
-           "the shim costs a server. Requests per second.\n")
+           "the shim costs a server. Requests per second, median of "
+           f"{2 * int(runs) + 1} interleaved runs (servers vary more between runs).\n")
 out.append("| server | without | with the shim | ratio |")
 out.append("|--------|--------:|--------------:|------:|")
-for a, label in (("redis_get_100KB", "redis-benchmark -t get -d 100000 -c 8"),
+for a, label in (("redis_get_100KB", "redis-benchmark -t get -n 50000 -d 100000 -c 8"),
                  ("nginx_1MB", "wrk -t2 -c8 -d3s, 1 MB file")):
     p, s = m("app", a, 0, "plain"), m("app", a, 0, "shim")
     out.append(f"| {label} | {p:.0f} | {s:.0f} | {ratio(s, p):.3f} |")
