@@ -160,14 +160,20 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
  * protection changes and a fault per send under the guard, more than the
  * copy zerocopy saves. Such buffers (keyed by their first guarded page)
  * are remembered here; their sends are copied, and one in HOT_PROBE is
- * tried with zerocopy again in case the program changed its ways.
+ * tried with zerocopy again in case the program changed its ways. A probe
+ * costs a full guard cycle (two protection changes and a fault), so a
+ * buffer found rewritten again right after its probe waits twice as long
+ * for the next one, up to HOT_PROBE << HOT_LEVEL_MAX sends.
  */
 #define HOT_SIZE 1024
 #define HOT_PROBE 64
+#define HOT_LEVEL_MAX 4
 
 static struct {
 	uintptr_t start;
 	uint32_t sends;
+	uint8_t level;     /* probes every HOT_PROBE << level sends */
+	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
 } hot[HOT_SIZE];
 
 static inline uint32_t hot_slot(uintptr_t start)
@@ -175,22 +181,43 @@ static inline uint32_t hot_slot(uintptr_t start)
 	return (uint32_t)((start >> 12) * 2654435761u) % HOT_SIZE;
 }
 
+/* Under the lock; zc_guard_copy_hot reads without it (a stale read only
+ * changes one send between copy and zerocopy, both correct). */
 static void mark_hot(uintptr_t start)
 {
 	uint32_t h = hot_slot(start);
+	uint8_t level = 0;
 
-	__atomic_store_n(&hot[h].start, start, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) == start) {
+		level = hot[h].level;
+		if (hot[h].probing && level < HOT_LEVEL_MAX)
+			level++;   /* still rewritten after its probe */
+	}
 	__atomic_store_n(&hot[h].sends, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot[h].level, level, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot[h].probing, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot[h].start, start, __ATOMIC_RELAXED);
+}
+
+/* Known to be rewritten between sends, and not on probation. */
+static int is_hot(uintptr_t start)
+{
+	uint32_t h = hot_slot(start);
+
+	return __atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) == start &&
+	       !__atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED);
 }
 
 int zc_guard_copy_hot(uintptr_t start)
 {
-	uint32_t h = hot_slot(start);
+	uint32_t h = hot_slot(start), every;
 
-	if (!zc_cfg.adapt || !start || __atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start)
+	if (!zc_cfg.adapt || !start || __atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start ||
+	    __atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED))
 		return 0;
-	if (__atomic_add_fetch(&hot[h].sends, 1, __ATOMIC_RELAXED) % HOT_PROBE == 0) {
-		__atomic_store_n(&hot[h].start, 0, __ATOMIC_RELAXED);   /* probe */
+	every = (uint32_t)HOT_PROBE << __atomic_load_n(&hot[h].level, __ATOMIC_RELAXED);
+	if (__atomic_add_fetch(&hot[h].sends, 1, __ATOMIC_RELAXED) % every == 0) {
+		__atomic_store_n(&hot[h].probing, 1, __ATOMIC_RELAXED);   /* probe */
 		return 0;
 	}
 	return 1;
@@ -225,8 +252,7 @@ void zc_guard_retire_locked(uint32_t i)
 	 * joins the idle set, and removing the entry below then makes
 	 * writable only what nothing covers any more (nothing, unless the
 	 * idle set is full). */
-	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard &&
-	    hot[hot_slot(e->start)].start != e->start) {
+	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && !is_hot(e->start)) {
 		if (seen_once[s] == e->start)
 			zc_ext_idle_add(&zc_ext, e->start, e->end);
 		else

@@ -8,11 +8,15 @@
  *
  * usage: udpsink [SENDS [ADDRESS]]
  *        udpsink cache BUFFERS
+ *        udpsink adapt SENDS
  * cache: a content cache. BUFFERS buffers in one mapping, each sent three
  * times round robin (from its second completion on, the shim keeps its
  * pages read-only, so the third round needs no new protection), then each
  * one written (its first write faults and makes it writable at once, with
  * what was written there afterwards), then sent once more.
+ * adapt: one buffer rewritten before each of SENDS sends (the shim copies
+ * it, probing with zerocopy less and less often), stats; then SENDS sends
+ * of it unchanged (zerocopy again after the next probe), stats.
  * With an ADDRESS, the socket is not connected and each datagram goes
  * there with sendto() (port 9). Ends with a phase of malloc, fill, send,
  * free (released buffers kept read-only must be writable again before the
@@ -83,6 +87,23 @@ static int cache(int fd, unsigned nbuf)
 	return ITEST_OK;
 }
 
+static int adapt(int fd, unsigned sends)
+{
+	char *b = itest_pages(DGRAM + 4096);
+
+	for (unsigned n = 0; n < sends; n++) {
+		memset(b, (int)n, DGRAM);
+		if (out(fd, b, DGRAM) != DGRAM)
+			itest_die("send (adapt)");
+	}
+	itest_dump_stats();
+	for (unsigned n = 0; n < sends; n++)
+		if (out(fd, b, DGRAM) != DGRAM)
+			itest_die("send (adapt)");
+	itest_dump_stats();
+	return ITEST_OK;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned sends = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 4000;
@@ -97,6 +118,11 @@ int main(int argc, char **argv)
 		if (connect(fd, (struct sockaddr *)&to, sizeof to))
 			itest_die("connect");
 		return cache(fd, (unsigned)strtoul(argv[2], NULL, 10));
+	}
+	if (argc > 2 && !strcmp(argv[1], "adapt")) {
+		if (connect(fd, (struct sockaddr *)&to, sizeof to))
+			itest_die("connect");
+		return adapt(fd, (unsigned)strtoul(argv[2], NULL, 10));
 	}
 	unconnected = argc > 2;
 	if (argc > 2 && inet_pton(AF_INET, argv[2], &to.sin_addr) != 1)

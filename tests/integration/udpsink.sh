@@ -49,4 +49,22 @@ z=$(num zc_sends) p=$(num guard_protects) f=$(num guard_faults)
 [ "$p" -le 6100 ] || fail "cache: $p protections for 4 rounds of 2000 buffers (want about 6000: the third round reuses them)"
 [ "$f" -ge 2000 ] || fail "cache: $f guard faults for 2000 first writes to read-only buffers"
 log "ok: cache: $z zerocopy sends, $p protections, $f faults on first writes"
+
+# ZCSHIM_ADAPT: a buffer rewritten before each of 5000 sends is copied, with
+# zerocopy probes ever rarer (64, 128, ... up to 1024 sends apart: 7 probes,
+# not 78); sent 5000 more times unchanged, it goes back to zerocopy at the
+# next probe, within 1024 sends.
+: > "$STATS"
+timeout 120 unshare -n sh -c '
+	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
+	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" adapt 5000
+' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
+rc=$?
+[ $rc -eq 0 ] || fail "udpsink adapt exited $rc"
+z1=$(head -n 1 "$STATS" | sed -n 's/.*"zc_sends":\([0-9]*\).*/\1/p')
+z2=$(num zc_sends)
+[ "${z1:-99}" -le 12 ] || fail "adapt: ${z1:-no} zerocopy sends of a buffer rewritten before each of 5000 (want the first and about 7 probes)"
+[ $(( z2 - ${z1:-0} )) -ge 3900 ] ||
+	fail "adapt: $(( z2 - ${z1:-0} )) of 5000 sends zerocopy once the buffer was no longer rewritten"
+log "ok: adapt: ${z1:-?} zerocopy sends while rewritten, $(( z2 - ${z1:-0} )) of 5000 after"
 finish
