@@ -11,7 +11,8 @@
 
 /*
  * X(name, what it counts). Every field is an unsigned 64-bit counter except
- * the two gauges inflight_bytes (now) and inflight_max_bytes (high water).
+ * the gauges inflight_bytes (now), inflight_max_bytes (high water) and
+ * idle_ranges (now).
  */
 #define ZCSHIM_STATS_FIELDS(X)                                                   \
 	X(zc_sends, "send calls that went out with MSG_ZEROCOPY")                \
@@ -31,6 +32,8 @@
 	X(enobufs_fallbacks, "zerocopy calls refused with ENOBUFS, then copied") \
 	X(budget_fallbacks, "large sends copied to stay within the pin budget")  \
 	X(hot_copies, "large sends copied: their buffer is rewritten between sends") \
+	X(hot_probes, "of rewritten buffers' sends, zerocopy tries (ever rarer)")   \
+	X(idle_ranges, "released buffers kept read-only for their next send (now)") \
 	X(inflight_bytes, "bytes sent with zerocopy not yet released")           \
 	X(inflight_max_bytes, "highest value inflight_bytes reached")            \
 	X(sockets_zc_on, "sockets on which zerocopy was enabled")                \

@@ -218,6 +218,7 @@ int zc_guard_copy_hot(uintptr_t start)
 	every = (uint32_t)HOT_PROBE << __atomic_load_n(&hot[h].level, __ATOMIC_RELAXED);
 	if (__atomic_add_fetch(&hot[h].sends, 1, __ATOMIC_RELAXED) % every == 0) {
 		__atomic_store_n(&hot[h].probing, 1, __ATOMIC_RELAXED);   /* probe */
+		ZC_STAT_ADD(hot_probes, 1);
 		return 0;
 	}
 	return 1;
@@ -253,9 +254,10 @@ void zc_guard_retire_locked(uint32_t i)
 	 * writable only what nothing covers any more (nothing, unless the
 	 * idle set is full). */
 	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && !is_hot(e->start)) {
-		if (seen_once[s] == e->start)
+		if (seen_once[s] == e->start) {
 			zc_ext_idle_add(&zc_ext, e->start, e->end);
-		else
+			__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
+		} else
 			seen_once[s] = e->start;
 	}
 	zc_guard_remove_locked(i, 0);
@@ -282,6 +284,8 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 		}
 		dropped += (int)n;
 	} while (n == 16);
+	if (dropped)
+		__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
 	return dropped;
 }
 

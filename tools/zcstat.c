@@ -222,7 +222,7 @@ static void table(int pid, const struct line *now, const struct line *before)
 		char rate[32] = "";
 
 		if (dt > 0 && strcmp(fields[i], "inflight_bytes") &&
-		    strcmp(fields[i], "inflight_max_bytes"))
+		    strcmp(fields[i], "inflight_max_bytes") && strcmp(fields[i], "idle_ranges"))
 			snprintf(rate, sizeof rate, "%.1f",
 				 (double)(now->v[i] - before->v[i]) / dt);
 		printf("  %-22s %18llu %14s   %s\n", fields[i], now->v[i], rate, whats[i]);

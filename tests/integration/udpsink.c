@@ -69,6 +69,7 @@ static int cache(int fd, unsigned nbuf)
 	 * one more send on the socket reads the last of them. */
 	if (out(fd, base, DGRAM) != DGRAM)
 		itest_die("send (cache)");
+	itest_dump_stats();   /* every buffer idle now */
 	for (unsigned i = 0; i < nbuf; i++) {
 		char *b = base + i * stride;
 

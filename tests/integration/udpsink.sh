@@ -45,10 +45,13 @@ timeout 120 unshare -n sh -c '
 rc=$?
 [ $rc -eq 0 ] || fail "udpsink cache exited $rc"
 z=$(num zc_sends) p=$(num guard_protects) f=$(num guard_faults)
+i=$(head -n 1 "$STATS" | sed -n 's/.*"idle_ranges":\([0-9]*\).*/\1/p')
 [ "$z" -ge 8000 ] || fail "cache: $z of 8001 sends went out with zerocopy"
 [ "$p" -le 6100 ] || fail "cache: $p protections for 4 rounds of 2000 buffers (want about 6000: the third round reuses them)"
 [ "$f" -ge 2000 ] || fail "cache: $f guard faults for 2000 first writes to read-only buffers"
-log "ok: cache: $z zerocopy sends, $p protections, $f faults on first writes"
+# After the third round every buffer is idle (the stats show it).
+[ "${i:-0}" -ge 1900 ] || fail "cache: idle_ranges=${i:-missing} after three rounds of 2000 buffers (want about 2000)"
+log "ok: cache: $z zerocopy sends, $p protections, $f faults on first writes, $i idle ranges"
 
 # ZCSHIM_ADAPT: a buffer rewritten before each of 5000 sends is copied, with
 # zerocopy probes ever rarer (64, 128, ... up to 1024 sends apart: 7 probes,
@@ -62,6 +65,9 @@ timeout 120 unshare -n sh -c '
 rc=$?
 [ $rc -eq 0 ] || fail "udpsink adapt exited $rc"
 z1=$(head -n 1 "$STATS" | sed -n 's/.*"zc_sends":\([0-9]*\).*/\1/p')
+p1=$(head -n 1 "$STATS" | sed -n 's/.*"hot_probes":\([0-9]*\).*/\1/p')
+[ "${p1:-0}" -ge 5 ] && [ "${p1:-99}" -le 9 ] ||
+	fail "adapt: hot_probes=${p1:-missing} in 5000 sends of a rewritten buffer (want 7: 64, 128, 256, 512, then every 1024)"
 z2=$(num zc_sends)
 [ "${z1:-99}" -le 12 ] || fail "adapt: ${z1:-no} zerocopy sends of a buffer rewritten before each of 5000 (want the first and about 7 probes)"
 [ $(( z2 - ${z1:-0} )) -ge 3900 ] ||
