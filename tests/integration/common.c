@@ -32,31 +32,52 @@ void itest_fill(void *buf, size_t len, unsigned m)
 		p[j] = itest_pat(m, j);
 }
 
-int itest_tcp_pair(int *snd, int *rcv)
+int itest_listen(struct sockaddr_in *a)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof a;
-	int one = 1, small = 65536, big = 8 << 20;
+	socklen_t alen = sizeof *a;
+	int one = 1, small = 65536;
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (l < 0)
 		itest_die("socket");
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(a, 0, sizeof *a);
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	/* Inherited by the accepted socket; set before the handshake so the
 	 * advertised window stays small. */
 	setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-	if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &alen))
+	if (bind(l, (struct sockaddr *)a, sizeof *a) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)a, &alen))
 		itest_die("listen");
-	*snd = socket(AF_INET, SOCK_STREAM, 0);
-	if (*snd < 0)
-		itest_die("socket");
+	return l;
+}
+
+int itest_connect(const struct sockaddr_in *a)
+{
+	int one = 1, big = 8 << 20;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (s < 0)
+		return -1;
 	/* A large send buffer, so sends return while the data still waits. */
-	if (setsockopt(*snd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big))
-		setsockopt(*snd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-	setsockopt(*snd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(*snd, (struct sockaddr *)&a, sizeof a))
+	if (setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big))
+		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(s, (const struct sockaddr *)a, sizeof *a)) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+int itest_tcp_pair(int *snd, int *rcv)
+{
+	struct sockaddr_in a;
+	int l = itest_listen(&a);
+
+	*snd = itest_connect(&a);
+	if (*snd < 0)
 		itest_die("connect");
 	*rcv = accept(l, NULL, NULL);
 	if (*rcv < 0)

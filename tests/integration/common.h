@@ -35,6 +35,12 @@ void itest_fill(void *buf, size_t len, unsigned m);
  * buffer so most of what is sent waits in the sender's queue. */
 int itest_tcp_pair(int *snd, int *rcv);
 
+/* The two halves of it: a listener on 127.0.0.1 (its address in *a), and a
+ * connected sender with a large send buffer (-1 on failure). */
+struct sockaddr_in;
+int itest_listen(struct sockaddr_in *a);
+int itest_connect(const struct sockaddr_in *a);
+
 /* Read everything from fd in a thread that first sleeps delay_ms; the
  * bytes land in a buffer itest_receiver_join returns (with its length). */
 struct itest_rx;

@@ -136,28 +136,18 @@ static int mode_shutdown(void)
  * never sent with zerocopy in the child (the parent could send on it too). */
 static int mode_exit(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof a;
+	struct sockaddr_in a;
 	struct itest_rx *rx;
-	int l, s, r, status, small = 65536, big = 8 << 20;
+	int l = itest_listen(&a), s, r, status;
 	pid_t pid;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &alen))
-		itest_die("listen");
 	pid = fork();
 	if (pid == 0) {
 		char *buf = (char *)itest_pages(MSGLEN + 8192) + 3;
 
 		close(l);
-		s = socket(AF_INET, SOCK_STREAM, 0);
+		s = itest_connect(&a);
 		if (s < 0)
-			_exit(2);
-		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-		if (connect(s, (struct sockaddr *)&a, sizeof a))
 			_exit(2);
 		itest_fill(buf, MSGLEN, 0);
 		if (itest_send_all(s, buf, MSGLEN))
