@@ -5,12 +5,25 @@
 [ "$(id -u)" = 0 ] || skip "needs root for a private network namespace"
 command -v ip >/dev/null && command -v tc >/dev/null && command -v unshare >/dev/null ||
 	skip "needs ip and tc (iproute2) and unshare"
-: > "$STATS"
-timeout 120 unshare -n sh -c '
-	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
-	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" 4000
-' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
-rc=$?
+
+# sink [VAR=VALUE...] -- ARGS...: udpsink ARGS under the shim, in a private
+# namespace whose loopback drops every packet at the qdisc; its stats line
+# goes to $STATS (emptied first). Sets rc.
+sink() {
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	: > "$STATS"
+	env "${envs[@]}" timeout 120 unshare -n sh -c '
+		ip link set lo up && tc qdisc add dev lo root pfifo limit 0 || exit 2
+		lib=$1 stats=$2 prog=$3; shift 3
+		exec env LD_PRELOAD="$lib" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 \
+			ZCSHIM_STATS_FILE="$stats" ${ITEST_WRAP:-} "$prog" "$@"
+	' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink" "$@"
+	rc=$?
+}
+
+sink ZCSHIM_ADAPT=0 -- 4000
 [ $rc -eq 0 ] || fail "udpsink exited $rc (want 0)"
 z=$(num zc_sends); c=$(num completions)
 [ "$z" -ge 3900 ] || fail "only $z of 4000 datagrams went out with zerocopy"
@@ -21,12 +34,7 @@ log "ok: $z zerocopy datagrams, $c completions, none copied, $(num guard_faults)
 
 # By default (ZCSHIM_ADAPT=1) buffers rewritten between sends, as udpsink
 # does, are copied after their first rewrite: guarding them would cost more.
-: > "$STATS"
-timeout 120 unshare -n sh -c '
-	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
-	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" 4000
-' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
-rc=$?
+sink -- 4000
 [ $rc -eq 0 ] || fail "udpsink (adaptive) exited $rc"
 h=$(num hot_copies); z=$(num zc_sends)
 [ "$h" -ge 3500 ] || fail "rewritten buffers: only $h of 4000 sends copied (hot_copies)"
@@ -37,12 +45,7 @@ log "ok: adaptive: $h rewritten-buffer sends copied, $z zerocopy (first sends an
 # round reuses the protection kept from the second completion on (the idle
 # set), so 3 x 2000 protections, not 4 x 2000; each buffer's first write then
 # faults once and finds it writable.
-: > "$STATS"
-timeout 120 unshare -n sh -c '
-	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
-	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" cache 2000
-' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
-rc=$?
+sink ZCSHIM_ADAPT=0 -- cache 2000
 [ $rc -eq 0 ] || fail "udpsink cache exited $rc"
 z=$(num zc_sends) p=$(num guard_protects) f=$(num guard_faults)
 i=$(head -n 1 "$STATS" | sed -n 's/.*"idle_ranges":\([0-9]*\).*/\1/p')
@@ -57,12 +60,7 @@ log "ok: cache: $z zerocopy sends, $p protections, $f faults on first writes, $i
 # zerocopy probes ever rarer (64, 128, ... up to 1024 sends apart: 7 probes,
 # not 78); sent 5000 more times unchanged, it goes back to zerocopy at the
 # next probe, within 1024 sends.
-: > "$STATS"
-timeout 120 unshare -n sh -c '
-	ip link set lo up && tc qdisc add dev lo root pfifo limit 0 &&
-	exec env LD_PRELOAD="$1" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE="$2" ${ITEST_WRAP:-} "$3" adapt 5000
-' sh "$ZCSHIM_LIB" "$STATS" "$ITEST_BIN/udpsink"
-rc=$?
+sink -- adapt 5000
 [ $rc -eq 0 ] || fail "udpsink adapt exited $rc"
 z1=$(head -n 1 "$STATS" | sed -n 's/.*"zc_sends":\([0-9]*\).*/\1/p')
 p1=$(head -n 1 "$STATS" | sed -n 's/.*"hot_probes":\([0-9]*\).*/\1/p')
