@@ -4,6 +4,7 @@ expect_intact freeunmap
 wrapped || need quarantined "free() of a guarded buffer"
 expect_corrupt freeunmap
 if [ -n "$JEMALLOC" ]; then
+	expect_jemalloc
 	PRELOAD_AFTER=$JEMALLOC expect_intact freeunmap
 	wrapped || need quarantined "free() of a guarded buffer (jemalloc)"
 	PRELOAD_AFTER=$JEMALLOC expect_corrupt freeunmap

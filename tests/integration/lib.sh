@@ -52,6 +52,14 @@ for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
 	[ -f "$d/libjemalloc.so.2" ] && { JEMALLOC="$d/libjemalloc.so.2"; break; }
 done
 
+# expect_jemalloc: a program run with PRELOAD_AFTER=$JEMALLOC really has
+# jemalloc mapped (so a jemalloc run cannot pass on glibc's malloc).
+expect_jemalloc() {
+	wrapped && return
+	PRELOAD_AFTER=$JEMALLOC shim sh -c 'grep -q libjemalloc /proc/$$/maps' ||
+		fail "jemalloc preloaded after the shim is not mapped in the program"
+}
+
 # wrapped: the programs run inside $ITEST_WRAP (valgrind, scripts/memcheck).
 # There the point is memory errors, and some stats cannot be what they are
 # natively: valgrind's malloc/free replace the program's (no quarantine;

@@ -13,6 +13,7 @@ expect_corrupt torture 32 200003
 # The same with jemalloc as the program's allocator (zcshim --jemalloc):
 # its free() runs behind the shim's, so the quarantine holds its chunks too.
 if [ -n "$JEMALLOC" ]; then
+	expect_jemalloc
 	PRELOAD_AFTER=$JEMALLOC expect_intact torture 32 200003
 	if ! wrapped; then
 		want zc_sends 32 "every large send of torture (jemalloc)"
