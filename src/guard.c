@@ -176,9 +176,16 @@ static struct {
 	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
 } hot[HOT_SIZE];
 
+/* The slot of a buffer (keyed by its first guarded page) in a table of
+ * size slots; hot[] and seen_once[] both use it. */
+static inline uint32_t page_slot(uintptr_t start, uint32_t size)
+{
+	return (uint32_t)((start >> 12) * 2654435761u) % size;
+}
+
 static inline uint32_t hot_slot(uintptr_t start)
 {
-	return (uint32_t)((start >> 12) * 2654435761u) % HOT_SIZE;
+	return page_slot(start, HOT_SIZE);
 }
 
 /* Under the lock; zc_guard_copy_hot reads without it (a stale read only
@@ -236,15 +243,10 @@ int zc_guard_copy_hot(uintptr_t start)
 #define SEEN_SIZE 65536u
 static uintptr_t seen_once[SEEN_SIZE];
 
-static inline uint32_t seen_slot(uintptr_t start)
-{
-	return (uint32_t)(((start >> 12) * 2654435761u) % SEEN_SIZE);
-}
-
 void zc_guard_retire_locked(uint32_t i)
 {
 	struct zc_ext *e = &zc_ext.v[i];
-	uint32_t s = seen_slot(e->start);
+	uint32_t s = page_slot(e->start, SEEN_SIZE);
 
 	settle_head_locked(e, 0);
 	zc_release_seq++;   /* a call completed: the quarantine may free */
