@@ -46,11 +46,10 @@ want() { # want KEY VALUE WHY: the counter must equal VALUE
 }
 
 # jemalloc: Debian's libjemalloc2, to preload after the shim as the
-# program's allocator (PRELOAD_AFTER); scripts/check installs it.
-JEMALLOC=
-for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
-	[ -f "$d/libjemalloc.so.2" ] && { JEMALLOC="$d/libjemalloc.so.2"; break; }
-done
+# program's allocator (PRELOAD_AFTER); scripts/check installs it. Found the
+# way `zcshim --jemalloc` finds it (the launcher's second preload).
+JEMALLOC=$("$ITEST_BIN/../../tools/zcshim" --jemalloc sh -c 'echo "$LD_PRELOAD"' 2>/dev/null |
+	cut -d' ' -f2)
 
 # expect_jemalloc: a program run with PRELOAD_AFTER=$JEMALLOC really has
 # jemalloc mapped (so a jemalloc run cannot pass on glibc's malloc).
