@@ -37,6 +37,7 @@
 	X(inflight_bytes, "bytes sent with zerocopy not yet released")           \
 	X(inflight_max_bytes, "highest value inflight_bytes reached")            \
 	X(sockets_zc_on, "sockets on which zerocopy was enabled")                \
-	X(sockets_zc_off, "sockets that stopped using zerocopy (COPIED)")
+	X(sockets_zc_off, "sockets that stopped using zerocopy (COPIED)")           \
+	X(signals_deferred, "program signals held until the shim left a critical section")
 
 #endif

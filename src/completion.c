@@ -122,19 +122,18 @@ void zc_reap_max_locked(uint32_t slot, int max)
 int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
 {
 	uint32_t st = zc_fd_state(fd), slot;
-	struct zc_lock_state ls;
 	int64_t got = -1;
 
 	if (st < ZC_FD_SLOT0 || !msg->msg_control)
 		return 0;
 	slot = st - ZC_FD_SLOT0;
-	zc_lock(&ls);
+	zc_lock();
 	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set) {
 		got = take_locked(&zc_socks[slot], msg);
 		if (got >= 0)
 			settle_locked(slot, got);
 	}
-	zc_unlock(&ls);
+	zc_unlock();
 	return got >= 0;
 }
 

@@ -460,7 +460,6 @@ int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint6
 
 static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns)
 {
-	struct zc_lock_state ls;
 	uint64_t t0 = 0, deadline = 0, now = 0;
 	int had = 0, rc;
 
@@ -479,19 +478,19 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		struct pollfd fds[16];
 		int nfds = 0;
 
-		zc_lock(&ls);
+		zc_lock();
 		/* Released pages kept read-only: writable again at once. */
 		if (zc_guard_drop_idle_locked(start, end, mode != ZC_RESOLVE_FORGET))
 			had = 1;
 		if (mode == ZC_RESOLVE_IDLE || !zc_ext_overlaps(&zc_ext, start, end)) {
-			zc_unlock(&ls);
+			zc_unlock();
 			break;
 		}
 		had = 1;
 		if (mode == ZC_RESOLVE_COPY) {
 			nfds = reap_owners_locked(start, end, fds, 16);
 			if (!zc_ext_overlaps(&zc_ext, start, end)) {
-				zc_unlock(&ls);
+				zc_unlock();
 				break;
 			}
 			now = zc_now_ns();
@@ -504,13 +503,13 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 				struct timespec ts = { (time_t)(left / 1000000000u),
 						       (long)(left % 1000000000u) };
 
-				zc_unlock(&ls);
+				zc_unlock();
 				syscall(SYS_ppoll, fds, (unsigned long)nfds, &ts, NULL, (size_t)8);
 				continue;
 			}
 		}
 		rc = act_locked(start, end, mode, mode == ZC_RESOLVE_COPY);
-		zc_unlock(&ls);
+		zc_unlock();
 		if (rc == 0)
 			continue;   /* look again: one pass acts on 16 ranges at most */
 		if (mode == ZC_RESOLVE_DISCARD) {
@@ -543,17 +542,16 @@ static __thread uint32_t last_fault_seq ZC_TLS_MODEL;
 
 int zc_guard_fault(uintptr_t addr)
 {
-	struct zc_lock_state ls;
 	uintptr_t page = zc_page_down(addr);
 	uint32_t seq;
 
-	zc_lock(&ls);
+	zc_lock();
 	if (zc_ext_find(&zc_ext, page) < 0 && zc_ext_idle_find(&zc_ext, page) < 0) {
 		/* Not guarded now. Either a release raced with this write
 		 * (retrying succeeds), or the fault is not ours. A second fault
 		 * at the same page with no release in between tells them apart. */
 		seq = zc_release_seq;
-		zc_unlock(&ls);
+		zc_unlock();
 		if (last_fault_page == page && last_fault_seq == seq) {
 			last_fault_page = 0;
 			return 0;
@@ -562,7 +560,7 @@ int zc_guard_fault(uintptr_t addr)
 		last_fault_seq = seq;
 		return 1;
 	}
-	zc_unlock(&ls);
+	zc_unlock();
 	ZC_STAT_ADD(guard_faults, 1);
 	zc_guard_resolve(page, page + zc_page, ZC_RESOLVE_COPY,
 			 (uint64_t)zc_cfg.stall_us * 1000u);

@@ -122,10 +122,14 @@ static void log_settings(void)
 		ADD(" ZCSHIM_MAX_INFLIGHT=%zu", zc_cfg.max_inflight);
 	if (zc_cfg.adapt != d.adapt)
 		ADD(" ZCSHIM_ADAPT=0");
+	if (zc_cfg.signals_block)
+		ADD(" ZCSHIM_SIGNALS=block");
 	if (zc_cfg.test_no_guard)
 		ADD(" ZCSHIM_TEST_NO_GUARD=1 (GUARD DISABLED: tests only)");
 	if (zc_cfg.test_no_altstack)
 		ADD(" ZCSHIM_TEST_NO_ALTSTACK=1 (tests only)");
+	if (zc_cfg.test_hold_us)
+		ADD(" ZCSHIM_TEST_HOLD_US=%u (tests only)", zc_cfg.test_hold_us);
 #undef ADD
 	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
 	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",
@@ -177,18 +181,16 @@ __attribute__((constructor)) static void zc_init(void)
  * sending zerocopy on it, and the two processes would share one id
  * counter). Its counters start from zero.
  */
-static struct zc_lock_state fork_lock;
-
 static void atfork_prepare(void)
 {
 	if (zc_ready)
-		zc_lock(&fork_lock);
+		zc_lock();
 }
 
 static void atfork_parent(void)
 {
 	if (zc_ready)
-		zc_unlock(&fork_lock);
+		zc_unlock();
 }
 
 static void atfork_child(void)
@@ -208,5 +210,4 @@ static void atfork_child(void)
 	zc_stats_reset();
 	zc_vma_invalidate();
 	zc_lock_reset();
-	zc_sigmask(SIG_SETMASK, &fork_lock.saved, NULL);
 }

@@ -1,15 +1,19 @@
 /*
- * lock.c - the global lock: a futex word plus "all signals blocked while held".
+ * lock.c - the global lock: a futex word, held inside a critical section
+ * (sigdefer.h) so that no handler of the program's runs while it is held.
  *
  * A futex and raw syscalls rather than pthread_mutex: the lock is taken in
  * the SIGSEGV handler, and only raw futex calls are async-signal-safe. See
  * the invariant in shim.h.
  */
 #include "shim.h"
+#include "sigdefer.h"
 
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,14 +31,40 @@ static void futex_wake(int *addr)
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-void zc_lock(struct zc_lock_state *st)
+/* This thread, holding the lock, is back in the shim: a signal handler the
+ * shim does not know interrupted it (sigdefer.c, "Escapes"). Waiting would
+ * never end. */
+static void reentered(void)
 {
-	sigset_t all;
+	static const char msg[] =
+		"libzcshim: a signal handler called into the shim while this thread was "
+		"inside it; the handler was installed without libc's sigaction() (a raw "
+		"rt_sigaction system call?), so the shim could not hold it back. Run the "
+		"program with ZCSHIM_SIGNALS=block.\n";
+	ssize_t r = write(2, msg, sizeof msg - 1);
+
+	(void)r;
+	abort();
+}
+
+/* ZCSHIM_TEST_HOLD_US: tests only, keep every critical section open this
+ * long, so signals sent meanwhile meet one. */
+static void test_hold(void)
+{
+	uint64_t until = zc_now_ns() + (uint64_t)zc_cfg.test_hold_us * 1000u;
+
+	while (zc_now_ns() < until)
+		;
+}
+
+void zc_lock(void)
+{
 	int c = 0;
 	int saved = errno;
 
-	sigfillset(&all);
-	zc_sigmask(SIG_BLOCK, &all, &st->saved);
+	if (ZC_UNLIKELY(lock_mine))
+		reentered();
+	zc_crit_enter();
 	if (!__atomic_compare_exchange_n(&lock_word, &c, 1, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED)) {
 		if (c != 2)
@@ -45,10 +75,12 @@ void zc_lock(struct zc_lock_state *st)
 		}
 	}
 	lock_mine = 1;
+	if (ZC_UNLIKELY(zc_cfg.test_hold_us))
+		test_hold();
 	errno = saved;
 }
 
-void zc_unlock(struct zc_lock_state *st)
+void zc_unlock(void)
 {
 	int saved = errno;
 
@@ -57,7 +89,7 @@ void zc_unlock(struct zc_lock_state *st)
 		__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
 		futex_wake(&lock_word);
 	}
-	zc_sigmask(SIG_SETMASK, &st->saved, NULL);
+	zc_crit_leave();
 	errno = saved;
 }
 
@@ -65,11 +97,7 @@ void zc_lock_reset(void)
 {
 	lock_word = 0;
 	lock_mine = 0;
-}
-
-int zc_lock_held_by_me(void)
-{
-	return lock_mine;
+	zc_crit_reset_child();
 }
 
 uint64_t zc_now_ns(void)

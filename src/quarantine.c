@@ -33,10 +33,9 @@ int zc_quarantine_init(void)
 
 int zc_quarantine_put(void *p, uintptr_t start, uintptr_t end)
 {
-	struct zc_lock_state ls;
 	int r;
 
-	zc_lock(&ls);
+	zc_lock();
 	zc_guard_drop_idle_locked(zc_page_up(start), zc_page_down(end), 1);
 	if (!zc_ext_overlaps_active(&zc_ext, zc_page_up(start), zc_page_down(end)))
 		r = 0;
@@ -50,13 +49,12 @@ int zc_quarantine_put(void *p, uintptr_t start, uintptr_t end)
 		ZC_STAT_ADD(quarantined, 1);
 		r = 1;
 	}
-	zc_unlock(&ls);
+	zc_unlock();
 	return r;
 }
 
 void zc_quarantine_drain(void)
 {
-	struct zc_lock_state ls;
 	void *done[DRAIN_BATCH];
 	int n = 0;
 
@@ -64,7 +62,7 @@ void zc_quarantine_drain(void)
 	    __atomic_load_n(&zc_release_seq, __ATOMIC_RELAXED) ==
 		    __atomic_load_n(&drained_seq, __ATOMIC_RELAXED))
 		return;
-	zc_lock(&ls);
+	zc_lock();
 	drained_seq = zc_release_seq;
 	for (uint32_t i = 0; i < zc_quarantine_count && n < DRAIN_BATCH;) {
 		if (zc_ext_overlaps_active(&zc_ext, zc_page_up(held[i].start),
@@ -81,7 +79,7 @@ void zc_quarantine_drain(void)
 	}
 	if (n == DRAIN_BATCH)
 		drained_seq--;   /* more may be ready: look again next time */
-	zc_unlock(&ls);
+	zc_unlock();
 	/* The allocator's free, outside the lock: it may take its own locks
 	 * and must never run under ours. */
 	for (int i = 0; i < n; i++)

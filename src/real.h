@@ -79,8 +79,7 @@ typedef void (*zc_sighandler_t)(int);
 				    socklen_t *))                                             \
 	X(int, __poll_chk, (struct pollfd *, nfds_t, int, size_t))                            \
 	X(int, __ppoll_chk, (struct pollfd *, nfds_t, const struct timespec *,                \
-			     const sigset_t *, size_t))                                       \
-	X(zc_sighandler_t, signal, (int, zc_sighandler_t))
+			     const sigset_t *, size_t))
 
 /* Used, not wrapped. */
 #define ZC_REAL_PLAIN(X) X(size_t, malloc_usable_size, (void *))

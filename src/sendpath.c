@@ -221,12 +221,10 @@ static int enable_zerocopy(struct zc_sock *s, int fd)
 
 static void reap_now(int slot)
 {
-	struct zc_lock_state ls;
-
-	zc_lock(&ls);
+	zc_lock();
 	if (zc_socks[slot].used)
 		zc_reap_locked((uint32_t)slot);
-	zc_unlock(&ls);
+	zc_unlock();
 }
 
 /* The first page a send would guard (0: none), the key of its buffer. */
@@ -314,7 +312,6 @@ static int begin(struct zc_sock *s, int fd)
 static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct msghdr *h,
 		   size_t total)
 {
-	struct zc_lock_state ls;
 	struct zc_plan *p;
 	int b = zc_bounce_get(), err = -1;
 
@@ -327,19 +324,18 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 		zc_bounce_put(b, 0);
 		return -1;
 	}
-	zc_lock(&ls);
+	zc_lock();
 	if (s->used && s->gen == gen && reserve_locked(s, slot, total) == 0)
 		err = arm_locked(slot, gen, b, p);   /* on failure it puts b back */
 	else
 		zc_bounce_put(b, 0);
-	zc_unlock(&ls);
+	zc_unlock();
 	return err ? -1 : b;
 }
 
 int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 {
 	int saved = errno;
-	struct zc_lock_state ls;
 	struct zc_sock *s;
 	struct zc_plan *p;
 	struct msghdr m;
@@ -376,20 +372,20 @@ again:
 	r = ZC_REAL(sendmsg)(fd, &m, flags | MSG_ZEROCOPY);
 	err = errno;
 
-	zc_lock(&ls);
+	zc_lock();
 	if (r > 0)
 		commit_locked(s, (uint32_t)slot, gen, b, p, (size_t)r);
 	else
 		disarm_locked((uint32_t)slot, gen, b);
-	zc_unlock(&ls);
+	zc_unlock();
 
 	if (r < 0 && err == ENOBUFS) {
 		/* Zerocopy's own limits (optmem, locked pages): reap and try
 		 * once more, then copy. The program never sees this ENOBUFS. */
 		if (!retried++) {
-			zc_lock(&ls);
+			zc_lock();
 			zc_reap_all_locked();
-			zc_unlock(&ls);
+			zc_unlock();
 			goto again;
 		}
 		ZC_STAT_ADD(enobufs_fallbacks, 1);
@@ -417,7 +413,6 @@ copy:
 int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int *ret)
 {
 	int saved = errno;
-	struct zc_lock_state ls;
 	struct mmsghdr mine[MMSG_MAX];
 	int bs[MMSG_MAX];
 	struct zc_sock *s;
@@ -475,16 +470,16 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		mine[armed].msg_len = 0;
 	}
 	if (armed < vlen) {
-		zc_lock(&ls);
+		zc_lock();
 		for (unsigned i = 0; i < armed; i++)
 			disarm_locked((uint32_t)slot, gen, bs[i]);
-		zc_unlock(&ls);
+		zc_unlock();
 		goto copy;
 	}
 
 	r = ZC_REAL(sendmmsg)(fd, mine, vlen, flags | MSG_ZEROCOPY);
 	err = errno;
-	zc_lock(&ls);
+	zc_lock();
 	for (unsigned i = 0; i < vlen; i++) {
 		/* Each message the kernel sent is a call of its own, with its
 		 * own id, in order. */
@@ -494,7 +489,7 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		else
 			disarm_locked((uint32_t)slot, gen, bs[i]);
 	}
-	zc_unlock(&ls);
+	zc_unlock();
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 	if (r < 0 && err == ENOBUFS) {
 		ZC_STAT_ADD(enobufs_fallbacks, 1);

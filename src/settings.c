@@ -303,12 +303,27 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 		report(&r, "ZCSHIM_ADAPT", v, "is not 0 or 1", "1");
 	}
 
+	if ((v = get("ZCSHIM_SIGNALS", ctx))) {
+		if (!strcasecmp(v, "block"))
+			cfg->signals_block = 1;
+		else if (strcasecmp(v, "defer") && *v)
+			report(&r, "ZCSHIM_SIGNALS", v, "is not defer or block", "defer");
+	}
+
 	if ((v = get("ZCSHIM_TEST_NO_GUARD", ctx)) && parse_bool(v, &cfg->test_no_guard))
 		report(&r, "ZCSHIM_TEST_NO_GUARD", v, "is not 0 or 1", "0");
 
 	if ((v = get("ZCSHIM_TEST_NO_ALTSTACK", ctx)) &&
 	    parse_bool(v, &cfg->test_no_altstack))
 		report(&r, "ZCSHIM_TEST_NO_ALTSTACK", v, "is not 0 or 1", "0");
+
+	if ((v = get("ZCSHIM_TEST_HOLD_US", ctx))) {
+		if (parse_uint(v, ZC_MAX_TEST_HOLD_US, &n))
+			report(&r, "ZCSHIM_TEST_HOLD_US", v,
+			       "is not a number of microseconds from 0 to 100000", "0");
+		else
+			cfg->test_hold_us = (uint32_t)n;
+	}
 
 	return r.count;
 }

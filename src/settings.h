@@ -25,13 +25,16 @@ struct zc_config {
 	uint32_t copied_limit;     /* ZCSHIM_COPIED_LIMIT: COPIED completions before a socket stops */
 	size_t max_inflight;       /* ZCSHIM_MAX_INFLIGHT: cap on unreleased zerocopy bytes, 0 = auto */
 	int adapt;                 /* ZCSHIM_ADAPT: copy buffers rewritten between sends */
+	int signals_block;         /* ZCSHIM_SIGNALS=block: block signals in critical sections */
 	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: tests only, sends unguarded */
 	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: tests only (scripts/memcheck) */
+	uint32_t test_hold_us;     /* ZCSHIM_TEST_HOLD_US: tests only, lengthen critical sections */
 };
 
 #define ZC_DEFAULT_THRESHOLD (64u * 1024u)
 #define ZC_DEFAULT_STALL_US 50u
 #define ZC_MAX_STALL_US 10000000u
+#define ZC_MAX_TEST_HOLD_US 100000u
 #define ZC_DEFAULT_COPIED_LIMIT 16u
 #define ZC_MAX_THRESHOLD ((size_t)1 << 30)
 

@@ -53,19 +53,20 @@ uint64_t zc_now_ns(void);
  * The global lock guards the in-flight table, socket slots, bounce pool and
  * the VMA cache.
  *
- * Invariant (why the fault handler may take it): every holder blocks all
- * signals for as long as it holds the lock, and no code under the lock
- * writes to program memory. So a thread can never be interrupted, or fault,
- * while holding it; a signal handler that takes it waits only for other
- * threads, which always make progress.
+ * Invariant (why the fault handler may take it): every holder is inside a
+ * critical section (sigdefer.h) for as long as it holds the lock, so no
+ * handler of the program's runs in its thread meanwhile (the signal waits
+ * until the section ends, or with ZCSHIM_SIGNALS=block stays blocked), and
+ * no code under the lock writes to program memory. So a thread can never be
+ * interrupted into program code, or fault, while holding it; a signal
+ * handler that takes it waits only for other threads, which always make
+ * progress. A thread that finds itself already holding it (a handler the
+ * shim could not hold back) stops the program with a message rather than
+ * wait forever.
  */
-struct zc_lock_state {
-	sigset_t saved;
-};
-void zc_lock(struct zc_lock_state *st);
-void zc_unlock(struct zc_lock_state *st);
+void zc_lock(void);
+void zc_unlock(void);
 /* For fork: the child re-creates the lock. */
 void zc_lock_reset(void);
-int zc_lock_held_by_me(void);
 
 #endif

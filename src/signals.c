@@ -1,26 +1,41 @@
 /*
- * signals.c - SIGSEGV for the guard, the stats signal, and the program's
- * own handlers for both.
+ * signals.c - the program's signal dispositions, behind the shim's handlers.
  *
- * The shim keeps its handlers installed in the kernel and keeps the
- * program's dispositions for those signals in app_act: sigaction() and
- * signal() from the program read and write app_act, so the program sees
- * exactly what it set. After the shim has done its part, the program's
- * disposition applies as the kernel would have applied it:
- *   SIGSEGV not the guard's: the program's handler (with its mask and
- *     SA_SIGINFO/SA_RESETHAND/SA_NODEFER), or for SIG_DFL/SIG_IGN the
- *     default action: the shim restores SIG_DFL and returns, the faulting
- *     instruction runs again and the kernel kills with the real siginfo
- *     (and core dump);
- *   stats signal: the program's handler; SIG_DFL and SIG_IGN only dump
- *     (the signal must not kill a program that did not ask for it).
+ * The kernel holds a handler of the shim's for every signal the program
+ * handles; app_act holds what the program set, and sigaction(), signal()
+ * and the rest of libc's family read and write it, so the program sees
+ * exactly what it set. Three handlers:
+ *   SIGSEGV: the guard's fault handler (guard.c); a fault that is not the
+ *     guard's goes to the program's disposition: its handler (with its
+ *     mask and SA_SIGINFO/SA_RESETHAND/SA_NODEFER), or for SIG_DFL/SIG_IGN
+ *     the default action: the shim restores SIG_DFL and returns, the
+ *     faulting instruction runs again and the kernel kills with the real
+ *     siginfo (and core dump);
+ *   the stats signal: the dump, then the program's handler; SIG_DFL and
+ *     SIG_IGN only dump (the signal must not kill a program that did not
+ *     ask for it);
+ *   every other signal with a handler of the program's: a trampoline,
+ *     installed with the program's own mask and flags (so the kernel
+ *     applies them: SA_RESTART, SA_NODEFER, SA_RESETHAND, SA_ONSTACK...),
+ *     that calls the program's handler.
+ * All three first hand the signal to sigdefer.c if the thread is inside
+ * one of the shim's critical sections: the program's handler then runs
+ * when the section ends.
  *
- * Signal-context invariant: both handlers use only async-signal-safe
- * calls (see guard.c and stats.c) and preserve errno.
+ * libc's signal(), bsd_signal(), ssignal(), sysv_signal(), sigset() and
+ * siginterrupt() call its sigaction internally, past the shim: they are
+ * wrapped here with glibc's own semantics. libc's internal callers that
+ * save and restore a disposition (system(), abort()) read the kernel's, a
+ * trampoline, and put it back: still right.
+ *
+ * Signal-context invariant: the handlers use only async-signal-safe calls
+ * (see guard.c, stats.c and sigdefer.c) and preserve errno around the
+ * shim's own work.
  */
 #include "signals.h"
 #include "guard.h"
 #include "shim.h"
+#include "sigdefer.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -32,8 +47,23 @@
 
 #define ALTSTACK_SIZE (64u * 1024u)
 
+/* Flags libc passes to the kernel without naming them in its headers. */
+#define ZC_SA_RESTORER 0x04000000
+#ifdef SA_INTERRUPT
+#define ZC_SA_INTERRUPT SA_INTERRUPT
+#else
+#define ZC_SA_INTERRUPT 0
+#endif
+
 static struct sigaction app_act[_NSIG];
 static int installed_segv, installed_stats;
+/* siginterrupt(): signals whose signal() handlers get no SA_RESTART. */
+static sigset_t sig_interrupt;
+/* Serialises the program's sigaction() calls (app_act and the kernel
+ * change together); taken with every signal blocked. */
+static int disp_word;
+/* The mask the shim's own handlers run with (they apply the program's). */
+static const sigset_t no_signals;
 static pthread_key_t altstack_key;
 static int altstack_key_ok;
 static __thread int altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
@@ -100,17 +130,68 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 		errno = saved;
 		return;
 	}
+	if (zc_defer_if_critical(sig, si, uc, segv_handler, &no_signals, 1))
+		return;   /* a SIGSEGV sent by kill() */
 	call_app(sig, si, uc);
 	errno = saved;
 }
 
 static void stats_handler(int sig, siginfo_t *si, void *uc)
 {
-	int saved = errno;
+	int saved;
 
+	if (zc_defer_if_critical(sig, si, uc, stats_handler, &no_signals, 0))
+		return;
+	saved = errno;
 	zc_stats_dump();
 	call_app(sig, si, uc);
 	errno = saved;
+}
+
+/* Every other signal the program handles. The kernel applied the program's
+ * mask and flags already. */
+static void app_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction a;
+
+	if (zc_defer_if_critical(sig, si, uc, app_handler, &app_act[sig].sa_mask,
+				 app_act[sig].sa_flags & SA_NODEFER))
+		return;
+	a = app_act[sig];
+	if (a.sa_handler == SIG_IGN)
+		return;
+	if (a.sa_handler == SIG_DFL) {
+		/* Only in a race with sigaction() from another thread, which
+		 * is about to install SIG_DFL in the kernel: do it, then let
+		 * the kernel act on the signal again. */
+		struct sigaction d;
+
+		memset(&d, 0, sizeof d);
+		d.sa_handler = SIG_DFL;
+		zc_real.sigaction(sig, &d, NULL);
+		syscall(SYS_rt_tgsigqueueinfo, (pid_t)syscall(SYS_getpid),
+			(pid_t)syscall(SYS_gettid), sig, si);
+		return;
+	}
+	if (a.sa_flags & SA_SIGINFO)
+		a.sa_sigaction(sig, si, uc);
+	else
+		a.sa_handler(sig);
+}
+
+static int is_handler(zc_sighandler_t h)
+{
+	return h != SIG_DFL && h != SIG_IGN;
+}
+
+/* The kernel's copy of a program disposition that is a handler. */
+static struct sigaction kernel_act(const struct sigaction *app)
+{
+	struct sigaction k = *app;
+
+	k.sa_sigaction = app_handler;
+	k.sa_flags |= SA_SIGINFO;
+	return k;
 }
 
 /* Install ours in the kernel. SA_RESTART for the stats signal follows the
@@ -176,6 +257,13 @@ void zc_altstack_ensure(void)
 		pthread_setspecific(altstack_key, p + zc_page);
 }
 
+/* The kernel's or libc's own: sigaction() refuses to change them. */
+static int reserved(int sig)
+{
+	return sig <= 0 || sig >= _NSIG || sig == SIGKILL || sig == SIGSTOP ||
+	       (sig >= 32 && sig < SIGRTMIN);
+}
+
 int zc_signals_install(void)
 {
 	for (int sig = 1; sig < _NSIG; sig++)
@@ -193,44 +281,194 @@ int zc_signals_install(void)
 		if (install(zc_cfg.stats_signal, stats_handler) == 0)
 			installed_stats = 1;
 	}
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction cur, k;
+
+		if (reserved(sig) || ours(sig) || zc_real.sigaction(sig, NULL, &cur) ||
+		    !is_handler(cur.sa_handler))
+			continue;
+		app_act[sig] = cur;
+		k = kernel_act(&cur);
+		zc_real.sigaction(sig, &k, NULL);
+	}
 	return 0;
+}
+
+static void disp_lock(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	zc_sigmask(SIG_BLOCK, &all, saved);
+	while (__atomic_exchange_n(&disp_word, 1, __ATOMIC_ACQUIRE))
+		syscall(SYS_sched_yield);
+}
+
+static void disp_unlock(const sigset_t *saved)
+{
+	__atomic_store_n(&disp_word, 0, __ATOMIC_RELEASE);
+	zc_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/* What libc's sigaction() would report for the kernel's disposition cur. */
+static struct sigaction program_view(int sig, const struct sigaction *cur)
+{
+	struct sigaction v;
+
+	if (cur->sa_sigaction != app_handler)
+		return *cur;
+	v = app_act[sig];
+	v.sa_flags |= cur->sa_flags & ZC_SA_RESTORER;
+	v.sa_restorer = cur->sa_restorer;
+	return v;
 }
 
 ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	sigset_t all, saved;
+	struct sigaction in, cur, prev;
+	sigset_t saved;
+	int r = 0, err;
 
-	if (!zc_ready || !ours(sig))
+	if (!zc_ready || reserved(sig))
 		return ZC_REAL(sigaction)(sig, act, old);
-	/* Update app_act with every signal blocked: the handlers read it. */
-	sigfillset(&all);
-	zc_sigmask(SIG_BLOCK, &all, &saved);
-	if (old)
-		*old = app_act[sig];
-	if (act) {
-		app_act[sig] = *act;
-		if (sig != SIGSEGV)
-			install(sig, stats_handler);
+	if (act)
+		in = *act;   /* act and old may be the same struct */
+	disp_lock(&saved);
+	if (ours(sig)) {
+		prev = app_act[sig];
+		if (act) {
+			app_act[sig] = in;
+			if (sig != SIGSEGV)
+				install(sig, stats_handler);
+		}
+	} else {
+		r = zc_real.sigaction(sig, NULL, &cur);
+		if (r == 0)
+			prev = program_view(sig, &cur);
+		if (r == 0 && act && is_handler(in.sa_handler)) {
+			/* app_act first: the trampoline may run the moment the
+			 * kernel has it. */
+			struct sigaction k = kernel_act(&in), was = app_act[sig];
+
+			app_act[sig] = in;
+			r = zc_real.sigaction(sig, &k, NULL);
+			if (r)
+				app_act[sig] = was;
+		} else if (r == 0 && act) {
+			r = zc_real.sigaction(sig, &in, NULL);
+			if (r == 0)
+				app_act[sig] = in;
+		}
 	}
-	zc_sigmask(SIG_SETMASK, &saved, NULL);
-	return 0;
+	err = errno;
+	disp_unlock(&saved);
+	if (r == 0 && old)
+		*old = prev;
+	errno = err;
+	return r;
 }
 
-ZC_EXPORT zc_sighandler_t signal(int sig, zc_sighandler_t handler)
+ZC_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+ZC_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return sigaction(sig, act, old);
+}
+
+/* signal() and its relatives, as glibc defines them over sigaction(). */
+static zc_sighandler_t set_simple(int sig, zc_sighandler_t handler, int flags, int mask_self)
 {
 	struct sigaction a, old;
 
-	if (!zc_ready || !ours(sig))
-		return ZC_REAL(signal)(sig, handler);
-	/* glibc's signal(): BSD semantics. */
+	if (handler == SIG_ERR || sig < 1 || sig >= _NSIG || (sig >= 32 && sig < SIGRTMIN)) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
 	memset(&a, 0, sizeof a);
 	a.sa_handler = handler;
 	sigemptyset(&a.sa_mask);
-	sigaddset(&a.sa_mask, sig);
-	a.sa_flags = SA_RESTART;
-	if (sigaction(sig, &a, &old))
+	if (mask_self)
+		sigaddset(&a.sa_mask, sig);
+	a.sa_flags = flags;
+	if (sigaction(sig, &a, &old) < 0)
 		return SIG_ERR;
 	return old.sa_handler;
+}
+
+/* BSD semantics: the signal blocked in its handler, calls restarted unless
+ * siginterrupt() said otherwise. glibc's bsd_signal and ssignal are the
+ * same function. */
+ZC_EXPORT zc_sighandler_t signal(int sig, zc_sighandler_t handler)
+{
+	return set_simple(sig, handler, sigismember(&sig_interrupt, sig) == 1 ? 0 : SA_RESTART, 1);
+}
+
+ZC_EXPORT zc_sighandler_t bsd_signal(int sig, zc_sighandler_t handler);
+ZC_EXPORT zc_sighandler_t bsd_signal(int sig, zc_sighandler_t handler)
+{
+	return signal(sig, handler);
+}
+
+ZC_EXPORT zc_sighandler_t ssignal(int sig, zc_sighandler_t handler)
+{
+	return signal(sig, handler);
+}
+
+/* System V semantics: one shot, not blocked in its handler, no restart. */
+ZC_EXPORT zc_sighandler_t __sysv_signal(int sig, zc_sighandler_t handler);
+ZC_EXPORT zc_sighandler_t __sysv_signal(int sig, zc_sighandler_t handler)
+{
+	return set_simple(sig, handler, SA_RESETHAND | SA_NODEFER | ZC_SA_INTERRUPT, 0);
+}
+
+ZC_EXPORT zc_sighandler_t sysv_signal(int sig, zc_sighandler_t handler)
+{
+	return __sysv_signal(sig, handler);
+}
+
+static int mask_call(int (*real)(int, const sigset_t *, sigset_t *), int how,
+		     const sigset_t *set, sigset_t *old);
+
+ZC_EXPORT zc_sighandler_t sigset(int sig, zc_sighandler_t disp)
+{
+	struct sigaction a, old;
+	sigset_t one, was;
+
+	sigemptyset(&one);
+	if (sigaddset(&one, sig) < 0)
+		return SIG_ERR;
+	if (disp == SIG_HOLD) {
+		if (mask_call(ZC_REAL(sigprocmask), SIG_BLOCK, &one, &was) < 0)
+			return SIG_ERR;
+		if (sigismember(&was, sig))
+			return SIG_HOLD;
+		if (sigaction(sig, NULL, &old) < 0)
+			return SIG_ERR;
+		return old.sa_handler;
+	}
+	memset(&a, 0, sizeof a);
+	a.sa_handler = disp;
+	sigemptyset(&a.sa_mask);
+	if (sigaction(sig, &a, &old) < 0)
+		return SIG_ERR;
+	if (mask_call(ZC_REAL(sigprocmask), SIG_UNBLOCK, &one, &was) < 0)
+		return SIG_ERR;
+	return sigismember(&was, sig) ? SIG_HOLD : old.sa_handler;
+}
+
+ZC_EXPORT int siginterrupt(int sig, int interrupt)
+{
+	struct sigaction a;
+
+	if (sigaction(sig, NULL, &a) < 0)
+		return -1;
+	if (interrupt) {
+		sigaddset(&sig_interrupt, sig);
+		a.sa_flags &= ~SA_RESTART;
+	} else {
+		sigdelset(&sig_interrupt, sig);
+		a.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &a, NULL) < 0 ? -1 : 0;
 }
 
 /* The program's sigprocmask/pthread_sigmask: everything as asked, except

@@ -5,7 +5,8 @@
 #ifndef ZC_SIGNALS_H
 #define ZC_SIGNALS_H
 
-/* Install the handlers (constructor). */
+/* Install the handlers (constructor), taking over the program's handlers
+ * installed before the shim's constructor ran. */
 int zc_signals_install(void);
 
 /* Give this thread an alternate signal stack if it has none: the guard may

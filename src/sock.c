@@ -300,12 +300,11 @@ void zc_sock_note_inherited(void)
 static int share(int fd)
 {
 	uint64_t cookie = zc_sock_cookie(fd);
-	struct zc_lock_state ls;
 	uint32_t expect = ZC_FD_UNKNOWN;
 	int found = -1;
 
 	if (cookie) {
-		zc_lock(&ls);
+		zc_lock();
 		for (uint32_t s = 0; s < zc_sock_hwm && found < 0; s++)
 			if (zc_socks[s].used && zc_socks[s].cookie == cookie &&
 			    zc_socks[s].nfds < ZC_SOCK_FDS)
@@ -318,7 +317,7 @@ static int share(int fd)
 			else
 				found = expect >= ZC_FD_SLOT0 ? (int)(expect - ZC_FD_SLOT0) : -1;
 		}
-		zc_unlock(&ls);
+		zc_unlock();
 		if (found >= 0)
 			return found;
 	}
@@ -333,7 +332,6 @@ static int classify(int fd)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
-	struct zc_lock_state ls;
 	int domain, type, proto, v;
 	int unconnected = 0, slot;
 	uint32_t expect = ZC_FD_UNKNOWN;
@@ -381,9 +379,9 @@ static int classify(int fd)
 	if (inherited(cookie))
 		goto pass;   /* the parent's socket too: see zc_sock_note_inherited */
 
-	zc_lock(&ls);
+	zc_lock();
 	if (!nfree_slots) {
-		zc_unlock(&ls);
+		zc_unlock();
 		return -1;   /* full: copy for now, look again later */
 	}
 	slot = (int)free_slots[--nfree_slots];
@@ -407,10 +405,10 @@ static int classify(int fd)
 	if (!__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, (uint32_t)slot + ZC_FD_SLOT0, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		zc_sock_free_locked((uint32_t)slot);
-		zc_unlock(&ls);
+		zc_unlock();
 		return expect >= ZC_FD_SLOT0 ? (int)(expect - ZC_FD_SLOT0) : -1;
 	}
-	zc_unlock(&ls);
+	zc_unlock();
 	return slot;
 pass:
 	__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, ZC_FD_PASS, 0, __ATOMIC_ACQ_REL,
@@ -446,19 +444,18 @@ static void drain(uint32_t slot, uint32_t gen, int fd)
 	uint64_t deadline = zc_now_ns() + (uint64_t)zc_cfg.stall_us * 1000u;
 
 	for (;;) {
-		struct zc_lock_state ls;
 		struct pollfd p = { fd, 0, 0 };
 		uint64_t now, left;
 		int outstanding;
 
-		zc_lock(&ls);
+		zc_lock();
 		if (!zc_socks[slot].used || zc_socks[slot].gen != gen) {
-			zc_unlock(&ls);
+			zc_unlock();
 			return;
 		}
 		zc_reap_locked(slot);
 		outstanding = zc_idwin_outstanding(&zc_socks[slot].win) != 0;
-		zc_unlock(&ls);
+		zc_unlock();
 		now = zc_now_ns();
 		if (!outstanding || now >= deadline)
 			return;
@@ -473,24 +470,21 @@ static void drain(uint32_t slot, uint32_t gen, int fd)
 
 void zc_sock_forget_stale(int fd, uint32_t slot)
 {
-	struct zc_lock_state ls;
-
 	/* fd is another socket now: never read its error queue for the old
 	 * one. The old calls can no longer complete; resolve them. */
-	zc_lock(&ls);
+	zc_lock();
 	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) &&
 	    drop_fd_locked(&zc_socks[slot], fd) == 0) {
 		zc_guard_orphan_slot_locked(slot, zc_socks[slot].gen);
 		zc_sock_free_locked(slot);
 	}
 	zc_fd_set(fd, ZC_FD_UNKNOWN);
-	zc_unlock(&ls);
+	zc_unlock();
 }
 
 void zc_sock_forget(int fd)
 {
 	uint32_t st = zc_fd_state(fd);
-	struct zc_lock_state ls;
 	uint32_t slot, gen;
 
 	if (st < ZC_FD_SLOT0) {
@@ -501,19 +495,19 @@ void zc_sock_forget(int fd)
 	slot = st - ZC_FD_SLOT0;
 	/* Another fd of the socket stays open: the socket, its calls and
 	 * their completions live on there. */
-	zc_lock(&ls);
+	zc_lock();
 	if (zc_socks[slot].used && zc_socks[slot].nfds > 1 &&
 	    zc_sock_has_fd(&zc_socks[slot], fd)) {
 		drop_fd_locked(&zc_socks[slot], fd);
 		zc_fd_set(fd, ZC_FD_UNKNOWN);
-		zc_unlock(&ls);
+		zc_unlock();
 		return;
 	}
 	gen = zc_socks[slot].gen;
-	zc_unlock(&ls);
+	zc_unlock();
 	if (zc_idwin_outstanding(&zc_socks[slot].win))
 		drain(slot, gen, fd);
-	zc_lock(&ls);
+	zc_lock();
 	if (zc_socks[slot].used && zc_socks[slot].gen == gen &&
 	    zc_sock_has_fd(&zc_socks[slot], fd)) {
 		zc_reap_locked(slot);
@@ -521,7 +515,7 @@ void zc_sock_forget(int fd)
 		zc_sock_free_locked(slot);
 	}
 	zc_fd_set(fd, ZC_FD_UNKNOWN);
-	zc_unlock(&ls);
+	zc_unlock();
 }
 
 void zc_sock_reset(int fd)
@@ -542,18 +536,17 @@ void zc_sock_hands_off(int fd)
 int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
 {
 	uint32_t st = zc_fd_state(fd), slot;
-	struct zc_lock_state ls;
 	struct pollfd p = { fd, mask, 0 };
 	int mine;
 
 	if (st < ZC_FD_SLOT0)
 		return 0;
 	slot = st - ZC_FD_SLOT0;
-	zc_lock(&ls);
+	zc_lock();
 	mine = zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set;
 	if (mine)
 		zc_reap_locked(slot);
-	zc_unlock(&ls);
+	zc_unlock();
 	if (!mine)
 		return 0;
 	/* What is left after the shim's notifications are gone. */

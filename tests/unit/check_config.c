@@ -97,6 +97,8 @@ static void check_defaults(const struct zc_config *cfg)
 	ck_assert_uint_eq(cfg->max_inflight, 0);
 	ck_assert_int_eq(cfg->test_no_guard, 0);
 	ck_assert_int_eq(cfg->test_no_altstack, 0);
+	ck_assert_int_eq(cfg->signals_block, 0);
+	ck_assert_uint_eq(cfg->test_hold_us, 0);
 }
 
 START_TEST(test_defaults)
@@ -409,6 +411,31 @@ START_TEST(test_disable)
 }
 END_TEST
 
+START_TEST(test_signals)
+{
+	struct zc_config cfg;
+	struct reports r;
+
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_SIGNALS", "block"), 0);
+	ck_assert_int_eq(cfg.signals_block, 1);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_SIGNALS", "BLOCK"), 0);
+	ck_assert_int_eq(cfg.signals_block, 1);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_SIGNALS", "defer"), 0);
+	ck_assert_int_eq(cfg.signals_block, 0);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_SIGNALS", ""), 0);
+	ck_assert_int_eq(cfg.signals_block, 0);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_SIGNALS", "mask"), 1);
+	check_one_report(&r, "ZCSHIM_SIGNALS", "mask");
+	ck_assert_int_eq(cfg.signals_block, 0);
+
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_HOLD_US", "200"), 0);
+	ck_assert_uint_eq(cfg.test_hold_us, 200);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_HOLD_US", "100001"), 1);
+	check_one_report(&r, "ZCSHIM_TEST_HOLD_US", "100001");
+	ck_assert_uint_eq(cfg.test_hold_us, 0);
+}
+END_TEST
+
 START_TEST(test_other_numbers)
 {
 	struct zc_config cfg;
@@ -509,6 +536,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_parse_signal_rtmin_empty);
 	tcase_add_test(tc, test_log);
 	tcase_add_test(tc, test_disable);
+	tcase_add_test(tc, test_signals);
 	tcase_add_test(tc, test_other_numbers);
 	tcase_add_test(tc, test_several_bad);
 	tcase_add_test(tc, test_parse_size);

@@ -13,3 +13,4 @@ __thread int zc_binding ZC_TLS_MODEL;
 void zc_log(int level, const char *fmt, ...)
 {
 }
+

@@ -1,0 +1,31 @@
+# See sigdefer.c: the program's signals that arrive while the shim is inside
+# a critical section are held back and then delivered, whole and in order.
+# ZCSHIM_TEST_HOLD_US keeps every section open 200 us, so most do.
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+
+held() { # held MODE: signals were really deferred in that run
+	wrapped && return
+	need signals_deferred "sigdefer $1 (signals met a critical section)"
+	log "ok: sigdefer $1: $(num signals_deferred) signals held back"
+}
+
+for signals in defer block; do
+	for mode in rt oneshot longjmp; do
+		EXTRA_ENV="ZCSHIM_TEST_HOLD_US=200 ZCSHIM_SIGNALS=$signals" expect_intact sigdefer $mode
+		[ $signals = defer ] && held $mode
+		[ $signals = block ] && want signals_deferred 0 "sigdefer $mode with ZCSHIM_SIGNALS=block"
+	done
+done
+
+EXTRA_ENV=ZCSHIM_TEST_HOLD_US=200 PRELOAD_AFTER="$ITEST_BIN/.libs/libearlysig.so" \
+	expect_intact sigdefer early
+held early
+
+# The dispositions read back as libc reports them: the same program, first
+# without the shim (so the test itself is right), then with it.
+"$ITEST_BIN/sigdefer" api || fail "sigdefer api without the shim"
+shim "$ITEST_BIN/sigdefer" api || fail "sigdefer api under the shim"
+
+# Without the guard, rewriting a buffer in flight shows.
+EXTRA_ENV=ZCSHIM_TEST_HOLD_US=200 expect_corrupt sigdefer oneshot
+finish
