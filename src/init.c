@@ -9,7 +9,6 @@
 #include "guard.h"
 #include "quarantine.h"
 #include "shim.h"
-
 #include "signals.h"
 #include "sock.h"
 #include "stats.h"
