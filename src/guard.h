@@ -55,6 +55,11 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce);
  * read-only (idle) until written, or release them now. */
 void zc_guard_retire_locked(uint32_t i);
 
+/* Would the release of call id (socket slot, generation sgen) leave every
+ * page of it as it is (kept read-only as an idle buffer, or unguarded)?
+ * Then nothing waits on reading its completion soon. */
+int zc_guard_release_keeps_locked(uint32_t slot, uint32_t sgen, uint32_t id);
+
 /* Make the idle pages of [start, end) writable again; rewritten: the
  * program is writing them (the buffer is hot). Returns how many entries. */
 int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);

@@ -72,6 +72,8 @@ static int is_pending(const struct zc_ext *e, uint32_t slot, uint32_t gen, int b
 	return !e->sent && e->slot == slot && e->sgen == gen && e->id == (uint32_t)b;
 }
 
+#define REAP_BATCH 8u
+
 /* Step 2: room for the call. Returns 0, or -1 (copy instead). */
 static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 {
@@ -79,8 +81,12 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 	uint32_t out = zc_idwin_outstanding(&s->win);
 
 	/* Notifications merge in the queue: one read per send keeps up; a
-	 * longer backlog is read in full. */
-	if (out)
+	 * longer backlog is read in full. While every call out would leave
+	 * its pages as they are when released (a buffer sent again and
+	 * again, kept read-only), one read per REAP_BATCH sends is enough:
+	 * nothing waits on those completions but the accounting. */
+	if (out && (out >= REAP_BATCH ||
+		    (s->must_reap && !zc_idwin_is_done(&s->win, s->must_reap_id))))
 		zc_reap_max_locked(slot, out < 32 ? 1 : 0);
 	if (zc_pin_bytes + pin > zc_pin_cap) {
 		zc_reap_all_locked();
@@ -194,6 +200,10 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 				k++;
 			}
 		}
+	}
+	if (!zc_guard_release_keeps_locked(slot, gen, id)) {
+		s->must_reap = 1;
+		s->must_reap_id = id;
 	}
 	if (zc_idwin_is_done(&s->win, id)) {
 		/* Another thread read the completion before we got here. */

@@ -44,6 +44,8 @@ struct zc_sock {
 	int busy;                 /* a zerocopy send is under way (atomic) */
 	uint64_t cookie;
 	uint32_t copied;          /* COPIED completions seen */
+	uint8_t must_reap;        /* a call whose release changes pages is out: */
+	uint32_t must_reap_id;    /* the newest such call */
 	struct zc_idwin win;
 };
 
