@@ -6,8 +6,9 @@
  * onto it, close_range over it) resolves what was in flight first;
  * socket/accept give a fresh number; connect may change the peer (local or
  * not). setsockopt tells when the program takes the error queue or
- * zerocopy for itself. Numbers reused behind the shim's back are caught by
- * the socket cookie check on the send path.
+ * zerocopy for itself. Numbers reused behind the shim's back (inside the C
+ * library: hooks_libc_close.c) are caught by the socket cookie check on the
+ * send path.
  */
 #include "shim.h"
 #include "sock.h"

@@ -13,6 +13,9 @@
 #include <sys/select.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <termios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -79,7 +82,15 @@ typedef void (*zc_sighandler_t)(int);
 				    socklen_t *))                                             \
 	X(int, __poll_chk, (struct pollfd *, nfds_t, int, size_t))                            \
 	X(int, __ppoll_chk, (struct pollfd *, nfds_t, const struct timespec *,                \
-			     const sigset_t *, size_t))
+			     const sigset_t *, size_t))                                       \
+	X(int, fclose, (FILE *))                                                              \
+	X(FILE *, freopen, (const char *, const char *, FILE *))                              \
+	X(FILE *, freopen64, (const char *, const char *, FILE *))                            \
+	X(int, fcloseall, (void))                                                             \
+	X(void, closefrom, (int))                                                             \
+	X(int, daemon, (int, int))                                                            \
+	X(int, login_tty, (int))                                                              \
+	X(pid_t, forkpty, (int *, char *, const struct termios *, const struct winsize *))
 
 /* Used, not wrapped. */
 #define ZC_REAL_PLAIN(X) X(size_t, malloc_usable_size, (void *))

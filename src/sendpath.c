@@ -276,11 +276,23 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 			reap_now(slot);
 		return -2;
 	}
-	if (ZC_UNLIKELY(zc_sock_cookie(fd) != s->cookie)) {
-		zc_sock_forget_stale(fd, (uint32_t)slot);
-		if ((slot = zc_sock_get(fd)) < 0)
-			return slot;
-		s = &zc_socks[slot];
+	/* Is fd still this socket? Every way to close or replace an fd
+	 * through the C library is seen (hooks_fd.c, hooks_libc_close.c), so
+	 * the cookie is read again only after one of the calls that do it
+	 * out of the shim's sight, or for another fd of the socket. */
+	{
+		uint64_t key = zc_sock_verified_key(fd);
+
+		if (ZC_UNLIKELY(__atomic_load_n(&s->verified, __ATOMIC_RELAXED) != key)) {
+			if (zc_sock_cookie(fd) != s->cookie) {
+				zc_sock_forget_stale(fd, (uint32_t)slot);
+				if ((slot = zc_sock_get(fd)) < 0)
+					return slot;
+				s = &zc_socks[slot];
+			} else {
+				__atomic_store_n(&s->verified, key, __ATOMIC_RELAXED);
+			}
+		}
 	}
 	if (s->unconnected && msg) {
 		if (!msg->msg_name)

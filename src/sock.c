@@ -30,6 +30,7 @@ struct zc_sock *zc_socks;
 uint32_t *zc_fdtab;
 uint32_t zc_sock_hwm;
 uint32_t zc_live_zc;
+uint32_t zc_fd_epoch;
 static uint32_t free_slots[ZC_SOCK_MAX];
 static uint32_t nfree_slots;
 
@@ -335,7 +336,7 @@ static int classify(int fd)
 	int domain, type, proto, v;
 	int unconnected = 0, slot;
 	uint32_t expect = ZC_FD_UNKNOWN;
-	uint64_t cookie;
+	uint64_t cookie, verified;
 
 	if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain)) {
 		if (errno == ENOTSOCK)
@@ -373,6 +374,7 @@ static int classify(int fd)
 					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 		return -2;
 	}
+	verified = zc_sock_verified_key(fd);
 	cookie = zc_sock_cookie(fd);
 	if (!cookie)
 		goto pass;   /* without an identity, reuse of the fd goes unseen */
@@ -400,6 +402,7 @@ static int classify(int fd)
 		s->udp = type == SOCK_DGRAM;
 		s->unconnected = (uint8_t)unconnected;
 		s->cookie = cookie;
+		s->verified = verified;
 		zc_idwin_init(&s->win, 0);
 	}
 	if (!__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, (uint32_t)slot + ZC_FD_SLOT0, 0,

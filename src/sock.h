@@ -44,12 +44,30 @@ struct zc_sock {
 	int busy;                 /* a zerocopy send is under way (atomic) */
 	uint64_t cookie;
 	uint32_t copied;          /* COPIED completions seen */
+	uint64_t verified;        /* (fd epoch << 32) | (fd + 1) last matched by cookie */
 	uint8_t must_reap;        /* a call whose release changes pages is out: */
 	uint32_t must_reap_id;    /* the newest such call */
 	struct zc_idwin win;
 };
 
 extern struct zc_sock *zc_socks;
+
+/* Bumped by every C library call that may close or replace an fd without
+ * the shim's close/dup2 wrappers seeing it (hooks_libc_close.c): a socket's
+ * fd is then checked against its cookie again on its next send. */
+extern uint32_t zc_fd_epoch;
+
+static inline void zc_fd_epoch_bump(void)
+{
+	__atomic_fetch_add(&zc_fd_epoch, 1, __ATOMIC_RELEASE);
+}
+
+/* The value of zc_sock.verified for fd matched now. */
+static inline uint64_t zc_sock_verified_key(int fd)
+{
+	return ((uint64_t)__atomic_load_n(&zc_fd_epoch, __ATOMIC_ACQUIRE) << 32) |
+	       ((uint32_t)fd + 1u);
+}
 extern uint32_t *zc_fdtab;
 extern uint32_t zc_sock_hwm;   /* slots [0, hwm) may be in use */
 

@@ -6,10 +6,13 @@
  * counter in the kernel, one in the shim); closing one copy while data is
  * in flight leaves the guard in place for the others. A socket closed
  * behind the shim's back (fclose of an fdopen'ed socket) whose number then
- * goes to a new socket must not lend the new socket its state.
+ * goes to a new socket must not lend the new socket its state; nor, when
+ * it goes to a file opened where the shim cannot see it, make a write to
+ * the file anything but a write.
  */
 #include "common.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,66 @@ int main(void)
 	if (itest_send_all(s3, buf, MSGLEN))
 		itest_die("send on the new socket");
 	memset(buf, 0xEE, MSGLEN);
+
+	/* Closed where the shim cannot see it, then the number is reused by
+	 * a file opened where the shim cannot see it either: a write to it
+	 * is a write to the file, whole. */
+	{
+		char path[] = "/tmp/zcshim-dupsock.XXXXXX";
+		struct itest_rx *rx4;
+		int s4, r4, tf;
+
+		itest_tcp_pair(&s4, &r4);
+		rx4 = itest_receiver_start(r4, 100);
+		itest_fill(buf, MSGLEN, 4);
+		if (itest_send_all(s4, buf, MSGLEN))
+			itest_die("send on the fourth socket");
+		f = fdopen(s4, "w");
+		if (!f)
+			itest_die("fdopen");
+		fclose(f);               /* data still in flight */
+		memset(buf, 0xEE, MSGLEN);
+		tf = mkstemp(path);
+		if (tf < 0)
+			itest_die("mkstemp");
+		unlink(path);
+		if (tf != s4) {   /* onto the freed number, unseen (fcntl) */
+			int t2 = fcntl(tf, F_DUPFD, s4);
+
+			if (t2 < 0)
+				itest_die("fcntl");
+			close(tf);
+			tf = t2;
+		}
+		if (tf != s4) {
+			fprintf(stderr, "dupsock: note: fd %d was not reused by the file (got %d)\n",
+				s4, tf);
+		} else {
+			char *back = malloc(MSGLEN);
+
+			itest_fill(buf, MSGLEN, 5);
+			if (write(tf, buf, MSGLEN) != MSGLEN) {
+				perror("dupsock: write to the file on the old socket's number");
+				bad = 1;
+			} else if (!back || pread(tf, back, MSGLEN, 0) != MSGLEN ||
+				   memcmp(back, buf, MSGLEN)) {
+				fprintf(stderr, "dupsock: the file does not hold what was written\n");
+				bad = 1;
+			}
+			free(back);
+		}
+		close(tf);
+		got = itest_receiver_join(rx4, &len);
+		for (size_t p = 0; p < len; p++)
+			if (got[p] != itest_pat(4, p)) {
+				fprintf(stderr, "dupsock: fourth socket: byte %zu changed\n", p);
+				bad = 1;
+				break;
+			}
+		if (len != MSGLEN)
+			bad = 1;
+		free(got);
+	}
 
 	itest_dump_stats();
 	close(s3);
