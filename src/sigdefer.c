@@ -52,12 +52,10 @@
  * run in that context anyway).
  */
 #include "sigdefer.h"
-#include "signals.h"
 #include "stats.h"
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include <ucontext.h>
 
 __thread int zc_crit_depth ZC_TLS_MODEL;
