@@ -17,7 +17,9 @@
  *            and read back SIG_DFL afterwards
  *   longjmp  a 300 us interval timer whose SIGALRM handler siglongjmps out
  *            of whatever the program was doing (sending), 300 times; then
- *            a checked exchange on a new connection
+ *            a checked exchange on a new connection (a send jumped out of
+ *            is abandoned: its socket copies from then on, so only the
+ *            new connection shows zerocopy)
  *   api      what sigaction(), signal(), sysv_signal(), sigset() and
  *            siginterrupt() report: the same with and without the shim
  *   early    a SIGHUP handler installed by a library constructor that ran
@@ -189,10 +191,12 @@ static void mode_rt(void)
 	side_rx = itest_receiver_start(r, 20);
 	rx = open_stream();
 
-	pthread_sigmask(SIG_UNBLOCK, &rt_only, NULL);
+	/* Still blocked across fork(): the child's first signals must not
+	 * reach the handler before rt_child holds the child's pid. */
 	rt_child = fork();
 	if (rt_child < 0)
 		itest_die("fork");
+	pthread_sigmask(SIG_UNBLOCK, &rt_only, NULL);
 	if (rt_child == 0) {
 		pid_t parent = getppid();
 

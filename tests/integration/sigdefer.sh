@@ -23,7 +23,10 @@ held() { # held MODE: signals were really deferred in that run
 for signals in $signal_modes; do
 	for mode in $modes; do
 		EXTRA_ENV="ZCSHIM_TEST_HOLD_US=200 ZCSHIM_SIGNALS=$signals" expect_intact sigdefer $mode $rounds
-		[ $signals = defer ] && held $mode
+		# longjmp: how many signals meet a section varies (0 to 4 seen):
+		# a jump out of a send abandons it, and its socket copies from
+		# then on (no section). What it checks is that the program lives.
+		[ $signals = defer ] && [ $mode != longjmp ] && held $mode
 		[ $signals = block ] && want signals_deferred 0 "sigdefer $mode with ZCSHIM_SIGNALS=block"
 	done
 done
