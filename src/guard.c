@@ -243,27 +243,12 @@ int zc_guard_copy_hot(uintptr_t start)
 #define SEEN_SIZE 65536u
 static uintptr_t seen_once[SEEN_SIZE];
 
-/* Would the release of entry e leave its pages as they are? Unguarded, or
- * a buffer seen completing before (and idle already, or room to keep it
- * idle). */
-static int release_keeps(const struct zc_ext *e)
+int zc_guard_release_keeps(const struct zc_ext *e)
 {
 	if (!zc_ext_guarded(e) || zc_cfg.test_no_guard)
 		return 1;
 	return !is_hot(e->start) && seen_once[page_slot(e->start, SEEN_SIZE)] == e->start &&
 	       (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, e->start) >= 0);
-}
-
-int zc_guard_release_keeps_locked(uint32_t slot, uint32_t sgen, uint32_t id)
-{
-	for (uint32_t i = 0; i < zc_ext.n; i++) {
-		const struct zc_ext *e = &zc_ext.v[i];
-
-		if (e->sent && e->slot == slot && e->sgen == sgen && e->id == id &&
-		    e->end > e->start && !release_keeps(e))
-			return 0;
-	}
-	return 1;
 }
 
 void zc_guard_retire_locked(uint32_t i)

@@ -55,10 +55,10 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce);
  * read-only (idle) until written, or release them now. */
 void zc_guard_retire_locked(uint32_t i);
 
-/* Would the release of call id (socket slot, generation sgen) leave every
- * page of it as it is (kept read-only as an idle buffer, or unguarded)?
- * Then nothing waits on reading its completion soon. */
-int zc_guard_release_keeps_locked(uint32_t slot, uint32_t sgen, uint32_t id);
+/* Would the release of entry e leave its pages as they are (unguarded, or
+ * a buffer seen completing before, idle already or with room to be kept
+ * idle)? Then nothing waits on reading its completion soon. (lock held) */
+int zc_guard_release_keeps(const struct zc_ext *e);
 
 /* Make the idle pages of [start, end) writable again; rewritten: the
  * program is writing them (the buffer is hot). Returns how many entries. */

@@ -153,7 +153,7 @@ refuse:
 static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 			  const struct zc_plan *p, size_t sent)
 {
-	int closed = !s->used || s->gen != gen;
+	int closed = !s->used || s->gen != gen, keeps = 1;
 	uint32_t id = closed ? 0 : zc_idwin_take(&s->win);
 
 	for (uint32_t k = 0; k < zc_ext.n; k++) {
@@ -163,6 +163,7 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 			continue;
 		e->sent = 1;
 		e->id = id;
+		keeps &= zc_guard_release_keeps(e);
 		if (e->head) {
 			e->bytes = sent;
 			zc_pin_bytes += e->pin_pages * zc_page;
@@ -201,7 +202,7 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 			}
 		}
 	}
-	if (!zc_guard_release_keeps_locked(slot, gen, id)) {
+	if (!keeps) {   /* (pages a partial send left unsent are counted too) */
 		s->must_reap = 1;
 		s->must_reap_id = id;
 	}
@@ -249,6 +250,23 @@ static uintptr_t first_page(const struct iovec *iov, size_t n)
 	return 0;
 }
 
+/* Is fd still the socket of slot? Every way to close or replace an fd
+ * through the C library is seen (hooks_fd.c, hooks_libc_close.c), so the
+ * cookie is read again only after one of the calls that do it out of the
+ * shim's sight, or for another fd of the socket. Returns the slot fd now
+ * belongs to, or what zc_sock_get says of it. */
+static int recheck(int fd, int slot)
+{
+	uint64_t key = zc_sock_verified_key(fd);
+
+	if (zc_sock_cookie(fd) == zc_socks[slot].cookie) {
+		__atomic_store_n(&zc_socks[slot].verified, key, __ATOMIC_RELAXED);
+		return slot;
+	}
+	zc_sock_forget_stale(fd, (uint32_t)slot);
+	return zc_sock_get(fd);
+}
+
 /* Common checks. Returns the slot; -1 to pass the call through, -2 to pass
  * it through counted as a copy (a local peer, or zerocopy off). */
 static int candidate(int fd, int flags, const struct msghdr *msg)
@@ -276,23 +294,11 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 			reap_now(slot);
 		return -2;
 	}
-	/* Is fd still this socket? Every way to close or replace an fd
-	 * through the C library is seen (hooks_fd.c, hooks_libc_close.c), so
-	 * the cookie is read again only after one of the calls that do it
-	 * out of the shim's sight, or for another fd of the socket. */
-	{
-		uint64_t key = zc_sock_verified_key(fd);
-
-		if (ZC_UNLIKELY(__atomic_load_n(&s->verified, __ATOMIC_RELAXED) != key)) {
-			if (zc_sock_cookie(fd) != s->cookie) {
-				zc_sock_forget_stale(fd, (uint32_t)slot);
-				if ((slot = zc_sock_get(fd)) < 0)
-					return slot;
-				s = &zc_socks[slot];
-			} else {
-				__atomic_store_n(&s->verified, key, __ATOMIC_RELAXED);
-			}
-		}
+	if (ZC_UNLIKELY(__atomic_load_n(&s->verified, __ATOMIC_RELAXED) !=
+			zc_sock_verified_key(fd))) {
+		if ((slot = recheck(fd, slot)) < 0)
+			return slot;
+		s = &zc_socks[slot];
 	}
 	if (s->unconnected && msg) {
 		if (!msg->msg_name)
