@@ -96,6 +96,15 @@ void zc_crit_block(void)
 	zc_crit_pending = 1;
 }
 
+/* The end of a section under ZCSHIM_SIGNALS=block: the mask back. */
+static void unblock(void)
+{
+	if (blocked) {
+		blocked = 0;
+		zc_sigmask(SIG_SETMASK, &block_saved, NULL);
+	}
+}
+
 /* Run the held handler as the kernel would have, here. */
 static void run_held(const struct held *h)
 {
@@ -122,10 +131,7 @@ void zc_crit_settle(void)
 
 	zc_crit_pending = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (blocked) {
-		blocked = 0;
-		zc_sigmask(SIG_SETMASK, &block_saved, NULL);
-	}
+	unblock();
 	if (held.sig > 0) {
 		struct held h = held;
 
@@ -147,10 +153,7 @@ void zc_crit_reset_child(void)
 		set_mask(held.mask);
 	}
 	zc_crit_pending = 0;
-	if (blocked) {
-		blocked = 0;
-		zc_sigmask(SIG_SETMASK, &block_saved, NULL);
-	}
+	unblock();
 }
 
 static int fault_raised(int sig, const siginfo_t *si)
@@ -158,15 +161,21 @@ static int fault_raised(int sig, const siginfo_t *si)
 	return si->si_code > 0 && (BIT(sig) & SYNC_SIGNALS);
 }
 
+int zc_signal_self(int sig, const siginfo_t *si)
+{
+	siginfo_t copy = *si;
+
+	return (int)syscall(SYS_rt_tgsigqueueinfo, (pid_t)syscall(SYS_getpid),
+			    (pid_t)syscall(SYS_gettid), sig, &copy);
+}
+
 /* A second signal while one is held: back to the kernel, blocked. */
 static int requeue(int sig, siginfo_t *si, ucontext_t *uc)
 {
-	siginfo_t copy = *si;
 	uint64_t one = BIT(sig), m;
 
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &one, NULL, sizeof one);
-	if (syscall(SYS_rt_tgsigqueueinfo, (pid_t)syscall(SYS_getpid),
-		    (pid_t)syscall(SYS_gettid), sig, &copy))
+	if (zc_signal_self(sig, si))
 		return -1;   /* the queue is full (RLIMIT_SIGPENDING) */
 	memcpy(&m, &uc->uc_sigmask, sizeof m);
 	m |= one;

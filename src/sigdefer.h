@@ -43,6 +43,10 @@ void zc_crit_reset_child(void);
 
 typedef void (*zc_sigfn_t)(int, siginfo_t *, void *);
 
+/* Queue sig to this thread again with siginfo si (any si_code: a thread
+ * may signal itself so). 0, or -1 when the queue is full. Async-signal-safe. */
+int zc_signal_self(int sig, const siginfo_t *si);
+
 /* Called first by every handler of the shim's for a program's signal (run:
  * that handler; run_mask and nodefer: what the kernel applies while it
  * runs). If this thread is inside a critical section, hold the signal (see

@@ -169,8 +169,7 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 		memset(&d, 0, sizeof d);
 		d.sa_handler = SIG_DFL;
 		zc_real.sigaction(sig, &d, NULL);
-		syscall(SYS_rt_tgsigqueueinfo, (pid_t)syscall(SYS_getpid),
-			(pid_t)syscall(SYS_gettid), sig, si);
+		zc_signal_self(sig, si);
 		return;
 	}
 	if (a.sa_flags & SA_SIGINFO)
@@ -257,11 +256,17 @@ void zc_altstack_ensure(void)
 		pthread_setspecific(altstack_key, p + zc_page);
 }
 
+/* Out of range, or one of libc's own (SIGCANCEL, SIGSETXID): libc's
+ * signal functions refuse it with EINVAL. */
+static int not_for_programs(int sig)
+{
+	return sig <= 0 || sig >= _NSIG || (sig >= 32 && sig < SIGRTMIN);
+}
+
 /* The kernel's or libc's own: sigaction() refuses to change them. */
 static int reserved(int sig)
 {
-	return sig <= 0 || sig >= _NSIG || sig == SIGKILL || sig == SIGSTOP ||
-	       (sig >= 32 && sig < SIGRTMIN);
+	return not_for_programs(sig) || sig == SIGKILL || sig == SIGSTOP;
 }
 
 int zc_signals_install(void)
@@ -379,7 +384,7 @@ static zc_sighandler_t set_simple(int sig, zc_sighandler_t handler, int flags, i
 {
 	struct sigaction a, old;
 
-	if (handler == SIG_ERR || sig < 1 || sig >= _NSIG || (sig >= 32 && sig < SIGRTMIN)) {
+	if (handler == SIG_ERR || not_for_programs(sig)) {
 		errno = EINVAL;
 		return SIG_ERR;
 	}
