@@ -20,6 +20,24 @@
 
 #define MSGLEN (150 * 1024 + 31)
 
+/* A connection that carried message m alone: 0 if it arrived whole. */
+static int one_message(struct itest_rx *rx, unsigned m, const char *what)
+{
+	size_t len;
+	unsigned char *got = itest_receiver_join(rx, &len);
+	int bad = len != MSGLEN;
+
+	for (size_t p = 0; p < len && !bad; p++)
+		if (got[p] != itest_pat(m, p)) {
+			fprintf(stderr, "dupsock: %s: byte %zu changed\n", what, p);
+			bad = 1;
+		}
+	if (len != MSGLEN)
+		fprintf(stderr, "dupsock: %s: %zu bytes, want %d\n", what, len, MSGLEN);
+	free(got);
+	return bad;
+}
+
 int main(void)
 {
 	char *buf = (char *)itest_pages(MSGLEN + 8192) + 64;
@@ -115,16 +133,7 @@ int main(void)
 			free(back);
 		}
 		close(tf);
-		got = itest_receiver_join(rx4, &len);
-		for (size_t p = 0; p < len; p++)
-			if (got[p] != itest_pat(4, p)) {
-				fprintf(stderr, "dupsock: fourth socket: byte %zu changed\n", p);
-				bad = 1;
-				break;
-			}
-		if (len != MSGLEN)
-			bad = 1;
-		free(got);
+		bad |= one_message(rx4, 4, "fourth socket");
 	}
 
 	itest_dump_stats();
@@ -133,14 +142,6 @@ int main(void)
 	if (itest_verify(got, len, 3, MSGLEN))
 		bad = 1;
 	free(got);
-	got = itest_receiver_join(rx2, &len);
-	for (size_t p = 0; p < len; p++)
-		if (got[p] != itest_pat(3, p)) {
-			fprintf(stderr, "dupsock: new socket: byte %zu changed\n", p);
-			bad = 1;
-			break;
-		}
-	if (len != MSGLEN)
-		bad = 1;
+	bad |= one_message(rx2, 3, "new socket");
 	return bad ? ITEST_CORRUPT : ITEST_OK;
 }
