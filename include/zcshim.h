@@ -11,8 +11,9 @@
 
 /*
  * X(name, what it counts). Every field is an unsigned 64-bit counter except
- * the gauges inflight_bytes (now), inflight_max_bytes (high water) and
- * idle_ranges (now).
+ * the gauges inflight_bytes (now), inflight_max_bytes (high water),
+ * idle_ranges (now) and the cost model's measured numbers (cost_*,
+ * guard_once_min_pages: set once, on the first send that could be guarded).
  */
 #define ZCSHIM_STATS_FIELDS(X)                                                   \
 	X(zc_sends, "send calls that went out with MSG_ZEROCOPY")                \
@@ -38,6 +39,11 @@
 	X(inflight_max_bytes, "highest value inflight_bytes reached")            \
 	X(sockets_zc_on, "sockets on which zerocopy was enabled")                \
 	X(sockets_zc_off, "sockets that stopped using zerocopy (COPIED)")           \
-	X(signals_deferred, "program signals held until the shim left a critical section")
+	X(signals_deferred, "program signals held until the shim left a critical section") \
+	X(unkept_copies, "large sends copied: guarding them would pay a protection for that send alone") \
+	X(cost_pair_ns, "measured: mprotect read-only and back, one page (ns)")     \
+	X(cost_pair_page_ns, "measured: what each further page adds to that (ns)") \
+	X(cost_copy_page_ns, "measured: copying one page (ns)")                    \
+	X(guard_once_min_pages, "pages from which one guard cycle beats a copy (0: never)")
 
 #endif

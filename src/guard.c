@@ -9,6 +9,7 @@
  */
 #include "guard.h"
 #include "bounce.h"
+#include "calibrate.h"
 #include "shim.h"
 #include "sock.h"
 #include "stats.h"
@@ -249,6 +250,32 @@ int zc_guard_release_keeps(const struct zc_ext *e)
 		return 1;
 	return !is_hot(e->start) && seen_once[page_slot(e->start, SEEN_SIZE)] == e->start &&
 	       (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, e->start) >= 0);
+}
+
+int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
+{
+	struct zc_ext_range r[32];
+	size_t n, pages = 0;
+	uint32_t s = page_slot(start, SEEN_SIZE);
+
+	if (!zc_cfg.adapt || zc_cfg.test_no_guard)
+		return 1;
+	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
+	if (n == 0)
+		return 1;   /* read-only already: this send costs no protection */
+	if (n > 32)
+		pages = (end - start) / zc_page;
+	else
+		for (size_t i = 0; i < n; i++)
+			pages += (r[i].end - r[i].start) / zc_page;
+	if (!is_hot(start) && seen_once[s] == start &&
+	    (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, start) >= 0))
+		return 1;   /* kept read-only after it: paid once for many sends */
+	if (pages >= zc_calib_once_min_pages())
+		return 1;   /* big enough that even one guard cycle beats the copy */
+	/* Copied; sent again, the buffer is kept (and so worth guarding). */
+	seen_once[s] = start;
+	return 0;
 }
 
 void zc_guard_retire_locked(uint32_t i)

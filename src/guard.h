@@ -60,6 +60,15 @@ void zc_guard_retire_locked(uint32_t i);
  * idle)? Then nothing waits on reading its completion soon. (lock held) */
 int zc_guard_release_keeps(const struct zc_ext *e);
 
+/* Is guarding [start, end) for one send worth what the protection costs?
+ * Yes if its pages are read-only already, or will be kept read-only after
+ * this send (a buffer sent before, with room in the idle set), or if the
+ * cost model (costmodel.h) finds even a single guard cycle of that many
+ * pages cheaper than the copy. No: the send is copied, and the buffer is
+ * remembered so that its next send is kept. Always yes with
+ * ZCSHIM_ADAPT=0. (lock held) */
+int zc_guard_worth_locked(uintptr_t start, uintptr_t end);
+
 /* Make the idle pages of [start, end) writable again; rewritten: the
  * program is writing them (the buffer is hot). Returns how many entries. */
 int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);

@@ -6,6 +6,7 @@
  * library constructor) that sends early is merely not accelerated.
  */
 #include "bounce.h"
+#include "calibrate.h"
 #include "guard.h"
 #include "quarantine.h"
 #include "shim.h"
@@ -230,6 +231,7 @@ static void atfork_child(void)
 	zc_live_zc = 0;
 	zc_sock_note_inherited();
 	zc_stats_reset();
+	zc_calib_publish();   /* the parent's measurements hold here too */
 	zc_vma_invalidate();
 	zc_lock_reset();
 }

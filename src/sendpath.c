@@ -18,6 +18,7 @@
  */
 #include "sendpath.h"
 #include "bounce.h"
+#include "calibrate.h"
 #include "guard.h"
 #include "iovplan.h"
 #include "quarantine.h"
@@ -121,6 +122,11 @@ static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *
 	for (int i = 0; i < p->next; i++)
 		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
 			goto refuse;
+	for (int i = 0; i < p->next; i++)
+		if (!zc_guard_worth_locked(p->ext[i].start, p->ext[i].end)) {
+			ZC_STAT_ADD(unkept_copies, 1);
+			goto refuse;
+		}
 	for (int i = 0; i < p->next; i++) {
 		struct zc_ext e = { 0 };
 
@@ -324,6 +330,8 @@ static void count_copy(size_t total)
  * thread's signal stack). -1: copy instead (the socket is not held). */
 static int begin(struct zc_sock *s, int fd)
 {
+	if (ZC_UNLIKELY(!zc_calibrated()) && zc_cfg.adapt)
+		zc_calibrate();   /* once: the numbers zc_guard_worth_locked uses */
 	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
 		return -1;   /* another thread is sending on this socket */
 	if (enable_zerocopy(s, fd)) {

@@ -12,5 +12,6 @@ Suite *iovplan_suite(void);
 Suite *config_suite(void);
 Suite *stats_suite(void);
 Suite *vma_suite(void);
+Suite *costmodel_suite(void);
 
 #endif
