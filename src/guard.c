@@ -259,10 +259,10 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	uint32_t s = page_slot(start, SEEN_SIZE);
 
 	if (!zc_cfg.adapt || zc_cfg.test_no_guard)
-		return 1;
+		return ZC_WORTH_PROTECT;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n == 0)
-		return 1;   /* read-only already: this send costs no protection */
+		return ZC_WORTH_COVERED;   /* read-only already: no protection to pay */
 	if (n > 32)
 		pages = (end - start) / zc_page;
 	else
@@ -270,12 +270,12 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 			pages += (r[i].end - r[i].start) / zc_page;
 	if (!is_hot(start) && seen_once[s] == start &&
 	    (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, start) >= 0))
-		return 1;   /* kept read-only after it: paid once for many sends */
+		return ZC_WORTH_PROTECT;   /* kept read-only after it: paid once for many sends */
 	if (pages >= zc_calib_once_min_pages())
-		return 1;   /* big enough that even one guard cycle beats the copy */
+		return ZC_WORTH_PROTECT;   /* big enough that even one guard cycle beats the copy */
 	/* Copied; sent again, the buffer is kept (and so worth guarding). */
 	seen_once[s] = start;
-	return 0;
+	return ZC_WORTH_COPY;
 }
 
 void zc_guard_retire_locked(uint32_t i)
@@ -292,6 +292,16 @@ void zc_guard_retire_locked(uint32_t i)
 	 * idle set is full). */
 	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && !is_hot(e->start)) {
 		if (seen_once[s] == e->start) {
+			int k = zc_ext_idle_find(&zc_ext, e->start);
+
+			if (k >= 0 && zc_ext.idle[k].end >= e->end) {
+				/* Sent while idle (a buffer sent again and
+				 * again): the idle range holds it all, so there
+				 * is nothing to add and nothing to make
+				 * writable. One search instead of two. */
+				zc_ext_remove(&zc_ext, i);
+				return;
+			}
 			zc_ext_idle_add(&zc_ext, e->start, e->end);
 			__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
 		} else

@@ -64,9 +64,11 @@ int zc_guard_release_keeps(const struct zc_ext *e);
  * Yes if its pages are read-only already, or will be kept read-only after
  * this send (a buffer sent before, with room in the idle set), or if the
  * cost model (costmodel.h) finds even a single guard cycle of that many
- * pages cheaper than the copy. No: the send is copied, and the buffer is
- * remembered so that its next send is kept. Always yes with
- * ZCSHIM_ADAPT=0. (lock held) */
+ * pages cheaper than the copy. No (ZC_WORTH_COPY): the send is copied, and
+ * the buffer is remembered so that its next send is kept. ZC_WORTH_COVERED:
+ * every page is read-only already (no protection to make); otherwise
+ * ZC_WORTH_PROTECT, always with ZCSHIM_ADAPT=0. (lock held) */
+enum { ZC_WORTH_COPY, ZC_WORTH_PROTECT, ZC_WORTH_COVERED /* nothing to protect */ };
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end);
 
 /* Make the idle pages of [start, end) writable again; rewritten: the

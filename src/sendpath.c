@@ -117,20 +117,27 @@ static void disarm_locked(uint32_t slot, uint32_t gen, int b)
  * bounce slot returned). */
 static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *p)
 {
+	unsigned char worth[ZC_PLAN_IN_MAX];
+
 	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap)
 		goto refuse;
 	for (int i = 0; i < p->next; i++)
 		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
 			goto refuse;
-	for (int i = 0; i < p->next; i++)
-		if (!zc_guard_worth_locked(p->ext[i].start, p->ext[i].end)) {
+	for (int i = 0; i < p->next; i++) {
+		worth[i] = (unsigned char)zc_guard_worth_locked(p->ext[i].start, p->ext[i].end);
+		if (worth[i] == ZC_WORTH_COPY) {
 			ZC_STAT_ADD(unkept_copies, 1);
 			goto refuse;
 		}
+	}
 	for (int i = 0; i < p->next; i++) {
 		struct zc_ext e = { 0 };
 
-		if (zc_guard_protect_locked(p->ext[i].start, p->ext[i].end)) {
+		/* (Covered stays covered: nothing below takes protection away
+		 * before the entries are added.) */
+		if (worth[i] != ZC_WORTH_COVERED &&
+		    zc_guard_protect_locked(p->ext[i].start, p->ext[i].end)) {
 			/* Undo the entries already armed; without a head
 			 * entry yet, b goes back here. */
 			if (i == 0)
