@@ -1,6 +1,7 @@
 /*
  * hooks_mem.c - the program's memory changing under the guard.
  *
+ *   malloc    (hooks_alloc.c) large blocks on a page boundary;
  *   free      the chunk waits in the quarantine (quarantine.h) until its
  *             pages are released, then is freed for the program; when the
  *             quarantine is full its guarded pages get fresh pages (no
@@ -20,6 +21,7 @@
  *             simply unknown to the cache, which then reads them.)
  */
 #include "guard.h"
+#include "hooks_alloc.h"
 #include "quarantine.h"
 #include "shim.h"
 #include "vma.h"
@@ -29,6 +31,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -69,6 +72,8 @@ static int free_later(void *p)
 
 ZC_EXPORT void free(void *p)
 {
+	if (ZC_UNLIKELY(zc_boot_owns(p)))
+		return;   /* a block of the bootstrap arena: never freed */
 	if (ZC_UNLIKELY(!zc_real.free)) {
 		if (zc_binding)
 			return;   /* dlsym's own allocation while binding: leak it */
@@ -89,8 +94,21 @@ ZC_EXPORT void free(void *p)
 	}
 }
 
+/* A block of the bootstrap arena moves to the allocator's memory. */
+static void *boot_realloc(void *p, size_t n)
+{
+	size_t old = zc_boot_size(p);
+	void *q = malloc(n ? n : 1);
+
+	if (q)
+		memcpy(q, p, old < n ? old : n);
+	return q;
+}
+
 ZC_EXPORT void *realloc(void *p, size_t n)
 {
+	if (ZC_UNLIKELY(zc_boot_owns(p)))
+		return boot_realloc(p, n);
 	if (p && ZC_UNLIKELY(zc_guard_any()) && zc_ready)
 		chunk_dying(p, ZC_RESOLVE_COPY);
 	return ZC_REAL(realloc)(p, n);
@@ -98,6 +116,13 @@ ZC_EXPORT void *realloc(void *p, size_t n)
 
 ZC_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
+	if (ZC_UNLIKELY(zc_boot_owns(p))) {
+		if (size && n > SIZE_MAX / size) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_realloc(p, n * size);
+	}
 	if (p && ZC_UNLIKELY(zc_guard_any()) && zc_ready)
 		chunk_dying(p, ZC_RESOLVE_COPY);
 	return ZC_REAL(reallocarray)(p, n, size);

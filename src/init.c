@@ -8,6 +8,7 @@
 #include "bounce.h"
 #include "calibrate.h"
 #include "guard.h"
+#include "hooks_alloc.h"
 #include "quarantine.h"
 #include "shim.h"
 #include "signals.h"
@@ -128,6 +129,8 @@ static void log_settings(void)
 		ADD(" ZCSHIM_MAX_INFLIGHT=%zu", zc_cfg.max_inflight);
 	if (zc_cfg.adapt != d.adapt)
 		ADD(" ZCSHIM_ADAPT=0");
+	if (zc_cfg.align != d.align)
+		ADD(" ZCSHIM_ALIGN=1");
 	if (zc_cfg.signals_block)
 		ADD(" ZCSHIM_SIGNALS=block");
 	if (zc_cfg.test_no_guard)
@@ -192,6 +195,7 @@ __attribute__((constructor)) static void zc_init(void)
 		return;
 	}
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	zc_align_init();
 	log_settings();
 	__atomic_store_n(&zc_ready, 1, __ATOMIC_RELEASE);
 }

@@ -2,8 +2,10 @@
  * real.c - bind the wrapped libc functions.
  *
  * dlsym() may itself call malloc/free (for its error string); the shim wraps
- * free and realloc, so a thread-local flag marks "binding in progress" and
- * the free wrapper leaks rather than recursing while it is set.
+ * malloc, free and realloc, so a thread-local flag marks "binding in
+ * progress": malloc then hands out blocks of a static arena, and the free
+ * wrapper leaks rather than recursing (hooks_alloc.c). malloc is bound
+ * first, so the arena serves only what binding malloc itself needs.
  */
 #include "real.h"
 #include "shim.h"

@@ -24,6 +24,7 @@
 typedef void (*zc_sighandler_t)(int);
 
 #define ZC_REAL_FUNCS(X)                                                                      \
+	X(void *, malloc, (size_t))                                                           \
 	X(ssize_t, send, (int, const void *, size_t, int))                                    \
 	X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
 	X(ssize_t, sendmsg, (int, const struct msghdr *, int))                                \
@@ -93,7 +94,9 @@ typedef void (*zc_sighandler_t)(int);
 	X(pid_t, forkpty, (int *, char *, const struct termios *, const struct winsize *))
 
 /* Used, not wrapped. */
-#define ZC_REAL_PLAIN(X) X(size_t, malloc_usable_size, (void *))
+#define ZC_REAL_PLAIN(X)                                                                      \
+	X(size_t, malloc_usable_size, (void *))                                               \
+	X(int, posix_memalign, (void **, size_t, size_t))
 
 struct zc_real_table {
 #define ZC_REAL_PTR(ret, name, args) ret(*name) args;

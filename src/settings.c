@@ -303,6 +303,11 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 		report(&r, "ZCSHIM_ADAPT", v, "is not 0 or 1", "1");
 	}
 
+	if ((v = get("ZCSHIM_ALIGN", ctx)) && parse_bool(v, &cfg->align)) {
+		cfg->align = 0;
+		report(&r, "ZCSHIM_ALIGN", v, "is not 0 or 1", "0");
+	}
+
 	if ((v = get("ZCSHIM_SIGNALS", ctx))) {
 		if (!strcasecmp(v, "block"))
 			cfg->signals_block = 1;

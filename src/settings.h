@@ -25,6 +25,7 @@ struct zc_config {
 	uint32_t copied_limit;     /* ZCSHIM_COPIED_LIMIT: COPIED completions before a socket stops */
 	size_t max_inflight;       /* ZCSHIM_MAX_INFLIGHT: cap on unreleased zerocopy bytes, 0 = auto */
 	int adapt;                 /* ZCSHIM_ADAPT: copy buffers rewritten between sends */
+	int align;                 /* ZCSHIM_ALIGN: large malloc() blocks on a page boundary */
 	int signals_block;         /* ZCSHIM_SIGNALS=block: block signals in critical sections */
 	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: tests only, sends unguarded */
 	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: tests only (scripts/memcheck) */
