@@ -436,6 +436,23 @@ START_TEST(test_signals)
 }
 END_TEST
 
+START_TEST(test_align)
+{
+	struct zc_config cfg;
+	struct reports r;
+
+	zc_config_defaults(&cfg);
+	ck_assert_int_eq(cfg.align, 0);   /* malloc() left alone by default */
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_ALIGN", "1"), 0);
+	ck_assert_int_eq(cfg.align, 1);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_ALIGN", "0"), 0);
+	ck_assert_int_eq(cfg.align, 0);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_ALIGN", "page"), 1);
+	check_one_report(&r, "ZCSHIM_ALIGN", "page");
+	ck_assert_int_eq(cfg.align, 0);   /* a bad value keeps the default */
+}
+END_TEST
+
 START_TEST(test_other_numbers)
 {
 	struct zc_config cfg;
@@ -537,6 +554,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_log);
 	tcase_add_test(tc, test_disable);
 	tcase_add_test(tc, test_signals);
+	tcase_add_test(tc, test_align);
 	tcase_add_test(tc, test_other_numbers);
 	tcase_add_test(tc, test_several_bad);
 	tcase_add_test(tc, test_parse_size);
