@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* Pages measured by the calibration for the per-page slopes. */
-#define ZC_COST_PAGES 64u
+#define ZC_COST_PAGES 16u
 
 /* No number of pages pays for a single guard cycle. */
 #define ZC_COST_NEVER UINT32_MAX

@@ -12,8 +12,9 @@
 
 START_TEST(test_from_samples)
 {
-	/* 1 page 7000 ns, 64 pages 7000 + 63 * 250, copy 64 pages 64 * 130 */
-	struct zc_cost c = zc_cost_from_samples(7000, 7000 + 63 * 250, 64 * 130);
+	/* 1 page 7000 ns, N pages 7000 + (N - 1) * 250, copy of N pages N * 130 */
+	struct zc_cost c = zc_cost_from_samples(7000, 7000 + (ZC_COST_PAGES - 1) * 250,
+						 ZC_COST_PAGES * 130);
 
 	ck_assert_uint_eq(c.pair_ns, 7000);
 	ck_assert_uint_eq(c.pair_page_ns, 250);
@@ -26,8 +27,8 @@ END_TEST
 
 START_TEST(test_noisy_slope)
 {
-	/* 64 pages measured cheaper than one: the slope is zero, not huge. */
-	struct zc_cost c = zc_cost_from_samples(5000, 4000, 64 * 100);
+	/* N pages measured cheaper than one: the slope is zero, not huge. */
+	struct zc_cost c = zc_cost_from_samples(5000, 4000, ZC_COST_PAGES * 100);
 
 	ck_assert_uint_eq(c.pair_page_ns, 0);
 	ck_assert_uint_eq(zc_cost_once_min_pages(&c), 51);   /* 5000 / 100 + 1 */
