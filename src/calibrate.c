@@ -76,11 +76,12 @@ void zc_calibrate(void)
 	size_t len = 2 * n + 3 * zc_page;
 	long m;
 	char *src, *dst;
-	uint64_t p1, pn, cn;
+	uint64_t p1, pn, cn, t0;
 
 	if (!__atomic_compare_exchange_n(&zc_calib_state, &idle, 1, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_RELAXED))
 		return;
+	t0 = zc_now_ns();
 	m = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == -1) {
 		/* No memory to measure with: copy such sends (the choice the
@@ -101,16 +102,18 @@ void zc_calibrate(void)
 	}
 	__atomic_store_n(&zc_calib_state, 2, __ATOMIC_RELEASE);
 	zc_calib_publish();
+	t0 = (zc_now_ns() - t0) / 1000;
 	if (once_min == ZC_COST_NEVER)
-		zc_debug("cost model: mprotect pair %llu ns + %llu ns/page, copy %llu ns/page: "
-			 "a send guarded for itself alone never pays; such sends are copied",
-			 (unsigned long long)cost.pair_ns, (unsigned long long)cost.pair_page_ns,
-			 (unsigned long long)cost.copy_page_ns);
+		zc_debug("cost model (measured in %llu us): mprotect pair %llu ns + %llu ns/page, "
+			 "copy %llu ns/page: a send guarded for itself alone never pays; such sends "
+			 "are copied", (unsigned long long)t0, (unsigned long long)cost.pair_ns,
+			 (unsigned long long)cost.pair_page_ns, (unsigned long long)cost.copy_page_ns);
 	else
-		zc_debug("cost model: mprotect pair %llu ns + %llu ns/page, copy %llu ns/page: "
-			 "a send guarded for itself alone pays from %u pages",
-			 (unsigned long long)cost.pair_ns, (unsigned long long)cost.pair_page_ns,
-			 (unsigned long long)cost.copy_page_ns, once_min);
+		zc_debug("cost model (measured in %llu us): mprotect pair %llu ns + %llu ns/page, "
+			 "copy %llu ns/page: a send guarded for itself alone pays from %u pages",
+			 (unsigned long long)t0, (unsigned long long)cost.pair_ns,
+			 (unsigned long long)cost.pair_page_ns, (unsigned long long)cost.copy_page_ns,
+			 once_min);
 }
 
 uint32_t zc_calib_once_min_pages(void)

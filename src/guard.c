@@ -244,19 +244,26 @@ int zc_guard_copy_hot(uintptr_t start)
 #define SEEN_SIZE 65536u
 static uintptr_t seen_once[SEEN_SIZE];
 
+/* Will the buffer whose first guarded page is start stay read-only when
+ * its call is released: not rewritten, seen before, and idle already or
+ * with room in the idle set? */
+static int kept_on_release(uintptr_t start)
+{
+	return !is_hot(start) && seen_once[page_slot(start, SEEN_SIZE)] == start &&
+	       (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, start) >= 0);
+}
+
 int zc_guard_release_keeps(const struct zc_ext *e)
 {
 	if (!zc_ext_guarded(e) || zc_cfg.test_no_guard)
 		return 1;
-	return !is_hot(e->start) && seen_once[page_slot(e->start, SEEN_SIZE)] == e->start &&
-	       (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, e->start) >= 0);
+	return kept_on_release(e->start);
 }
 
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 {
 	struct zc_ext_range r[32];
 	size_t n, pages = 0;
-	uint32_t s = page_slot(start, SEEN_SIZE);
 
 	if (!zc_cfg.adapt || zc_cfg.test_no_guard)
 		return ZC_WORTH_PROTECT;
@@ -268,13 +275,12 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	else
 		for (size_t i = 0; i < n; i++)
 			pages += (r[i].end - r[i].start) / zc_page;
-	if (!is_hot(start) && seen_once[s] == start &&
-	    (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, start) >= 0))
-		return ZC_WORTH_PROTECT;   /* kept read-only after it: paid once for many sends */
+	if (kept_on_release(start))
+		return ZC_WORTH_PROTECT;   /* paid once for many sends */
 	if (pages >= zc_calib_once_min_pages())
 		return ZC_WORTH_PROTECT;   /* big enough that even one guard cycle beats the copy */
 	/* Copied; sent again, the buffer is kept (and so worth guarding). */
-	seen_once[s] = start;
+	seen_once[page_slot(start, SEEN_SIZE)] = start;
 	return ZC_WORTH_COPY;
 }
 
