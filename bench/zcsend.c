@@ -4,7 +4,12 @@
  * MSG_ZEROCOPY sender that reaps its completions and never touches a buffer
  * before the kernel released it: the reference for what zerocopy can give.
  *
- * usage: zcsend [--zc] WORKLOAD SIZE COUNT [ADDRESS]
+ * With --zc-shape, the hand-written sender sends each datagram as the shim
+ * does: the unaligned head and tail copied into a buffer of its own, and
+ * sendmsg() of three pieces (what the guard's shape costs, apart from its
+ * bookkeeping).
+ *
+ * usage: zcsend [--zc|--zc-shape] WORKLOAD SIZE COUNT [ADDRESS]
  *   stable  one buffer written once, sent again and again
  *   ring    256 MiB of buffers written once, sent round robin (cold cache):
  *           a content cache in steady state, timed after two untimed
@@ -30,11 +35,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define DGRAM_MAX 61440
 
 static int zc;                 /* hand-written MSG_ZEROCOPY */
+static int shape;              /* ... sent in the shim's three pieces */
 static uint32_t next_id;       /* id of the next zerocopy call */
 static uint32_t done_below;    /* every id below this is released */
 static unsigned char *done;    /* released ids, circular, for out-of-order ranges */
@@ -90,12 +97,29 @@ static void wait_for(int fd, uint32_t id)
 		reap(fd, 1);
 }
 
+/* One datagram of n bytes from b as the shim sends it: the bytes before
+ * the first page boundary and after the last one copied to a buffer of
+ * their own, the whole pages in between from b. */
+static ssize_t send_shaped(int fd, const char *b, size_t n)
+{
+	static char edge[2][4096];
+	uintptr_t lo = ((uintptr_t)b + 4095) & ~(uintptr_t)4095;
+	uintptr_t hi = ((uintptr_t)b + n) & ~(uintptr_t)4095;
+	struct iovec v[3] = { { edge[0], lo - (uintptr_t)b }, { (void *)lo, hi - lo },
+			      { edge[1], (uintptr_t)b + n - hi } };
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = 3 };
+
+	memcpy(edge[0], b, v[0].iov_len);
+	memcpy(edge[1], (const void *)hi, v[2].iov_len);
+	return sendmsg(fd, &m, MSG_ZEROCOPY);
+}
+
 /* Send one message of size bytes from b; returns the last call's id. */
 static uint32_t send_msg(int fd, const char *b, size_t size)
 {
 	for (size_t off = 0; off < size;) {
 		size_t n = size - off < DGRAM_MAX ? size - off : DGRAM_MAX;
-		ssize_t r = send(fd, b + off, n, zc ? MSG_ZEROCOPY : 0);
+		ssize_t r = shape ? send_shaped(fd, b + off, n) : send(fd, b + off, n, zc ? MSG_ZEROCOPY : 0);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -127,8 +151,10 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--zc"))
 		zc = 1, a = 2;
+	else if (argc > 1 && !strcmp(argv[1], "--zc-shape"))
+		zc = shape = 1, a = 2;
 	if (argc < a + 3) {
-		fprintf(stderr, "usage: zcsend [--zc] stable|ring|reuse|fresh SIZE COUNT [ADDRESS]\n");
+		fprintf(stderr, "usage: zcsend [--zc|--zc-shape] stable|ring|reuse|fresh SIZE COUNT [ADDRESS]\n");
 		return 2;
 	}
 	w = argv[a];
