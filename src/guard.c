@@ -540,6 +540,10 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		had = 1;
 		if (mode == ZC_RESOLVE_COPY) {
 			nfds = reap_owners_locked(start, end, fds, 16);
+			/* A call the reap completed may have left its pages
+			 * kept read-only (idle): writable at once, as above,
+			 * not after a wait for a completion already read. */
+			zc_guard_drop_idle_locked(start, end, 1);
 			if (!zc_ext_overlaps(&zc_ext, start, end)) {
 				zc_unlock();
 				break;
