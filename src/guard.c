@@ -165,6 +165,15 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
  * costs a full guard cycle (two protection changes and a fault), so a
  * buffer found rewritten again right after its probe waits twice as long
  * for the next one, up to HOT_PROBE << HOT_LEVEL_MAX sends.
+ *
+ * Most probes of a buffer still rewritten need not be made: the send before
+ * a probe samples the content of the buffer's first guarded page, and the
+ * probe samples it again. Different: the program wrote the buffer between
+ * the two sends, which is what the probe would find, at the price of a
+ * guard cycle; the probe is skipped and counted as failed. The same: the
+ * probe is made (a rewrite with the same bytes, or outside the sampled
+ * words, is found by the guard as before). A sample only ever skips a
+ * probe; it never lets a send go out unguarded.
  */
 #define HOT_SIZE 1024
 #define HOT_PROBE 64
@@ -172,9 +181,11 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
 
 static struct {
 	uintptr_t start;
+	uint64_t sample;   /* content sample taken by the send before a probe */
 	uint32_t sends;
 	uint8_t level;     /* probes every HOT_PROBE << level sends */
 	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
+	uint8_t sampled;   /* sample is valid */
 } hot[HOT_SIZE];
 
 /* The slot of a buffer (keyed by its first guarded page) in a table of
@@ -204,6 +215,7 @@ static void mark_hot(uintptr_t start)
 	__atomic_store_n(&hot[h].sends, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&hot[h].level, level, __ATOMIC_RELAXED);
 	__atomic_store_n(&hot[h].probing, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot[h].sampled, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&hot[h].start, start, __ATOMIC_RELAXED);
 }
 
@@ -218,17 +230,51 @@ static int is_hot(uintptr_t start)
 
 int zc_guard_copy_hot(uintptr_t start)
 {
-	uint32_t h = hot_slot(start), every;
+	uint32_t h = hot_slot(start), every, n;
 
 	if (!zc_cfg.adapt || !start || __atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start ||
 	    __atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED))
-		return 0;
+		return ZC_HOT_NO;
 	every = (uint32_t)HOT_PROBE << __atomic_load_n(&hot[h].level, __ATOMIC_RELAXED);
-	if (__atomic_add_fetch(&hot[h].sends, 1, __ATOMIC_RELAXED) % every == 0) {
-		__atomic_store_n(&hot[h].probing, 1, __ATOMIC_RELAXED);   /* probe */
-		ZC_STAT_ADD(hot_probes, 1);
+	n = __atomic_add_fetch(&hot[h].sends, 1, __ATOMIC_RELAXED) % every;
+	if (ZC_LIKELY(n != 0 && n != every - 1))
+		return ZC_HOT_COPY;
+	return n ? ZC_HOT_SAMPLE : ZC_HOT_PROBE;
+}
+
+/* These run without the lock, as zc_guard_copy_hot does: a race with
+ * mark_hot (under the lock) or another sender only moves a probe. */
+void zc_guard_hot_note(uintptr_t start, int ok, uint64_t sample)
+{
+	uint32_t h = hot_slot(start);
+
+	if (__atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start)
+		return;
+	__atomic_store_n(&hot[h].sample, sample, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot[h].sampled, (uint8_t)(ok != 0), __ATOMIC_RELAXED);
+}
+
+int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
+{
+	uint32_t h = hot_slot(start);
+
+	if (__atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start)
+		return 1;   /* forgotten meanwhile: not known rewritten */
+	if (ok && __atomic_load_n(&hot[h].sampled, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&hot[h].sample, __ATOMIC_RELAXED) != sample) {
+		uint8_t level = __atomic_load_n(&hot[h].level, __ATOMIC_RELAXED);
+
+		/* Rewritten since the send before: what a failed probe does. */
+		if (level < HOT_LEVEL_MAX)
+			__atomic_store_n(&hot[h].level, (uint8_t)(level + 1), __ATOMIC_RELAXED);
+		__atomic_store_n(&hot[h].sends, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&hot[h].sampled, 0, __ATOMIC_RELAXED);
+		ZC_STAT_ADD(hot_probes_skipped, 1);
 		return 0;
 	}
+	__atomic_store_n(&hot[h].sampled, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot[h].probing, 1, __ATOMIC_RELAXED);   /* probe */
+	ZC_STAT_ADD(hot_probes, 1);
 	return 1;
 }
 

@@ -77,8 +77,21 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);
 
 
 /* Should a send whose first guarded page is start be copied, because the
- * program rewrites that buffer between sends? (lock-free) */
+ * program rewrites that buffer between sends? (lock-free)
+ *   ZC_HOT_NO      not known rewritten (or its probe is out): go on;
+ *   ZC_HOT_COPY    copy it;
+ *   ZC_HOT_SAMPLE  copy it, and give zc_guard_hot_note() a sample of the
+ *                  page's content: the next send is due to probe;
+ *   ZC_HOT_PROBE   a probe is due: zc_guard_hot_probe() decides, with a
+ *                  sample of the page's content now. */
+enum { ZC_HOT_NO, ZC_HOT_COPY, ZC_HOT_SAMPLE, ZC_HOT_PROBE };
 int zc_guard_copy_hot(uintptr_t start);
+void zc_guard_hot_note(uintptr_t start, int ok, uint64_t sample);
+/* 1: probe (send with zerocopy); 0: the content changed since the send
+ * before (noted), so the program still rewrites the buffer: the probe is
+ * skipped as if it had found a write, and the send copied. ok = 0 (the
+ * page could not be read): probe. (lock-free) */
+int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample);
 
 /* The kernel released call id of (slot, sgen). */
 void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id);

@@ -251,6 +251,49 @@ static void reap_now(int slot)
 	zc_unlock();
 }
 
+/* A sample of a page's content (16 words, 256 bytes apart) for the hot
+ * table's probes; -1 if the page cannot be read. The page lies inside the
+ * send's own payload, but the pointer is the program's: read it as the
+ * bounce copy is read, under the fault probe. */
+static uint64_t sample_words(const volatile uint64_t *w)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ w[i * 32]) * 0x100000001b3u;
+	return h;
+}
+
+static int page_sample(const volatile uint64_t *w, uint64_t *out)
+{
+	sigjmp_buf env;
+
+	if (sigsetjmp(env, 0))
+		return -1;
+	probe_env = &env;
+	*out = sample_words(w);
+	probe_env = NULL;
+	return 0;
+}
+
+/* Copy a send from a buffer the program rewrites between sends? The hot
+ * table says; around its probes, a content sample of the key page lets it
+ * skip the probes the program's writes would fail. */
+static int copy_hot(uintptr_t key)
+{
+	uint64_t sample = 0;
+	int hot = zc_guard_copy_hot(key), ok;
+
+	if (ZC_LIKELY(hot == ZC_HOT_COPY || hot == ZC_HOT_NO))
+		return hot == ZC_HOT_COPY;
+	ok = page_sample((const volatile uint64_t *)key, &sample) == 0;
+	if (hot == ZC_HOT_SAMPLE) {
+		zc_guard_hot_note(key, ok, sample);
+		return 1;
+	}
+	return !zc_guard_hot_probe(key, ok, sample);
+}
+
 /* The first page a send would guard (0: none), the key of its buffer. */
 static uintptr_t first_page(const struct iovec *iov, size_t n)
 {
@@ -297,7 +340,7 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 	if (slot < 0)
 		return slot;
 	s = &zc_socks[slot];
-	if (msg && zc_guard_copy_hot(first_page(msg->msg_iov, msg->msg_iovlen))) {
+	if (msg && copy_hot(first_page(msg->msg_iov, msg->msg_iovlen))) {
 		/* The program rewrites this buffer between sends: a copy costs
 		 * less than guarding it each time. Calls still out are reaped
 		 * all the same, so their pages do not stay guarded for want of

@@ -8,7 +8,7 @@
  *
  * usage: udpsink [SENDS [ADDRESS]]
  *        udpsink cache BUFFERS
- *        udpsink adapt SENDS
+ *        udpsink adapt SENDS [same]
  * cache: a content cache. BUFFERS buffers in one mapping, each sent three
  * times round robin (from its second completion on, the shim keeps its
  * pages read-only, so the third round needs no new protection), then each
@@ -16,7 +16,9 @@
  * what was written there afterwards), then sent once more.
  * adapt: one buffer rewritten before each of SENDS sends (the shim copies
  * it, probing with zerocopy less and less often), stats; then SENDS sends
- * of it unchanged (zerocopy again after the next probe), stats.
+ * of it unchanged (zerocopy again after the next probe), stats. Rewritten
+ * with new bytes each time, or with "same" the same bytes each time (the
+ * guard, not the content, must tell it is rewritten).
  * With an ADDRESS, the socket is not connected and each datagram goes
  * there with sendto() (port 9). Ends with a phase of malloc, fill, send,
  * free (released buffers kept read-only must be writable again before the
@@ -88,12 +90,12 @@ static int cache(int fd, unsigned nbuf)
 	return ITEST_OK;
 }
 
-static int adapt(int fd, unsigned sends)
+static int adapt(int fd, unsigned sends, int same)
 {
 	char *b = itest_pages(DGRAM + 4096);
 
 	for (unsigned n = 0; n < sends; n++) {
-		memset(b, (int)n, DGRAM);
+		memset(b, same ? 7 : (int)n, DGRAM);
 		if (out(fd, b, DGRAM) != DGRAM)
 			itest_die("send (adapt)");
 	}
@@ -123,7 +125,8 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "adapt")) {
 		if (connect(fd, (struct sockaddr *)&to, sizeof to))
 			itest_die("connect");
-		return adapt(fd, (unsigned)strtoul(argv[2], NULL, 10));
+		return adapt(fd, (unsigned)strtoul(argv[2], NULL, 10),
+			     argc > 3 && !strcmp(argv[3], "same"));
 	}
 	unconnected = argc > 2;
 	if (argc > 2 && inet_pton(AF_INET, argv[2], &to.sin_addr) != 1)
