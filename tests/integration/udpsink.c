@@ -18,7 +18,8 @@
  * it, probing with zerocopy less and less often), stats; then SENDS sends
  * of it unchanged (zerocopy again after the next probe), stats. Rewritten
  * with new bytes each time, or with "same" the same bytes each time (the
- * guard, not the content, must tell it is rewritten).
+ * guard, not the content, must tell it is rewritten). Then a rewritten
+ * buffer is unmapped and sent from: EFAULT every time, no crash.
  * With an ADDRESS, the socket is not connected and each datagram goes
  * there with sendto() (port 9). Ends with a phase of malloc, fill, send,
  * free (released buffers kept read-only must be writable again before the
@@ -90,6 +91,35 @@ static int cache(int fd, unsigned nbuf)
 	return ITEST_OK;
 }
 
+/* A rewritten buffer, then unmapped while the shim still knows it as
+ * rewritten: sends from where it was (a program's bug) fail with EFAULT as
+ * without the shim, around the hot table's probes too (which look at the
+ * content of a buffer they take for rewritten). */
+static int adapt_unmapped(int fd, int same)
+{
+	size_t len = DGRAM + 4096;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		itest_die("mmap");
+	for (unsigned n = 0; n < 200; n++) {
+		memset(m, same ? 7 : (int)n, DGRAM);
+		if (out(fd, m, DGRAM) != DGRAM)
+			itest_die("send (adapt, before unmapping)");
+	}
+	if (munmap(m, len))
+		itest_die("munmap");
+	for (unsigned n = 0; n < 2100; n++) {
+		errno = 0;
+		if (out(fd, m, DGRAM) != -1 || errno != EFAULT) {
+			fprintf(stderr, "udpsink: send %u from an unmapped buffer: not EFAULT (%s)\n", n,
+				strerror(errno));
+			return ITEST_CORRUPT;   /* a wrong result seen by the program */
+		}
+	}
+	return ITEST_OK;
+}
+
 static int adapt(int fd, unsigned sends, int same)
 {
 	char *b = itest_pages(DGRAM + 4096);
@@ -104,7 +134,7 @@ static int adapt(int fd, unsigned sends, int same)
 		if (out(fd, b, DGRAM) != DGRAM)
 			itest_die("send (adapt)");
 	itest_dump_stats();
-	return ITEST_OK;
+	return adapt_unmapped(fd, same);
 }
 
 int main(int argc, char **argv)

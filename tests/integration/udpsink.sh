@@ -96,7 +96,7 @@ fi
 # next probe, within 1024 sends. adapt_case ARGS... runs it and checks that;
 # sets P (probes made) and K (probes skipped) from the first stats line.
 adapt_case() {
-	local what="adapt $*" z1 z2
+	local what="adapt${*:+ $*}" z1 z2
 	sink ZCSHIM_STALL_US=2000000 -- adapt 5000 "$@"
 	[ $rc -eq 0 ] || fail "$what: udpsink exited $rc"
 	F=$(first guard_faults) W=$(first guard_stall_ns) P=$(first hot_probes) K=$(first hot_probes_skipped)
