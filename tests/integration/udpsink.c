@@ -102,6 +102,10 @@ static int adapt_unmapped(int fd, int same)
 
 	if (m == MAP_FAILED)
 		itest_die("mmap");
+	/* Under valgrind (memcheck) each of these sends is reported: the
+	 * shim reads the bad pointer on purpose, under its fault probe. */
+	if (getenv("UDPSINK_NO_UNMAPPED") && !strcmp(getenv("UDPSINK_NO_UNMAPPED"), "1"))
+		return ITEST_OK;
 	for (unsigned n = 0; n < 200; n++) {
 		memset(m, same ? 7 : (int)n, DGRAM);
 		if (out(fd, m, DGRAM) != DGRAM)
