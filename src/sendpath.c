@@ -251,10 +251,7 @@ static void reap_now(int slot)
 	zc_unlock();
 }
 
-/* A sample of a page's content (16 words, 256 bytes apart) for the hot
- * table's probes; -1 if the page cannot be read. The page lies inside the
- * send's own payload, but the pointer is the program's: read it as the
- * bounce copy is read, under the fault probe. */
+/* 16 words of a page, 256 bytes apart, mixed (FNV-1a on words). */
 static uint64_t sample_words(const volatile uint64_t *w)
 {
 	uint64_t h = 0xcbf29ce484222325u;
@@ -264,6 +261,10 @@ static uint64_t sample_words(const volatile uint64_t *w)
 	return h;
 }
 
+/* A sample of a page's content for the hot table's probes; -1 if the page
+ * cannot be read. The page lies inside the send's own payload, but the
+ * pointer is the program's: read it as the bounce copy is read, under the
+ * fault probe. */
 static int page_sample(const volatile uint64_t *w, uint64_t *out)
 {
 	sigjmp_buf env;
