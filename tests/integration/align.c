@@ -57,7 +57,7 @@ static void blocks(void)
 	static const size_t large[] = { 65536, 70000, 1 << 20 };
 	static const int aligned[] = { 1, 1, 0 };
 	unsigned char *p, *q;
-	void *m;
+	void *m = NULL;   /* unspecified if posix_memalign fails: free(NULL) then */
 
 	for (size_t k = 0; k < sizeof large / sizeof large[0]; k++) {
 		p = malloc(large[k]);
