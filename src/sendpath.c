@@ -2,15 +2,20 @@
  * sendpath.c - the zerocopy send path.
  *
  * Order of a zerocopy call, and why:
- *  1. take a bounce slot (lock-free), plan and copy the unaligned head and
- *     tail into it (no lock: reading a bad pointer faults, and the real
- *     call reports EFAULT);
+ *  1. take a bounce slot (lock-free) and plan: which whole pages go out
+ *     from the program's memory, which unaligned bytes from the slot;
  *  2. reserve (lock): read this socket's completions, check the pin budget
  *     and the id window;
- *  3. arm (same lock): check the pages may be guarded, record them as pending
- *     and make them read-only BEFORE the syscall, so no write can slip in
- *     between the kernel pinning a page and the guard taking it;
- *  4. the syscall, with MSG_ZEROCOPY and the planned iovecs;
+ *  3. arm (same lock): check the pages may be guarded and the bytes to copy
+ *     lie in private anonymous memory (a file page past the end of its
+ *     file raises SIGBUS when read, where the kernel's read gives EFAULT),
+ *     record the pages as pending and make them read-only BEFORE the
+ *     syscall, so no write can slip in between the kernel pinning a page
+ *     and the guard taking it;
+ *  4. copy the unaligned bytes into the slot (no lock: a bad pointer
+ *     faults into the fault probe, the call is disarmed, and the real call
+ *     reports EFAULT), then the syscall, with MSG_ZEROCOPY and the planned
+ *     iovecs;
  *  5. commit (lock): a call that sent bytes gets the socket's next id; one
  *     that failed (no id consumed) is disarmed.
  * A socket has at most one zerocopy send under way (busy flag): ids are
@@ -124,6 +129,10 @@ static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *
 	for (int i = 0; i < p->next; i++)
 		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
 			goto refuse;
+	for (int i = 0; i < p->ncopy; i++)
+		if (!zc_vma_copyable((uintptr_t)p->copy[i].src,
+				     (uintptr_t)p->copy[i].src + p->copy[i].len, &zc_ext))
+			goto refuse;   /* a file page past its end would raise SIGBUS */
 	for (int i = 0; i < p->next; i++) {
 		worth[i] = (unsigned char)zc_guard_worth_locked(p->ext[i].start, p->ext[i].end);
 		if (worth[i] == ZC_WORTH_COPY) {
@@ -393,7 +402,7 @@ static int begin(struct zc_sock *s, int fd)
 	return 0;
 }
 
-/* Steps 1 to 3 for one message: plan and copy, reserve and arm. Returns the
+/* Steps 1 to 4's copy for one message: plan, reserve and arm, copy. Returns the
  * bounce slot that now names the armed call, or -1 (nothing is held: copy
  * instead, or let the real call report a bad pointer). */
 static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct msghdr *h,
@@ -406,8 +415,7 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 		return -1;
 	p = zc_bounce_plan(b);
 	if (zc_plan_build(p, h->msg_iov, (int)h->msg_iovlen, zc_bounce_addr(b), ZC_BOUNCE_SLOT,
-			  zc_page) ||
-	    copy_bounce(p, zc_bounce_addr(b))) {
+			  zc_page)) {
 		zc_bounce_put(b, 0);
 		return -1;
 	}
@@ -417,7 +425,20 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 	else
 		zc_bounce_put(b, 0);
 	zc_unlock();
-	return err ? -1 : b;
+	if (err)
+		return -1;
+	/* The bounce copy comes after arming: arm_locked has checked that
+	 * its sources are memory a read cannot turn into SIGBUS, and a send
+	 * the shim copies after all (a refusal, the cost model) reads
+	 * nothing. The pieces lie outside the guarded pages, so arming
+	 * changes nothing for them. */
+	if (copy_bounce(p, zc_bounce_addr(b))) {
+		zc_lock();
+		disarm_locked(slot, gen, b);
+		zc_unlock();
+		return -1;
+	}
+	return b;
 }
 
 int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)

@@ -259,3 +259,33 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 	r = lookup(start, end, t);
 	return r > 0;
 }
+
+/* 1 copyable, 0 not, -1 the cache does not know the range. */
+static int lookup_copyable(uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t p = start; p < end;) {
+		int i = find(p);
+
+		if (i < 0)
+			return -1;
+		if ((vmas[i].flags & (ZC_VMA_READ | ZC_VMA_ANON | ZC_VMA_SHARED | ZC_VMA_SPECIAL)) !=
+		    (ZC_VMA_READ | ZC_VMA_ANON))
+			return 0;
+		p = vmas[i].end;
+	}
+	return 1;
+}
+
+int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t)
+{
+	int r = -1;
+
+	if (!vmas || start >= end)
+		return vmas != NULL;
+	if (valid && seen_invalidations == __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE))
+		r = lookup_copyable(start, end);
+	if (r >= 0)
+		return r;
+	refresh(t);
+	return lookup_copyable(start, end) > 0;
+}

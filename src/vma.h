@@ -51,6 +51,14 @@ int zc_vma_flags_eligible(unsigned flags);
  * global lock. */
 int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t);
 
+/* Can every byte of [start, end) be read without a signal other than
+ * SIGSEGV? Yes for readable private anonymous memory (heap, stacks,
+ * anonymous mappings). Not for a file mapping: a page past the end of its
+ * file raises SIGBUS, where the kernel's own read gives EFAULT. The bounce
+ * copy reads only such memory (its fault probe catches SIGSEGV). Caller
+ * holds the global lock. */
+int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t);
+
 /* The program changed its mappings: forget what the cache knows. */
 void zc_vma_invalidate(void);
 

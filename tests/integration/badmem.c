@@ -1,0 +1,108 @@
+/*
+ * badmem - sends from memory the kernel cannot read fail as they do
+ * without the shim. A file mapping truncated under the program: its pages
+ * past the end of the file raise SIGBUS when read from user space, while
+ * the kernel's read of them gives EFAULT. The shim must not read them
+ * itself (its bounce copy of a send's unaligned ends would die of SIGBUS).
+ *
+ *   whole   send() of 60,000 bytes from inside the truncated part
+ *   header  sendmsg() of a 100-byte header from the truncated part and a
+ *           60 KiB body in anonymous memory (the header alone is bounced)
+ *   tail    sendmsg() of a 60 KiB anonymous body and a 100-byte trailer
+ *           from the truncated part
+ * Each must fail with EFAULT, and a datagram from good memory sent after
+ * them must arrive intact (the shim still works).
+ */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define BODY 61440
+#define MAPLEN (256 * 1024)
+
+static int intact(const char *b, size_t n, unsigned m)
+{
+	for (size_t j = 0; j < n; j++)
+		if ((unsigned char)b[j] != itest_pat(m, j))
+			return 0;
+	return 1;
+}
+
+static int expect_efault(const char *what, ssize_t r)
+{
+	if (r == -1 && errno == EFAULT)
+		return 0;
+	fprintf(stderr, "badmem: %s: returned %zd (%s), want -1 EFAULT as without the shim\n", what,
+		r, r < 0 ? strerror(errno) : "no error");
+	return 1;
+}
+
+int main(void)
+{
+	char path[] = "/tmp/zcshim-badmem.XXXXXX";
+	int f = mkstemp(path), tx, rx, bad = 0;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	char *map, *body, *got;
+	struct iovec v[2];
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
+	ssize_t r;
+
+	if (f < 0)
+		itest_die("mkstemp");
+	unlink(path);
+	if (ftruncate(f, MAPLEN))
+		itest_die("ftruncate");
+	map = mmap(NULL, MAPLEN, PROT_READ, MAP_SHARED, f, 0);
+	if (map == MAP_FAILED)
+		itest_die("mmap");
+	if (ftruncate(f, 4096))   /* every page but the first now lies past the end */
+		itest_die("ftruncate");
+
+	rx = socket(AF_INET, SOCK_DGRAM, 0);
+	tx = socket(AF_INET, SOCK_DGRAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (rx < 0 || tx < 0 || bind(rx, (struct sockaddr *)&a, sizeof a) ||
+	    getsockname(rx, (struct sockaddr *)&a, &al) ||
+	    connect(tx, (struct sockaddr *)&a, sizeof a))
+		itest_die("sockets");
+	body = itest_pages(BODY + 8192);
+	got = malloc(BODY + 200);
+	if (!got)
+		itest_die("malloc");
+
+	errno = 0;
+	bad |= expect_efault("whole", send(tx, map + 8192 + 100, 60000, 0));
+
+	v[0] = (struct iovec){ map + 8192 + 100, 100 };
+	v[1] = (struct iovec){ body + 4096, BODY };
+	errno = 0;
+	bad |= expect_efault("header", sendmsg(tx, &m, 0));
+
+	v[0] = (struct iovec){ body + 4096, BODY };
+	v[1] = (struct iovec){ map + 8192 + 100, 100 };
+	errno = 0;
+	bad |= expect_efault("tail", sendmsg(tx, &m, 0));
+
+	/* Good memory afterwards: sent, and received intact. */
+	itest_fill(body + 4096 + 17, 50000, 7);
+	r = send(tx, body + 4096 + 17, 50000, 0);
+	if (r != 50000)
+		itest_die("send (good memory)");
+	r = recv(rx, got, BODY + 200, 0);
+	if (r != 50000 || !intact(got, 50000, 7)) {
+		fprintf(stderr, "badmem: the datagram from good memory arrived as %zd bytes, %s\n", r,
+			r == 50000 ? "changed" : "wrong length");
+		bad = 1;
+	}
+	return bad ? ITEST_CORRUPT : ITEST_OK;
+}
