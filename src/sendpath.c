@@ -296,7 +296,14 @@ static int copy_hot(uintptr_t key)
 
 	if (ZC_LIKELY(hot == ZC_HOT_COPY || hot == ZC_HOT_NO))
 		return hot == ZC_HOT_COPY;
-	ok = page_sample((const volatile uint64_t *)key, &sample) == 0;
+	/* Once in 64 sends or fewer. The page was the program's buffer; by
+	 * now it may be something else (a file mapping read past its end
+	 * raises SIGBUS, which the fault probe does not catch): look first,
+	 * under the lock, and read without it. */
+	zc_lock();
+	ok = zc_vma_copyable(key, key + zc_page, &zc_ext);
+	zc_unlock();
+	ok = ok && page_sample((const volatile uint64_t *)key, &sample) == 0;
 	if (hot == ZC_HOT_SAMPLE) {
 		zc_guard_hot_note(key, ok, sample);
 		return 1;

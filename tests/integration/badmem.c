@@ -10,6 +10,10 @@
  *           60 KiB body in anonymous memory (the header alone is bounced)
  *   tail    sendmsg() of a 60 KiB anonymous body and a 100-byte trailer
  *           from the truncated part
+ *   reused  a buffer rewritten before each send (the shim copies it and
+ *           now and then samples its content), then replaced by a
+ *           truncated file mapping at the same address, sent from 2100
+ *           times (across the samples)
  * Each must fail with EFAULT, and a datagram from good memory sent after
  * them must arrive intact (the shim still works).
  */
@@ -92,6 +96,36 @@ int main(void)
 	v[1] = (struct iovec){ map + 8192 + 100, 100 };
 	errno = 0;
 	bad |= expect_efault("tail", sendmsg(tx, &m, 0));
+
+	{
+		char *b = mmap(NULL, BODY + 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *fm;
+		unsigned n;
+
+		if (b == MAP_FAILED)
+			itest_die("mmap");
+		for (n = 0; n < 200; n++) {
+			memset(b, (int)n, BODY);
+			if (send(tx, b, BODY, 0) != BODY)
+				itest_die("send (reused)");
+			recv(rx, got, BODY + 200, MSG_DONTWAIT);
+		}
+		if (ftruncate(f, 0))
+			itest_die("ftruncate");
+		fm = mmap(b, BODY + 4096, PROT_READ, MAP_SHARED | MAP_FIXED, f, 0);
+		if (fm != b)
+			itest_die("mmap over the buffer");
+		for (n = 0; n < 2100; n++) {
+			errno = 0;
+			if (expect_efault("reused", send(tx, b, BODY, 0))) {
+				bad = 1;
+				break;
+			}
+		}
+		munmap(b, BODY + 4096);
+	}
+	while (recv(rx, got, BODY + 200, MSG_DONTWAIT) > 0)
+		;
 
 	/* Good memory afterwards: sent, and received intact. */
 	itest_fill(body + 4096 + 17, 50000, 7);
