@@ -240,13 +240,20 @@ static int lookup(uintptr_t start, uintptr_t end, const struct zc_ext_table *t)
 	return 1;
 }
 
+/* Does the cache still describe the mappings (no program call changed
+ * them since it was read)? */
+static int cache_current(void)
+{
+	return valid && seen_invalidations == __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE);
+}
+
 int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t)
 {
 	int r = -1;
 
 	if (!vmas)
 		return 0;
-	if (valid && seen_invalidations == __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE))
+	if (cache_current())
 		r = lookup(start, end, t);
 	if (r >= 0)
 		return r;
@@ -280,9 +287,11 @@ int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 {
 	int r = -1;
 
-	if (!vmas || start >= end)
-		return vmas != NULL;
-	if (valid && seen_invalidations == __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE))
+	if (!vmas)
+		return 0;
+	if (start >= end)
+		return 1;
+	if (cache_current())
 		r = lookup_copyable(start, end);
 	if (r >= 0)
 		return r;
