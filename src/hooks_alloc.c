@@ -16,11 +16,13 @@
  * threshold, and calloc()'s, stay as the allocator places them.
  *
  * Only with ZCSHIM_ALIGN=1: it pays where buffers are kept and sent again
- * (a content cache: 60 KiB sends 6 to 11% cheaper, docs/PERF-HISTORY.md),
- * and costs where a block is allocated per message: glibc's aligned
- * allocations fragment its heap (a freed aligned block is too small for
- * the next aligned request of the same size): 7% slower over 20,000 sends
- * of a 60 KiB block per message, 17% in scripts/bench's shorter runs. By default malloc() goes straight to the next allocator.
+ * (60 KiB sends 13 to 14% more GB per CPU-second, one piece instead of
+ * three; docs/BENCHMARKS.md), and costs where a block is allocated per
+ * message: 5 to 9% at 60 KiB. Not the aligned allocation itself (a loop
+ * of posix_memalign, fill, free costs what malloc's does): under the shim
+ * the aligned blocks land at more addresses, each a buffer to learn, and
+ * glibc's heap grows and shrinks more (docs/PERF-HISTORY.md). By default
+ * malloc() goes straight to the next allocator.
  *
  * malloc() is called before the shim's constructor (by ld.so, libc, other
  * libraries' constructors): those calls bind the shim's libc functions
