@@ -175,64 +175,95 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
  * words, is found by the guard as before). A sample only ever skips a
  * probe; it never lets a send go out unguarded.
  */
-#define HOT_SIZE 1024
+#define HOT_SET_BITS 8   /* 256 sets of HOT_WAYS: 1024 buffers */
+#define HOT_WAYS 4
+#define HOT_SIZE ((1u << HOT_SET_BITS) * HOT_WAYS)
 #define HOT_PROBE 64
 #define HOT_LEVEL_MAX 4
 
+/* Keys apart from the rest, so that the lookup on every send reads one
+ * cache line: the HOT_WAYS keys of a set. 0: an empty entry. */
+static uintptr_t hot_key[HOT_SIZE] __attribute__((aligned(64)));
 static struct {
-	uintptr_t start;
 	uint64_t sample;   /* content sample taken by the send before a probe */
 	uint32_t sends;
 	uint8_t level;     /* probes every HOT_PROBE << level sends */
 	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
 	uint8_t sampled;   /* sample is valid */
 } hot[HOT_SIZE];
+static uint32_t hot_victim;   /* under the lock: which way a full set gives up */
 
-/* The slot of a buffer (keyed by its first guarded page) in a table of
- * size slots; hot[] and seen_once[] both use it. */
-static inline uint32_t page_slot(uintptr_t start, uint32_t size)
+/*
+ * The set of a buffer (keyed by its first guarded page) in a table of
+ * 1 << bits sets; hot_key[] and seen_once[] both use it. The top bits of
+ * the page number times 2^64 / phi (Fibonacci hashing): the low bits of
+ * such a product depend only on the low bits of the page number, so
+ * buffers a power of two of pages apart (an allocator's size classes; 1 MiB
+ * blocks are 256 pages apart) would share a few sets and push each other
+ * out. Sets of several ways absorb the collisions a hash still has.
+ */
+static inline uint32_t page_set(uintptr_t start, unsigned bits)
 {
-	return (uint32_t)((start >> 12) * 2654435761u) % size;
+	return (uint32_t)(((uint64_t)(start >> 12) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-static inline uint32_t hot_slot(uintptr_t start)
+/* The entry of start, or -1. Without the lock (relaxed loads). */
+static int hot_find(uintptr_t start)
 {
-	return page_slot(start, HOT_SIZE);
+	uint32_t h = page_set(start, HOT_SET_BITS) * HOT_WAYS;
+
+	if (!start)
+		return -1;
+	for (uint32_t w = 0; w < HOT_WAYS; w++)
+		if (__atomic_load_n(&hot_key[h + w], __ATOMIC_RELAXED) == start)
+			return (int)(h + w);
+	return -1;
 }
 
 /* Under the lock; zc_guard_copy_hot reads without it (a stale read only
  * changes one send between copy and zerocopy, both correct). */
 static void mark_hot(uintptr_t start)
 {
-	uint32_t h = hot_slot(start);
+	int found = hot_find(start);
+	uint32_t h;
 	uint8_t level = 0;
 
-	if (__atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) == start) {
+	if (found >= 0) {
+		h = (uint32_t)found;
 		level = hot[h].level;
 		if (hot[h].probing && level < HOT_LEVEL_MAX)
 			level++;   /* still rewritten after its probe */
+	} else {
+		uint32_t set = page_set(start, HOT_SET_BITS) * HOT_WAYS, w = 0;
+
+		while (w < HOT_WAYS && __atomic_load_n(&hot_key[set + w], __ATOMIC_RELAXED))
+			w++;
+		h = set + (w < HOT_WAYS ? w : hot_victim++ % HOT_WAYS);
+		/* A reader that still matches the old key meanwhile reads
+		 * this state for it: one send copied or guarded, both right. */
+		__atomic_store_n(&hot_key[h], (uintptr_t)0, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&hot[h].sends, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&hot[h].level, level, __ATOMIC_RELAXED);
 	__atomic_store_n(&hot[h].probing, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&hot[h].sampled, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&hot[h].start, start, __ATOMIC_RELAXED);
+	__atomic_store_n(&hot_key[h], start, __ATOMIC_RELAXED);
 }
 
 /* Known to be rewritten between sends, and not on probation. */
 static int is_hot(uintptr_t start)
 {
-	uint32_t h = hot_slot(start);
+	int h = hot_find(start);
 
-	return __atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) == start &&
-	       !__atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED);
+	return h >= 0 && !__atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED);
 }
 
 int zc_guard_copy_hot(uintptr_t start)
 {
-	uint32_t h = hot_slot(start), every, n;
+	int h;
+	uint32_t every, n;
 
-	if (!zc_cfg.adapt || !start || __atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start ||
+	if (!zc_cfg.adapt || (h = hot_find(start)) < 0 ||
 	    __atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED))
 		return ZC_HOT_NO;
 	every = (uint32_t)HOT_PROBE << __atomic_load_n(&hot[h].level, __ATOMIC_RELAXED);
@@ -246,9 +277,9 @@ int zc_guard_copy_hot(uintptr_t start)
  * mark_hot (under the lock) or another sender only moves a probe. */
 void zc_guard_hot_note(uintptr_t start, int ok, uint64_t sample)
 {
-	uint32_t h = hot_slot(start);
+	int h = hot_find(start);
 
-	if (__atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start)
+	if (h < 0)
 		return;
 	__atomic_store_n(&hot[h].sample, sample, __ATOMIC_RELAXED);
 	__atomic_store_n(&hot[h].sampled, (uint8_t)(ok != 0), __ATOMIC_RELAXED);
@@ -256,9 +287,9 @@ void zc_guard_hot_note(uintptr_t start, int ok, uint64_t sample)
 
 int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
 {
-	uint32_t h = hot_slot(start);
+	int h = hot_find(start);
 
-	if (__atomic_load_n(&hot[h].start, __ATOMIC_RELAXED) != start)
+	if (h < 0)
 		return 1;   /* forgotten meanwhile: not known rewritten */
 	if (ok && __atomic_load_n(&hot[h].sampled, __ATOMIC_RELAXED) &&
 	    __atomic_load_n(&hot[h].sample, __ATOMIC_RELAXED) != sample) {
@@ -285,17 +316,46 @@ int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
  * with EFAULT until the program writes them itself), so a buffer sent
  * once, a scratch buffer, gets its pages back at once. Sized for a content
  * cache of thousands of buffers sent round robin (a smaller table would
- * forget most of them between two sends).
+ * forget most of them between two sends): 16384 sets of SEEN_WAYS keys
+ * (page_set above), all under the lock.
  */
-#define SEEN_SIZE 65536u
-static uintptr_t seen_once[SEEN_SIZE];
+#define SEEN_SET_BITS 14
+#define SEEN_WAYS 4
+static uintptr_t seen_once[(1u << SEEN_SET_BITS) * SEEN_WAYS] __attribute__((aligned(64)));
+static uint32_t seen_victim;   /* which way a full set gives up */
+
+static int seen_has(uintptr_t start)
+{
+	const uintptr_t *set = &seen_once[page_set(start, SEEN_SET_BITS) * SEEN_WAYS];
+
+	for (uint32_t w = 0; w < SEEN_WAYS; w++)
+		if (set[w] == start)
+			return 1;
+	return 0;
+}
+
+/* Remember start. A full set gives up the way a counter shared by all sets
+ * names, close to a random choice: with more keys than ways sent round
+ * robin, giving up the least recently used would lose each key just
+ * before it is sent again. */
+static void seen_note(uintptr_t start)
+{
+	uintptr_t *set = &seen_once[page_set(start, SEEN_SET_BITS) * SEEN_WAYS];
+	uint32_t w = 0;
+
+	if (seen_has(start))
+		return;
+	while (w < SEEN_WAYS && set[w])
+		w++;
+	set[w < SEEN_WAYS ? w : seen_victim++ % SEEN_WAYS] = start;
+}
 
 /* Will the buffer whose first guarded page is start stay read-only when
  * its call is released: not rewritten, seen before, and idle already or
  * with room in the idle set? */
 static int kept_on_release(uintptr_t start)
 {
-	return !is_hot(start) && seen_once[page_slot(start, SEEN_SIZE)] == start &&
+	return !is_hot(start) && seen_has(start) &&
 	       (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, start) >= 0);
 }
 
@@ -326,14 +386,13 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	if (pages >= zc_calib_once_min_pages())
 		return ZC_WORTH_PROTECT;   /* big enough that even one guard cycle beats the copy */
 	/* Copied; sent again, the buffer is kept (and so worth guarding). */
-	seen_once[page_slot(start, SEEN_SIZE)] = start;
+	seen_note(start);
 	return ZC_WORTH_COPY;
 }
 
 void zc_guard_retire_locked(uint32_t i)
 {
 	struct zc_ext *e = &zc_ext.v[i];
-	uint32_t s = page_slot(e->start, SEEN_SIZE);
 
 	settle_head_locked(e, 0);
 	zc_release_seq++;   /* a call completed: the quarantine may free */
@@ -343,7 +402,7 @@ void zc_guard_retire_locked(uint32_t i)
 	 * writable only what nothing covers any more (nothing, unless the
 	 * idle set is full). */
 	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && !is_hot(e->start)) {
-		if (seen_once[s] == e->start) {
+		if (seen_has(e->start)) {
 			int k = zc_ext_idle_find(&zc_ext, e->start);
 
 			if (k >= 0 && zc_ext.idle[k].end >= e->end) {
@@ -357,7 +416,7 @@ void zc_guard_retire_locked(uint32_t i)
 			zc_ext_idle_add(&zc_ext, e->start, e->end);
 			__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
 		} else
-			seen_once[s] = e->start;
+			seen_note(e->start);
 	}
 	zc_guard_remove_locked(i, 0);
 }

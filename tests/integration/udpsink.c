@@ -7,13 +7,19 @@
  * kernel released the calls without copying.
  *
  * usage: udpsink [SENDS [ADDRESS]]
- *        udpsink cache BUFFERS
+ *        udpsink cache BUFFERS [STRIDE]
+ *        udpsink rewrite BUFFERS STRIDE SENDS
  *        udpsink adapt SENDS [same]
- * cache: a content cache. BUFFERS buffers in one mapping, each sent three
- * times round robin (from its second completion on, the shim keeps its
- * pages read-only, so the third round needs no new protection), then each
- * one written (its first write faults and makes it writable at once, with
- * what was written there afterwards), then sent once more.
+ * cache: a content cache. BUFFERS buffers in one mapping, STRIDE pages
+ * apart (default 15), each sent three times round robin (from its second
+ * completion on, the shim keeps its pages read-only, so the third round
+ * needs no new protection), then each one written (its first write faults
+ * and makes it writable at once, with what was written there afterwards),
+ * then sent once more.
+ * rewrite: BUFFERS buffers in one mapping, STRIDE pages apart, each
+ * rewritten right before it is sent, round robin, SENDS sends; stats.
+ * A power-of-two STRIDE is how an allocator's size classes place large
+ * blocks: the shim's tables of buffers must tell them apart all the same.
  * adapt: one buffer rewritten before each of SENDS sends (the shim copies
  * it, probing with zerocopy less and less often), stats; then SENDS sends
  * of it unchanged (zerocopy again after the next probe), stats. Rewritten
@@ -57,9 +63,9 @@ static ssize_t out(int fd, const void *b, size_t n)
 	return r;
 }
 
-static int cache(int fd, unsigned nbuf)
+static int cache(int fd, unsigned nbuf, size_t stride_pages)
 {
-	const size_t stride = 15 * 4096;   /* 60000 bytes: 14 whole pages each */
+	const size_t stride = stride_pages * 4096;   /* 60000 bytes: 14 whole pages each */
 	char *base = itest_pages(nbuf * stride);
 
 	for (unsigned i = 0; i < nbuf; i++)
@@ -87,6 +93,22 @@ static int cache(int fd, unsigned nbuf)
 	for (unsigned i = 0; i < nbuf; i++)
 		if (out(fd, base + i * stride, DGRAM) != DGRAM)
 			itest_die("send (cache)");
+	itest_dump_stats();
+	return ITEST_OK;
+}
+
+static int rewrite(int fd, unsigned nbuf, size_t stride_pages, unsigned sends)
+{
+	const size_t stride = stride_pages * 4096;
+	char *base = itest_pages(nbuf * stride);
+
+	for (unsigned n = 0; n < sends; n++) {
+		char *b = base + (n % nbuf) * stride;
+
+		memset(b, (int)n, DGRAM);   /* rewritten: sent nbuf calls ago */
+		if (out(fd, b, DGRAM) != DGRAM)
+			itest_die("send (rewrite)");
+	}
 	itest_dump_stats();
 	return ITEST_OK;
 }
@@ -154,7 +176,14 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "cache")) {
 		if (connect(fd, (struct sockaddr *)&to, sizeof to))
 			itest_die("connect");
-		return cache(fd, (unsigned)strtoul(argv[2], NULL, 10));
+		return cache(fd, (unsigned)strtoul(argv[2], NULL, 10),
+			     argc > 3 ? strtoul(argv[3], NULL, 10) : 15);
+	}
+	if (argc > 4 && !strcmp(argv[1], "rewrite")) {
+		if (connect(fd, (struct sockaddr *)&to, sizeof to))
+			itest_die("connect");
+		return rewrite(fd, (unsigned)strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10),
+			       (unsigned)strtoul(argv[4], NULL, 10));
 	}
 	if (argc > 2 && !strcmp(argv[1], "adapt")) {
 		if (connect(fd, (struct sockaddr *)&to, sizeof to))

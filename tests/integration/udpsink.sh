@@ -90,6 +90,34 @@ else
 		log "ok: cache (adaptive): one guard cycle pays from $m pages here: every send zerocopy"
 fi
 
+# Buffers a power of two of pages apart (1 MiB here: how an allocator's
+# size classes place large blocks) are told apart by the shim's tables as
+# well as any others. The cache: 1000 buffers, three rounds; each is
+# copied once at most (its first send), then kept. Tables indexed by the
+# low bits of the page number would see 256 slots here and forget most
+# buffers between two of their sends: every round copied again.
+sink -- cache 1000 256
+before=$failures
+[ $rc -eq 0 ] || fail "udpsink cache 1000 256 exited $rc"
+u=$(first unkept_copies) z=$(first zc_sends) i=$(first idle_ranges)
+[ "${u:-9999}" -le 1010 ] ||
+	fail "cache of buffers 1 MiB apart: unkept_copies=${u:-missing} in 3 rounds of 1000 (want at most their 1000 first sends): buffers forgotten between sends"
+[ "${z:-0}" -ge 2000 ] || fail "cache of buffers 1 MiB apart: $z zerocopy sends (want rounds 2 and 3: 2001)"
+[ "${i:-0}" -ge 950 ] || fail "cache of buffers 1 MiB apart: idle_ranges=${i:-missing} after three rounds (want about 1000)"
+[ $failures -eq $before ] &&
+	log "ok: cache of buffers 1 MiB apart: $u first sends copied, $z zerocopy, $i kept"
+# Rewritten buffers 1 MiB apart: 16 of them, round robin, each rewritten
+# before its send. All are known as rewritten and copied (a buffer the
+# table forgot would be guarded again, and its rewrite fault).
+sink -- rewrite 16 256 4000
+before=$failures
+[ $rc -eq 0 ] || fail "udpsink rewrite 16 256 exited $rc"
+h=$(num hot_copies)
+[ "$h" -ge 3500 ] ||
+	fail "rewritten buffers 1 MiB apart: only $h of 4000 sends copied (hot_copies; want all but each buffer's first sends and probes): buffers forgotten as rewritten"
+[ $failures -eq $before ] &&
+	log "ok: rewritten buffers 1 MiB apart: $h of 4000 sends copied, $(num guard_faults) rewrites faulted"
+
 # ZCSHIM_ADAPT: a buffer rewritten before each of 5000 sends is copied, with
 # zerocopy probes ever rarer (64, 128, ... up to 1024 sends apart: 7 probes,
 # not 78); sent 5000 more times unchanged, it goes back to zerocopy at the
