@@ -139,6 +139,8 @@ static void log_settings(void)
 		ADD(" ZCSHIM_TEST_NO_ALTSTACK=1 (tests only)");
 	if (zc_cfg.test_hold_us)
 		ADD(" ZCSHIM_TEST_HOLD_US=%u (tests only)", zc_cfg.test_hold_us);
+	if (zc_cfg.test_copy_signal)
+		ADD(" ZCSHIM_TEST_COPY_SIGNAL=%d (tests only)", zc_cfg.test_copy_signal);
 #undef ADD
 	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
 	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",

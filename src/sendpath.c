@@ -29,19 +29,60 @@
 #include "quarantine.h"
 #include "shim.h"
 #include "signals.h"
+#include "sigdefer.h"
 #include "sock.h"
 #include "stats.h"
 #include "vma.h"
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define MMSG_MAX 16
 
+/*
+ * The fault probe's windows: the bounce copy and the content sample read
+ * the program's memory through the program's pointers, and a bad one
+ * faults; the SIGSEGV handler then jumps back into the window
+ * (zc_probe_jump) and the send fails with EFAULT, as without the shim.
+ * Only the window's own reads may fault in it, so no handler of the
+ * program's runs inside one: a handler there could unmap what is being
+ * copied, send (and so open and close a window of its own over this one),
+ * or have a fault of its own taken for this one's. A window is a critical
+ * section (sigdefer.h: a signal landing in it runs its handler as the
+ * window closes); under ZCSHIM_SIGNALS=block it blocks every signal but
+ * the six a faulting instruction raises (one of those blocked would kill
+ * the process at the bad pointer), so there a SIGSEGV sent with kill()
+ * still runs the program's handler inside it.
+ */
 static __thread sigjmp_buf *volatile probe_env ZC_TLS_MODEL;
+static __thread sigset_t window_saved ZC_TLS_MODEL;   /* ZCSHIM_SIGNALS=block */
+
+static void window_open(void)
+{
+	if (ZC_UNLIKELY(zc_cfg.signals_block)) {
+		static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+		sigset_t all;
+
+		sigfillset(&all);
+		for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+			sigdelset(&all, faults[i]);
+		zc_sigmask(SIG_BLOCK, &all, &window_saved);
+	} else {
+		zc_crit_enter();
+	}
+}
+
+static void window_close(void)
+{
+	if (ZC_UNLIKELY(zc_cfg.signals_block))
+		zc_sigmask(SIG_SETMASK, &window_saved, NULL);
+	else
+		zc_crit_leave();
+}
 
 int zc_probe_jump(void)
 {
@@ -53,17 +94,35 @@ int zc_probe_jump(void)
 	siglongjmp(*env, 1);
 }
 
+/* ZCSHIM_TEST_COPY_SIGNAL: tests only. The process's first bounce copy
+ * sends that signal to its own thread inside its window, where a signal
+ * may land at any time (tests/integration/copywindow.sh). */
+static void test_copy_signal(void)
+{
+	static int sent;
+
+	if (!__atomic_exchange_n(&sent, 1, __ATOMIC_RELAXED))
+		syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid), (pid_t)syscall(SYS_gettid),
+			zc_cfg.test_copy_signal);
+}
+
 /* Copy the plan's bounce bytes; -1 if a source pointer faults. */
 static int copy_bounce(const struct zc_plan *p, char *bounce)
 {
 	sigjmp_buf env;
 
-	if (sigsetjmp(env, 0))
+	window_open();
+	if (sigsetjmp(env, 0)) {
+		window_close();   /* zc_probe_jump cleared probe_env */
 		return -1;
+	}
 	probe_env = &env;
+	if (ZC_UNLIKELY(zc_cfg.test_copy_signal))
+		test_copy_signal();
 	for (int i = 0; i < p->ncopy; i++)
 		memcpy(bounce + p->copy[i].dst, p->copy[i].src, p->copy[i].len);
 	probe_env = NULL;
+	window_close();
 	return 0;
 }
 
@@ -278,11 +337,15 @@ static int page_sample(const volatile uint64_t *w, uint64_t *out)
 {
 	sigjmp_buf env;
 
-	if (sigsetjmp(env, 0))
+	window_open();
+	if (sigsetjmp(env, 0)) {
+		window_close();
 		return -1;
+	}
 	probe_env = &env;
 	*out = sample_words(w);
 	probe_env = NULL;
+	window_close();
 	return 0;
 }
 

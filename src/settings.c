@@ -330,5 +330,12 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 			cfg->test_hold_us = (uint32_t)n;
 	}
 
+	if ((v = get("ZCSHIM_TEST_COPY_SIGNAL", ctx))) {
+		if (parse_uint(v, 64, &n))
+			report(&r, "ZCSHIM_TEST_COPY_SIGNAL", v, "is not a signal number from 0 to 64", "0");
+		else
+			cfg->test_copy_signal = (int)n;
+	}
+
 	return r.count;
 }

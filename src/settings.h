@@ -30,6 +30,7 @@ struct zc_config {
 	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: tests only, sends unguarded */
 	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: tests only (scripts/memcheck) */
 	uint32_t test_hold_us;     /* ZCSHIM_TEST_HOLD_US: tests only, lengthen critical sections */
+	int test_copy_signal;      /* ZCSHIM_TEST_COPY_SIGNAL: tests only, a signal in the first bounce copy */
 };
 
 #define ZC_DEFAULT_THRESHOLD (64u * 1024u)

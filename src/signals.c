@@ -124,7 +124,10 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 
-	zc_probe_jump();   /* a bad pointer while copying bounce bytes */
+	/* A bad pointer in a bounce copy or content sample: a fault the
+	 * kernel raised (a SIGSEGV sent with kill() is the program's). */
+	if (si && si->si_code > 0)
+		zc_probe_jump();
 	if (si && si->si_code == SEGV_ACCERR && zc_ready &&
 	    zc_guard_fault((uintptr_t)si->si_addr)) {
 		errno = saved;

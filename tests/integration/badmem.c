@@ -14,6 +14,10 @@
  *           now and then samples its content), then replaced by a
  *           truncated file mapping at the same address, sent from 2100
  *           times (across the samples)
+ *   raw     a payload whose first page was unmapped with a raw munmap
+ *           system call, which the shim does not see: its view of the
+ *           mappings still has the page, so its bounce copy reads the bad
+ *           pointer, under its fault probe
  * Each must fail with EFAULT, and a datagram from good memory sent after
  * them must arrive intact (the shim still works).
  */
@@ -27,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -123,6 +128,19 @@ int main(void)
 			}
 		}
 		munmap(b, BODY + 4096);
+	}
+	{
+		char *b = itest_pages(4 * 4096);
+
+		/* Sent twice: the shim knows the mapping and the buffer. */
+		itest_fill(b, 4 * 4096, 3);
+		for (int k = 0; k < 2; k++)
+			if (send(tx, b + 100, 3 * 4096, 0) != 3 * 4096)
+				itest_die("send (raw)");
+		if (syscall(SYS_munmap, b, 4096))
+			itest_die("munmap");
+		errno = 0;
+		bad |= expect_efault("raw", send(tx, b + 100, 3 * 4096, 0));
 	}
 	while (recv(rx, got, BODY + 200, MSG_DONTWAIT) > 0)
 		;
