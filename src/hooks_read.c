@@ -10,8 +10,14 @@
  * Only the calls below are covered; other kernel writes into a guarded
  * buffer (fstat, getsockopt results, libc-internal reads such as fread's)
  * are listed as a limit in libzcshim(7).
+ *
+ * The iovec arrays, msghdrs and lengths these calls point to are the
+ * program's: the kernel answers a bad pointer there with EFAULT, so the
+ * shim reads them in fault probe windows (probe.h) and leaves a bad one
+ * for the kernel to report.
  */
 #include "guard.h"
+#include "probe.h"
 #include "shim.h"
 #include "sock.h"
 #include "stats.h"
@@ -35,8 +41,22 @@ static void before_write_to_addr(uintptr_t a, size_t len)
 
 static void before_write_to_iov(const struct iovec *iov, int n)
 {
-	for (int i = 0; iov && i < n; i++)
-		before_write_to(iov[i].iov_base, iov[i].iov_len);
+	for (int i = 0; iov && i < n; i++) {
+		struct iovec v;
+
+		if (zc_probe_read(&v, &iov[i], sizeof v))
+			return;
+		before_write_to(v.iov_base, v.iov_len);
+	}
+}
+
+/* For recvfrom: the address buffer's length, if fromlen can be read. */
+static void before_write_to_name(const void *from, const socklen_t *fromlen)
+{
+	socklen_t n;
+
+	if (from && fromlen && !zc_probe_read(&n, fromlen, sizeof n))
+		before_write_to(from, n);
 }
 
 #define GUARDED() ZC_UNLIKELY(zc_guard_any())
@@ -109,21 +129,22 @@ ZC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 {
 	if (GUARDED()) {
 		before_write_to(buf, n);
-		if (from && fromlen)
-			before_write_to(from, *fromlen);
+		before_write_to_name(from, fromlen);
 	}
 	return ZC_REAL(recvfrom)(fd, buf, n, flags, from, fromlen);
 }
 
-static void before_recvmsg(struct msghdr *m)
+static void before_recvmsg(const struct msghdr *m)
 {
-	if (!m)
+	struct msghdr h;
+
+	if (!m || zc_probe_read(&h, m, sizeof h))
 		return;
-	before_write_to_iov(m->msg_iov, (int)m->msg_iovlen);
-	if (m->msg_name)
-		before_write_to(m->msg_name, m->msg_namelen);
-	if (m->msg_control)
-		before_write_to(m->msg_control, m->msg_controllen);
+	before_write_to_iov(h.msg_iov, (int)h.msg_iovlen);
+	if (h.msg_name)
+		before_write_to(h.msg_name, h.msg_namelen);
+	if (h.msg_control)
+		before_write_to(h.msg_control, h.msg_controllen);
 }
 
 /*
@@ -141,8 +162,10 @@ static ssize_t recv_errqueue(int fd, struct msghdr *m, int flags)
 		zc_sock_error_is_ours(fd, 0, NULL);
 	errno = saved;
 	for (int i = 0; i < 64; i++) {
-		size_t ctl = m ? m->msg_controllen : 0;
+		size_t ctl = 0;
 
+		if (m && zc_probe_read(&ctl, &m->msg_controllen, sizeof ctl))
+			return ZC_REAL(recvmsg)(fd, m, flags);   /* EFAULT */
 		r = ZC_REAL(recvmsg)(fd, m, flags);
 		if (r < 0 || !m || !zc_claim_errqueue_entry(fd, m))
 			return r;
@@ -214,8 +237,7 @@ ZC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
 {
 	if (GUARDED() && n <= buflen) {
 		before_write_to(buf, n);
-		if (from && fromlen)
-			before_write_to(from, *fromlen);
+		before_write_to_name(from, fromlen);
 	}
 	return ZC_REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, from, fromlen);
 }

@@ -4,6 +4,9 @@
  * No logic here: a call below the threshold (or before the shim is ready)
  * goes straight to libc after one compare; a large one is offered to the
  * send path, which either makes it (zerocopy) or hands it back unchanged.
+ * Nothing here reads the program's msghdr or iovec array: a bad pointer
+ * there gets EFAULT from the kernel, and the send path reads them under
+ * its fault probe (sendpath.c, read_msg).
  */
 #include "sendpath.h"
 #include "shim.h"
@@ -41,9 +44,7 @@ ZC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	ssize_t r;
 
-	if (ZC_UNLIKELY(!zc_ready) || !msg || msg->msg_iovlen == 0 ||
-	    (msg->msg_iovlen == 1 && msg->msg_iov && SMALL(msg->msg_iov[0].iov_len)) ||
-	    !zc_send_msg(fd, msg, flags, &r))
+	if (ZC_UNLIKELY(!zc_ready) || !msg || !zc_send_msg(fd, msg, flags, &r))
 		return ZC_REAL(sendmsg)(fd, msg, flags);
 	return r;
 }
@@ -73,8 +74,7 @@ ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	ssize_t r;
 
-	if (ZC_UNLIKELY(!zc_ready) || iovcnt <= 0 || !iov ||
-	    (iovcnt == 1 && SMALL(iov[0].iov_len)) || !zc_send_msg(fd, &m, 0, &r))
+	if (ZC_UNLIKELY(!zc_ready) || iovcnt <= 0 || !iov || !zc_send_msg(fd, &m, 0, &r))
 		return ZC_REAL(writev)(fd, iov, iovcnt);
 	return r;
 }

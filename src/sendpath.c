@@ -26,73 +26,20 @@
 #include "calibrate.h"
 #include "guard.h"
 #include "iovplan.h"
+#include "probe.h"
 #include "quarantine.h"
 #include "shim.h"
 #include "signals.h"
-#include "sigdefer.h"
 #include "sock.h"
 #include "stats.h"
 #include "vma.h"
 
 #include <errno.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define MMSG_MAX 16
-
-/*
- * The fault probe's windows: the bounce copy and the content sample read
- * the program's memory through the program's pointers, and a bad one
- * faults; the SIGSEGV handler then jumps back into the window
- * (zc_probe_jump) and the send fails with EFAULT, as without the shim.
- * Only the window's own reads may fault in it, so no handler of the
- * program's runs inside one: a handler there could unmap what is being
- * copied, send (and so open and close a window of its own over this one),
- * or have a fault of its own taken for this one's. A window is a critical
- * section (sigdefer.h: a signal landing in it runs its handler as the
- * window closes); under ZCSHIM_SIGNALS=block it blocks every signal but
- * the six a faulting instruction raises (one of those blocked would kill
- * the process at the bad pointer), so there a SIGSEGV sent with kill()
- * still runs the program's handler inside it.
- */
-static __thread sigjmp_buf *volatile probe_env ZC_TLS_MODEL;
-static __thread sigset_t window_saved ZC_TLS_MODEL;   /* ZCSHIM_SIGNALS=block */
-
-static void window_open(void)
-{
-	if (ZC_UNLIKELY(zc_cfg.signals_block)) {
-		static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
-		sigset_t all;
-
-		sigfillset(&all);
-		for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
-			sigdelset(&all, faults[i]);
-		zc_sigmask(SIG_BLOCK, &all, &window_saved);
-	} else {
-		zc_crit_enter();
-	}
-}
-
-static void window_close(void)
-{
-	if (ZC_UNLIKELY(zc_cfg.signals_block))
-		zc_sigmask(SIG_SETMASK, &window_saved, NULL);
-	else
-		zc_crit_leave();
-}
-
-int zc_probe_jump(void)
-{
-	sigjmp_buf *env = probe_env;
-
-	if (!env)
-		return 0;
-	probe_env = NULL;
-	siglongjmp(*env, 1);
-}
 
 /* ZCSHIM_TEST_COPY_SIGNAL: tests only. The process's first bounce copy
  * sends that signal to its own thread inside its window, where a signal
@@ -106,24 +53,28 @@ static void test_copy_signal(void)
 			zc_cfg.test_copy_signal);
 }
 
-/* Copy the plan's bounce bytes; -1 if a source pointer faults. */
-static int copy_bounce(const struct zc_plan *p, char *bounce)
-{
-	sigjmp_buf env;
+struct bounce_copy {
+	const struct zc_plan *p;
+	char *bounce;
+};
 
-	window_open();
-	if (sigsetjmp(env, 0)) {
-		window_close();   /* zc_probe_jump cleared probe_env */
-		return -1;
-	}
-	probe_env = &env;
+static void do_copy_bounce(void *a)
+{
+	const struct bounce_copy *c = a;
+
 	if (ZC_UNLIKELY(zc_cfg.test_copy_signal))
 		test_copy_signal();
-	for (int i = 0; i < p->ncopy; i++)
-		memcpy(bounce + p->copy[i].dst, p->copy[i].src, p->copy[i].len);
-	probe_env = NULL;
-	window_close();
-	return 0;
+	for (int i = 0; i < c->p->ncopy; i++)
+		memcpy(c->bounce + c->p->copy[i].dst, c->p->copy[i].src, c->p->copy[i].len);
+}
+
+/* Copy the plan's bounce bytes (the program's, read in a fault probe
+ * window, probe.h); -1 if a source pointer faults. */
+static int copy_bounce(const struct zc_plan *p, char *bounce)
+{
+	struct bounce_copy c = { p, bounce };
+
+	return zc_probe_run(do_copy_bounce, &c);
 }
 
 static uint64_t pin_bytes_of(size_t total)
@@ -329,23 +280,29 @@ static uint64_t sample_words(const volatile uint64_t *w)
 	return h;
 }
 
+struct sample {
+	const volatile uint64_t *w;
+	uint64_t out;
+};
+
+static void do_sample(void *a)
+{
+	struct sample *s = a;
+
+	s->out = sample_words(s->w);
+}
+
 /* A sample of a page's content for the hot table's probes; -1 if the page
  * cannot be read. The page lies inside the send's own payload, but the
- * pointer is the program's: read it as the bounce copy is read, under the
- * fault probe. */
+ * pointer is the program's: read it as the bounce copy is read, in a fault
+ * probe window. */
 static int page_sample(const volatile uint64_t *w, uint64_t *out)
 {
-	sigjmp_buf env;
+	struct sample s = { w, 0 };
 
-	window_open();
-	if (sigsetjmp(env, 0)) {
-		window_close();
+	if (zc_probe_run(do_sample, &s))
 		return -1;
-	}
-	probe_env = &env;
-	*out = sample_words(w);
-	probe_env = NULL;
-	window_close();
+	*out = s.out;
 	return 0;
 }
 
@@ -386,6 +343,70 @@ static uintptr_t first_page(const struct iovec *iov, size_t n)
 	return 0;
 }
 
+/*
+ * What the program's msghdr, iovec array and address say, read once in a
+ * fault probe window (probe.h): the kernel answers a bad pointer among
+ * them with EFAULT, and so must the call under the shim, not die reading
+ * them. From here on the send path reads this copy; the iovec array again
+ * only to plan (build_plan), the payload only in the bounce copy and the
+ * content sample, each in a window of its own.
+ */
+struct msg_view {
+	const struct msghdr *msg;   /* the program's */
+	struct msghdr h;      /* *msg as read */
+	size_t total;         /* payload bytes; SIZE_MAX: too many iovecs, or overflow */
+	uintptr_t first;      /* the first page a send would guard (0: none) */
+	int local;            /* msg_name is a local peer's address */
+};
+
+static void do_read_msg(void *a)
+{
+	struct msg_view *v = a;
+
+	v->h = *v->msg;
+	v->total = SIZE_MAX;
+	v->first = 0;
+	if (v->h.msg_iovlen <= ZC_PLAN_IN_MAX) {
+		v->total = zc_iov_total(v->h.msg_iov, (int)v->h.msg_iovlen);
+		if (v->total >= zc_cfg.threshold && v->total != SIZE_MAX)
+			v->first = first_page(v->h.msg_iov, v->h.msg_iovlen);
+	}
+	v->local = v->h.msg_name && zc_addr_is_local(v->h.msg_name, v->h.msg_namelen);
+}
+
+/* 0, or -1 if a pointer is bad (the call goes to libc, which says EFAULT). */
+static int read_msg(const struct msghdr *msg, struct msg_view *v)
+{
+	v->msg = msg;
+	return zc_probe_run(do_read_msg, v);
+}
+
+struct plan_args {
+	struct zc_plan *p;
+	const struct msghdr *h;
+	int b;
+	int rc;
+};
+
+static void do_build_plan(void *a)
+{
+	struct plan_args *x = a;
+
+	x->rc = zc_plan_build(x->p, x->h->msg_iov, (int)x->h->msg_iovlen, zc_bounce_addr(x->b),
+			      ZC_BOUNCE_SLOT, zc_page);
+}
+
+/* The plan of h's payload, built in a window (it reads h's iovec array):
+ * what zc_plan_build returns, or ZC_PLAN_TOO_MANY for a bad pointer. */
+static int build_plan(struct zc_plan *p, const struct msghdr *h, int b)
+{
+	struct plan_args x = { p, h, b, ZC_PLAN_TOO_MANY };
+
+	if (zc_probe_run(do_build_plan, &x))
+		return ZC_PLAN_TOO_MANY;
+	return x.rc;
+}
+
 /* Is fd still the socket of slot? Every way to close or replace an fd
  * through the C library is seen (hooks_fd.c, hooks_libc_close.c), so the
  * cookie is read again only after one of the calls that do it out of the
@@ -405,7 +426,7 @@ static int recheck(int fd, int slot)
 
 /* Common checks. Returns the slot; -1 to pass the call through, -2 to pass
  * it through counted as a copy (a local peer, or zerocopy off). */
-static int candidate(int fd, int flags, const struct msghdr *msg)
+static int candidate(int fd, int flags, const struct msg_view *msg)
 {
 	int slot;
 	struct zc_sock *s;
@@ -420,7 +441,7 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 	if (slot < 0)
 		return slot;
 	s = &zc_socks[slot];
-	if (msg && copy_hot(first_page(msg->msg_iov, msg->msg_iovlen))) {
+	if (msg && copy_hot(msg->first)) {
 		/* The program rewrites this buffer between sends: a copy costs
 		 * less than guarding it each time. Calls still out are reaped
 		 * all the same, so their pages do not stay guarded for want of
@@ -437,9 +458,9 @@ static int candidate(int fd, int flags, const struct msghdr *msg)
 		s = &zc_socks[slot];
 	}
 	if (s->unconnected && msg) {
-		if (!msg->msg_name)
+		if (!msg->h.msg_name)
 			return -1;   /* the kernel reports EDESTADDRREQ */
-		if (!zc_cfg.local_force && zc_addr_is_local(msg->msg_name, msg->msg_namelen))
+		if (!zc_cfg.local_force && msg->local)
 			return -2;
 	}
 	if (s->zc_off) {
@@ -484,8 +505,7 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 	if (b < 0)
 		return -1;
 	p = zc_bounce_plan(b);
-	if (zc_plan_build(p, h->msg_iov, (int)h->msg_iovlen, zc_bounce_addr(b), ZC_BOUNCE_SLOT,
-			  zc_page)) {
+	if (build_plan(p, h, b)) {
 		zc_bounce_put(b, 0);
 		return -1;
 	}
@@ -514,6 +534,7 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 {
 	int saved = errno;
+	struct msg_view v;
 	struct zc_sock *s;
 	struct zc_plan *p;
 	struct msghdr m;
@@ -522,12 +543,14 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 	int slot, b, err, retried = 0;
 	ssize_t r;
 
-	if (msg->msg_iovlen > ZC_PLAN_IN_MAX)
+	if (read_msg(msg, &v)) {
+		errno = saved;
 		return 0;
-	total = zc_iov_total(msg->msg_iov, (int)msg->msg_iovlen);
+	}
+	total = v.total;
 	if (total < zc_cfg.threshold || total == SIZE_MAX)
 		return 0;
-	slot = candidate(fd, flags, msg);
+	slot = candidate(fd, flags, &v);
 	if (slot < 0) {
 		if (slot == -2)
 			count_copy(total);
@@ -539,20 +562,20 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 	if (begin(s, fd))
 		goto copy;
 again:
-	b = prepare(s, (uint32_t)slot, gen, msg, total);
+	b = prepare(s, (uint32_t)slot, gen, &v.h, total);
 	if (b < 0)
 		goto copy_busy;
 	p = zc_bounce_plan(b);
 
-	m = *msg;
+	m = v.h;
 	m.msg_iov = p->out;
 	m.msg_iovlen = (size_t)p->nout;
-	if (p->nout == 1 && !msg->msg_controllen)
+	if (p->nout == 1 && !m.msg_controllen)
 		/* One piece (a page-aligned payload): sendto() hands the
 		 * kernel one buffer, less work than a one-iovec sendmsg(). The
 		 * same call for the kernel otherwise: same result, same errno. */
 		r = ZC_REAL(sendto)(fd, p->out[0].iov_base, p->out[0].iov_len, flags | MSG_ZEROCOPY,
-				    (const struct sockaddr *)msg->msg_name, msg->msg_namelen);
+				    (const struct sockaddr *)m.msg_name, m.msg_namelen);
 	else
 		r = ZC_REAL(sendmsg)(fd, &m, flags | MSG_ZEROCOPY);
 	err = errno;
@@ -600,23 +623,24 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	int saved = errno;
 	struct mmsghdr mine[MMSG_MAX];
 	int bs[MMSG_MAX];
+	struct msg_view v;
 	struct zc_sock *s;
 	size_t grand = 0;
 	uint32_t gen;
 	unsigned armed = 0;
-	int slot, r, err;
+	int slot, r, err, named = 1;
 
 	if (vlen == 0 || vlen > MMSG_MAX)
 		return 0;
 	for (unsigned i = 0; i < vlen; i++) {
-		size_t t;
-
-		if (vec[i].msg_hdr.msg_iovlen > ZC_PLAN_IN_MAX)
-			return 0;
-		t = zc_iov_total(vec[i].msg_hdr.msg_iov, (int)vec[i].msg_hdr.msg_iovlen);
-		if (t < zc_cfg.threshold || t == SIZE_MAX)
+		if (read_msg(&vec[i].msg_hdr, &v)) {
+			errno = saved;
+			return 0;   /* a bad pointer: libc's call reports it */
+		}
+		if (v.total < zc_cfg.threshold || v.total == SIZE_MAX)
 			return 0;   /* zerocopy only when every message is large */
-		grand += t;
+		grand += v.total;
+		named &= v.h.msg_name && (zc_cfg.local_force || !v.local);
 	}
 	slot = candidate(fd, flags, NULL);
 	if (slot < 0) {
@@ -626,14 +650,12 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		return 0;
 	}
 	s = &zc_socks[slot];
-	for (unsigned i = 0; i < vlen && s->unconnected; i++) {
-		if (!vec[i].msg_hdr.msg_name ||
-		    (!zc_cfg.local_force &&
-		     zc_addr_is_local(vec[i].msg_hdr.msg_name, vec[i].msg_hdr.msg_namelen))) {
-			count_copy(grand);
-			errno = saved;
-			return 0;
-		}
+	if (s->unconnected && !named) {
+		/* An unnamed message (the kernel reports EDESTADDRREQ), or one
+		 * to a local peer: all copied. */
+		count_copy(grand);
+		errno = saved;
+		return 0;
 	}
 	gen = s->gen;
 	if (begin(s, fd)) {
@@ -642,14 +664,15 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		return 0;
 	}
 	for (armed = 0; armed < vlen; armed++) {
-		const struct msghdr *h = &vec[armed].msg_hdr;
-		int b = prepare(s, (uint32_t)slot, gen, h,
-				zc_iov_total(h->msg_iov, (int)h->msg_iovlen));
+		int b = -1;
 
+		/* Read again: the program's handler may have run since. */
+		if (read_msg(&vec[armed].msg_hdr, &v) == 0 && v.total != SIZE_MAX)
+			b = prepare(s, (uint32_t)slot, gen, &v.h, v.total);
 		if (b < 0)
 			break;
 		bs[armed] = b;
-		mine[armed].msg_hdr = *h;
+		mine[armed].msg_hdr = v.h;
 		mine[armed].msg_hdr.msg_iov = zc_bounce_plan(b)->out;
 		mine[armed].msg_hdr.msg_iovlen = (size_t)zc_bounce_plan(b)->nout;
 		mine[armed].msg_len = 0;

@@ -34,6 +34,7 @@
  */
 #include "signals.h"
 #include "guard.h"
+#include "probe.h"
 #include "shim.h"
 #include "sigdefer.h"
 #include "stats.h"
@@ -124,7 +125,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 
-	/* A bad pointer in a bounce copy or content sample: a fault the
+	/* A bad pointer read in a fault probe window (probe.h): a fault the
 	 * kernel raised (a SIGSEGV sent with kill() is the program's). */
 	if (si && si->si_code > 0)
 		zc_probe_jump();

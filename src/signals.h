@@ -14,10 +14,4 @@ int zc_signals_install(void);
  * stack to run the handler on. */
 void zc_altstack_ensure(void);
 
-/* If this thread is inside a fault probe window (a bounce copy or a
- * content sample, sendpath.c), jump back into it (never returns then); 0
- * otherwise. Called from the SIGSEGV handler, for faults the kernel
- * raised. */
-int zc_probe_jump(void);
-
 #endif

@@ -18,6 +18,12 @@
  *           system call, which the shim does not see: its view of the
  *           mappings still has the page, so its bounce copy reads the bad
  *           pointer, under its fault probe
+ *   args    a bad pointer among a call's arguments rather than in its
+ *           payload: sendmsg()'s msghdr, its iovec array, its address;
+ *           writev()'s iovec array; sendmmsg()'s vector; sendto()'s
+ *           address; and, with a send still guarded (the shim looks at
+ *           where the kernel will write), readv()'s iovec array,
+ *           recvmsg()'s msghdr, recvfrom()'s address length
  * Each must fail with EFAULT, and a datagram from good memory sent after
  * them must arrive intact (the shim still works).
  */
@@ -32,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -53,6 +60,54 @@ static int expect_efault(const char *what, ssize_t r)
 	fprintf(stderr, "badmem: %s: returned %zd (%s), want -1 EFAULT as without the shim\n", what,
 		r, r < 0 ? strerror(errno) : "no error");
 	return 1;
+}
+
+/* A pointer no call can read (the first page is never mapped); volatile,
+ * so that the compiler does not see it. */
+static void *volatile badptr = (void *)16;
+#define BADPTR badptr
+
+static int bad_args(int tx, int rx, char *body)
+{
+	struct iovec v = { body + 4096, BODY };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	socklen_t len = sizeof to;
+	int bad = 0;
+
+	getsockname(rx, (struct sockaddr *)&to, &len);
+	errno = 0;
+	bad |= expect_efault("args: sendmsg's msghdr", sendmsg(tx, BADPTR, 0));
+	m.msg_iov = BADPTR;
+	errno = 0;
+	bad |= expect_efault("args: sendmsg's iovecs", sendmsg(tx, &m, 0));
+	m.msg_iov = &v;
+	m.msg_name = BADPTR;
+	m.msg_namelen = sizeof to;
+	errno = 0;
+	bad |= expect_efault("args: sendmsg's address", sendmsg(tx, &m, 0));
+	errno = 0;
+	bad |= expect_efault("args: writev's iovecs", writev(tx, BADPTR, 2));
+	errno = 0;
+	bad |= expect_efault("args: sendmmsg's vector", sendmmsg(tx, BADPTR, 2, 0));
+	errno = 0;
+	bad |= expect_efault("args: sendto's address",
+			     sendto(tx, body + 4096, BODY, 0, BADPTR, sizeof to));
+
+	/* A zerocopy send whose pages stay guarded until its completion is
+	 * read (by the next send): the read family now looks at where the
+	 * kernel will write. */
+	if (send(tx, body + 4096, BODY, 0) != BODY)
+		itest_die("send (args)");
+	errno = 0;
+	bad |= expect_efault("args: readv's iovecs", readv(rx, BADPTR, 2));
+	errno = 0;
+	bad |= expect_efault("args: recvmsg's msghdr", recvmsg(rx, BADPTR, MSG_DONTWAIT));
+	errno = 0;
+	bad |= expect_efault("args: recvfrom's address length",
+			     recvfrom(rx, body + 4096, BODY, MSG_DONTWAIT, (struct sockaddr *)&to,
+				      BADPTR));
+	return bad;
 }
 
 int main(void)
@@ -142,6 +197,7 @@ int main(void)
 		errno = 0;
 		bad |= expect_efault("raw", send(tx, b + 100, 3 * 4096, 0));
 	}
+	bad |= bad_args(tx, rx, body);
 	while (recv(rx, got, BODY + 200, MSG_DONTWAIT) > 0)
 		;
 

@@ -1,0 +1,85 @@
+/*
+ * probe.c - the fault probe windows (see probe.h).
+ */
+#include "probe.h"
+#include "shim.h"
+#include "sigdefer.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+
+static __thread sigjmp_buf *volatile probe_env ZC_TLS_MODEL;
+static __thread sigset_t window_saved ZC_TLS_MODEL;   /* ZCSHIM_SIGNALS=block */
+
+static void window_open(void)
+{
+	if (ZC_UNLIKELY(zc_cfg.signals_block)) {
+		static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+		sigset_t all;
+
+		sigfillset(&all);
+		for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+			sigdelset(&all, faults[i]);
+		zc_sigmask(SIG_BLOCK, &all, &window_saved);
+	} else {
+		zc_crit_enter();
+	}
+}
+
+static void window_close(void)
+{
+	if (ZC_UNLIKELY(zc_cfg.signals_block))
+		zc_sigmask(SIG_SETMASK, &window_saved, NULL);
+	else
+		zc_crit_leave();
+}
+
+int zc_probe_run(void (*fn)(void *), void *arg)
+{
+	sigjmp_buf env;
+
+	window_open();
+	if (sigsetjmp(env, 0)) {
+		window_close();   /* zc_probe_jump cleared probe_env */
+		return -1;
+	}
+	probe_env = &env;
+	fn(arg);
+	probe_env = NULL;
+	window_close();
+	return 0;
+}
+
+struct read_args {
+	void *dst;
+	const void *src;
+	size_t n;
+};
+
+static void do_read(void *a)
+{
+	struct read_args *r = a;
+
+	memcpy(r->dst, r->src, r->n);
+}
+
+int zc_probe_read(void *dst, const void *src, size_t n)
+{
+	struct read_args r = { dst, src, n };
+
+	return zc_probe_run(do_read, &r);
+}
+
+/* Signal context: a TLS read and store, and siglongjmp (the SIGSEGV
+ * handler runs with SA_NODEFER and an empty sa_mask, so jumping without
+ * restoring a mask leaves the thread's mask as the window had it). */
+int zc_probe_jump(void)
+{
+	sigjmp_buf *env = probe_env;
+
+	if (!env)
+		return 0;
+	probe_env = NULL;
+	siglongjmp(*env, 1);
+}
