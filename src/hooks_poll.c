@@ -15,6 +15,7 @@
  * Costs nothing while no socket uses zerocopy (zc_live_zc is 0), and one
  * scan of the returned events otherwise.
  */
+#include "probe.h"
 #include "shim.h"
 #include "sock.h"
 
@@ -178,19 +179,23 @@ static int filter_fdsets(int nfds, fd_set *rd, fd_set *wr, int r)
 	return r;
 }
 
+/* The sets as the program passed them, to wait again with after a wakeup
+ * that was only the shim's; read in a fault probe window (probe.h): -1 for
+ * a bad pointer, which the kernel reports with EFAULT. */
+static int read_fdsets(const fd_set *rd, const fd_set *wr, const fd_set *ex, fd_set *r0,
+		       fd_set *w0, fd_set *e0)
+{
+	return (rd && zc_probe_read(r0, rd, sizeof *r0)) || (wr && zc_probe_read(w0, wr, sizeof *w0)) ||
+	       (ex && zc_probe_read(e0, ex, sizeof *e0));
+}
+
 ZC_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
 	fd_set r0, w0, e0;
 	int r;
 
-	if (!ACTIVE())
+	if (!ACTIVE() || read_fdsets(rd, wr, ex, &r0, &w0, &e0))
 		return ZC_REAL(select)(nfds, rd, wr, ex, tv);
-	if (rd)
-		r0 = *rd;
-	if (wr)
-		w0 = *wr;
-	if (ex)
-		e0 = *ex;
 	for (;;) {
 		/* Linux updates tv with the time left: waiting again with it
 		 * keeps the program's overall timeout. */
@@ -216,14 +221,8 @@ ZC_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
 	fd_set r0, w0, e0;
 	int r;
 
-	if (!ACTIVE())
+	if (!ACTIVE() || read_fdsets(rd, wr, ex, &r0, &w0, &e0))
 		return ZC_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
-	if (rd)
-		r0 = *rd;
-	if (wr)
-		w0 = *wr;
-	if (ex)
-		e0 = *ex;
 	for (;;) {
 		r = ZC_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 		if (r <= 0 || (r = filter_fdsets(nfds, rd, wr, r)) > 0)
