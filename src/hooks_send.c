@@ -22,7 +22,7 @@ ZC_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t r;
 
-	if (SMALL(len) || !zc_send_msg(fd, &m, flags, &r))
+	if (SMALL(len) || !zc_send_msg(fd, &m, flags, 1, &r))
 		return ZC_REAL(send)(fd, buf, len, flags);
 	return r;
 }
@@ -35,7 +35,7 @@ ZC_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			    .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t r;
 
-	if (SMALL(len) || !zc_send_msg(fd, &m, flags, &r))
+	if (SMALL(len) || !zc_send_msg(fd, &m, flags, 1, &r))
 		return ZC_REAL(sendto)(fd, buf, len, flags, to, tolen);
 	return r;
 }
@@ -44,7 +44,7 @@ ZC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	ssize_t r;
 
-	if (ZC_UNLIKELY(!zc_ready) || !msg || !zc_send_msg(fd, msg, flags, &r))
+	if (ZC_UNLIKELY(!zc_ready) || !msg || !zc_send_msg(fd, msg, flags, 0, &r))
 		return ZC_REAL(sendmsg)(fd, msg, flags);
 	return r;
 }
@@ -64,7 +64,7 @@ ZC_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t r;
 
-	if (SMALL(len) || !zc_send_msg(fd, &m, 0, &r))
+	if (SMALL(len) || !zc_send_msg(fd, &m, 0, 1, &r))
 		return ZC_REAL(write)(fd, buf, len);
 	return r;
 }
@@ -74,7 +74,7 @@ ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	ssize_t r;
 
-	if (ZC_UNLIKELY(!zc_ready) || iovcnt <= 0 || !iov || !zc_send_msg(fd, &m, 0, &r))
+	if (ZC_UNLIKELY(!zc_ready) || iovcnt <= 0 || !iov || !zc_send_msg(fd, &m, 0, 0, &r))
 		return ZC_REAL(writev)(fd, iov, iovcnt);
 	return r;
 }

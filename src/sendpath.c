@@ -374,10 +374,16 @@ static void do_read_msg(void *a)
 	v->local = v->h.msg_name && zc_addr_is_local(v->h.msg_name, v->h.msg_namelen);
 }
 
-/* 0, or -1 if a pointer is bad (the call goes to libc, which says EFAULT). */
-static int read_msg(const struct msghdr *msg, struct msg_view *v)
+/* 0, or -1 if a pointer is bad (the call goes to libc, which says EFAULT).
+ * own: see zc_send_msg; without an address, nothing of the program's is
+ * read (the payload pointers are only compared), so no window. */
+static int read_msg(const struct msghdr *msg, int own, struct msg_view *v)
 {
 	v->msg = msg;
+	if (own && !msg->msg_name) {
+		do_read_msg(v);
+		return 0;
+	}
 	return zc_probe_run(do_read_msg, v);
 }
 
@@ -396,13 +402,16 @@ static void do_build_plan(void *a)
 			      ZC_BOUNCE_SLOT, zc_page);
 }
 
-/* The plan of h's payload, built in a window (it reads h's iovec array):
- * what zc_plan_build returns, or ZC_PLAN_TOO_MANY for a bad pointer. */
-static int build_plan(struct zc_plan *p, const struct msghdr *h, int b)
+/* The plan of h's payload, built in a window unless h's iovec array is
+ * the shim's own: what zc_plan_build returns, or ZC_PLAN_TOO_MANY for a
+ * bad pointer. */
+static int build_plan(struct zc_plan *p, const struct msghdr *h, int own, int b)
 {
 	struct plan_args x = { p, h, b, ZC_PLAN_TOO_MANY };
 
-	if (zc_probe_run(do_build_plan, &x))
+	if (own)
+		do_build_plan(&x);
+	else if (zc_probe_run(do_build_plan, &x))
 		return ZC_PLAN_TOO_MANY;
 	return x.rc;
 }
@@ -497,7 +506,7 @@ static int begin(struct zc_sock *s, int fd)
  * bounce slot that now names the armed call, or -1 (nothing is held: copy
  * instead, or let the real call report a bad pointer). */
 static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct msghdr *h,
-		   size_t total)
+		   int own, size_t total)
 {
 	struct zc_plan *p;
 	int b = zc_bounce_get(), err = -1;
@@ -505,7 +514,7 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 	if (b < 0)
 		return -1;
 	p = zc_bounce_plan(b);
-	if (build_plan(p, h, b)) {
+	if (build_plan(p, h, own, b)) {
 		zc_bounce_put(b, 0);
 		return -1;
 	}
@@ -531,7 +540,7 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 	return b;
 }
 
-int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
+int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *ret)
 {
 	int saved = errno;
 	struct msg_view v;
@@ -543,7 +552,7 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 	int slot, b, err, retried = 0;
 	ssize_t r;
 
-	if (read_msg(msg, &v)) {
+	if (read_msg(msg, own, &v)) {
 		errno = saved;
 		return 0;
 	}
@@ -562,7 +571,7 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret)
 	if (begin(s, fd))
 		goto copy;
 again:
-	b = prepare(s, (uint32_t)slot, gen, &v.h, total);
+	b = prepare(s, (uint32_t)slot, gen, &v.h, own, total);
 	if (b < 0)
 		goto copy_busy;
 	p = zc_bounce_plan(b);
@@ -633,7 +642,7 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	if (vlen == 0 || vlen > MMSG_MAX)
 		return 0;
 	for (unsigned i = 0; i < vlen; i++) {
-		if (read_msg(&vec[i].msg_hdr, &v)) {
+		if (read_msg(&vec[i].msg_hdr, 0, &v)) {
 			errno = saved;
 			return 0;   /* a bad pointer: libc's call reports it */
 		}
@@ -667,8 +676,8 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		int b = -1;
 
 		/* Read again: the program's handler may have run since. */
-		if (read_msg(&vec[armed].msg_hdr, &v) == 0 && v.total != SIZE_MAX)
-			b = prepare(s, (uint32_t)slot, gen, &v.h, v.total);
+		if (read_msg(&vec[armed].msg_hdr, 0, &v) == 0 && v.total != SIZE_MAX)
+			b = prepare(s, (uint32_t)slot, gen, &v.h, 0, v.total);
 		if (b < 0)
 			break;
 		bs[armed] = b;

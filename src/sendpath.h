@@ -11,7 +11,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-int zc_send_msg(int fd, const struct msghdr *msg, int flags, ssize_t *ret);
+/* own: msg and its iovec array are the shim's (the send, sendto and write
+ * wrappers build them from their arguments), so only an address in it is
+ * the program's to read with care. */
+int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *ret);
 int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int *ret);
 
 #endif
