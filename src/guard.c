@@ -191,7 +191,7 @@ static struct {
 	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
 	uint8_t sampled;   /* sample is valid */
 } hot[HOT_SIZE];
-static uint32_t hot_victim;   /* under the lock: which way a full set gives up */
+static uint32_t hot_victim;   /* under the lock: see way_for_new */
 
 /*
  * The set of a buffer (keyed by its first guarded page) in a table of
@@ -207,17 +207,37 @@ static inline uint32_t page_set(uintptr_t start, unsigned bits)
 	return (uint32_t)(((uint64_t)(start >> 12) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-/* The entry of start, or -1. Without the lock (relaxed loads). */
+/* The way of a set of n keys that holds key, or -1. Relaxed loads:
+ * hot_key[] is read without the lock. */
+static int way_of(const uintptr_t *set, uint32_t n, uintptr_t key)
+{
+	for (uint32_t w = 0; w < n; w++)
+		if (__atomic_load_n(&set[w], __ATOMIC_RELAXED) == key)
+			return (int)w;
+	return -1;
+}
+
+/* The way a new key takes in a set of n keys (0: empty): an empty one, or
+ * else the one a counter shared by all sets names, close to a random
+ * choice: with more keys than ways sent round robin, giving up the least
+ * recently used would lose each key just before it is sent again. Under
+ * the lock. */
+static uint32_t way_for_new(const uintptr_t *set, uint32_t n, uint32_t *victim)
+{
+	int w = way_of(set, n, 0);
+
+	return w >= 0 ? (uint32_t)w : (*victim)++ % n;
+}
+
+/* The entry of start, or -1. Without the lock. */
 static int hot_find(uintptr_t start)
 {
 	uint32_t h = page_set(start, HOT_SET_BITS) * HOT_WAYS;
+	int w;
 
-	if (!start)
+	if (!start || (w = way_of(&hot_key[h], HOT_WAYS, start)) < 0)
 		return -1;
-	for (uint32_t w = 0; w < HOT_WAYS; w++)
-		if (__atomic_load_n(&hot_key[h + w], __ATOMIC_RELAXED) == start)
-			return (int)(h + w);
-	return -1;
+	return (int)h + w;
 }
 
 /* Under the lock; zc_guard_copy_hot reads without it (a stale read only
@@ -234,11 +254,9 @@ static void mark_hot(uintptr_t start)
 		if (hot[h].probing && level < HOT_LEVEL_MAX)
 			level++;   /* still rewritten after its probe */
 	} else {
-		uint32_t set = page_set(start, HOT_SET_BITS) * HOT_WAYS, w = 0;
+		uint32_t set = page_set(start, HOT_SET_BITS) * HOT_WAYS;
 
-		while (w < HOT_WAYS && __atomic_load_n(&hot_key[set + w], __ATOMIC_RELAXED))
-			w++;
-		h = set + (w < HOT_WAYS ? w : hot_victim++ % HOT_WAYS);
+		h = set + way_for_new(&hot_key[set], HOT_WAYS, &hot_victim);
 		/* A reader that still matches the old key meanwhile reads
 		 * this state for it: one send copied or guarded, both right. */
 		__atomic_store_n(&hot_key[h], (uintptr_t)0, __ATOMIC_RELAXED);
@@ -322,32 +340,19 @@ int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
 #define SEEN_SET_BITS 14
 #define SEEN_WAYS 4
 static uintptr_t seen_once[(1u << SEEN_SET_BITS) * SEEN_WAYS] __attribute__((aligned(64)));
-static uint32_t seen_victim;   /* which way a full set gives up */
+static uint32_t seen_victim;   /* see way_for_new */
 
 static int seen_has(uintptr_t start)
 {
-	const uintptr_t *set = &seen_once[page_set(start, SEEN_SET_BITS) * SEEN_WAYS];
-
-	for (uint32_t w = 0; w < SEEN_WAYS; w++)
-		if (set[w] == start)
-			return 1;
-	return 0;
+	return way_of(&seen_once[page_set(start, SEEN_SET_BITS) * SEEN_WAYS], SEEN_WAYS, start) >= 0;
 }
 
-/* Remember start. A full set gives up the way a counter shared by all sets
- * names, close to a random choice: with more keys than ways sent round
- * robin, giving up the least recently used would lose each key just
- * before it is sent again. */
 static void seen_note(uintptr_t start)
 {
 	uintptr_t *set = &seen_once[page_set(start, SEEN_SET_BITS) * SEEN_WAYS];
-	uint32_t w = 0;
 
-	if (seen_has(start))
-		return;
-	while (w < SEEN_WAYS && set[w])
-		w++;
-	set[w < SEEN_WAYS ? w : seen_victim++ % SEEN_WAYS] = start;
+	if (way_of(set, SEEN_WAYS, start) < 0)
+		set[way_for_new(set, SEEN_WAYS, &seen_victim)] = start;
 }
 
 /* Will the buffer whose first guarded page is start stay read-only when

@@ -7,21 +7,20 @@
 
 #include <setjmp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static __thread sigjmp_buf *volatile probe_env ZC_TLS_MODEL;
-static __thread sigset_t window_saved ZC_TLS_MODEL;   /* ZCSHIM_SIGNALS=block */
+static __thread uint64_t window_saved ZC_TLS_MODEL;   /* ZCSHIM_SIGNALS=block */
 
 static void window_open(void)
 {
 	if (ZC_UNLIKELY(zc_cfg.signals_block)) {
-		static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
-		sigset_t all;
+		uint64_t m = ~ZC_SYNC_SIGNALS;
 
-		sigfillset(&all);
-		for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
-			sigdelset(&all, faults[i]);
-		zc_sigmask(SIG_BLOCK, &all, &window_saved);
+		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &m, &window_saved, sizeof m);
 	} else {
 		zc_crit_enter();
 	}
@@ -30,7 +29,7 @@ static void window_open(void)
 static void window_close(void)
 {
 	if (ZC_UNLIKELY(zc_cfg.signals_block))
-		zc_sigmask(SIG_SETMASK, &window_saved, NULL);
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &window_saved, NULL, sizeof window_saved);
 	else
 		zc_crit_leave();
 }

@@ -675,7 +675,8 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	for (armed = 0; armed < vlen; armed++) {
 		int b = -1;
 
-		/* Read again: the program's handler may have run since. */
+		/* Read again: the first pass kept only the totals (sixteen
+		 * copies would not fit a small signal stack). */
 		if (read_msg(&vec[armed].msg_hdr, 0, &v) == 0 && v.total != SIZE_MAX)
 			b = prepare(s, (uint32_t)slot, gen, &v.h, 0, v.total);
 		if (b < 0)

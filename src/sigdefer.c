@@ -64,9 +64,8 @@ __thread int zc_crit_pending ZC_TLS_MODEL;   /* zc_crit_settle has work */
 /* Signal masks here are the kernel's 64-bit word (bit sig - 1): plain
  * words, because glibc's sigisemptyset() reports a set holding only
  * real-time signals as empty (glibc 2.36). */
-#define BIT(sig) ((uint64_t)1 << ((sig) - 1))
-#define SYNC_SIGNALS (BIT(SIGSEGV) | BIT(SIGBUS) | BIT(SIGILL) | BIT(SIGFPE) | \
-		      BIT(SIGTRAP) | BIT(SIGSYS))
+#define BIT(sig) ZC_SIGBIT(sig)
+#define SYNC_SIGNALS ZC_SYNC_SIGNALS
 
 struct held {
 	int sig;              /* 0 none, -1 being filled, else the signal */

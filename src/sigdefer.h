@@ -27,6 +27,13 @@ static inline void zc_crit_enter(void)
 
 extern __thread int zc_crit_pending ZC_TLS_MODEL;
 
+/* Signal masks as the kernel's 64-bit word (bit sig - 1), and the six
+ * signals a faulting instruction raises: blocked, any of them would kill
+ * the process at the fault instead of running a handler. */
+#define ZC_SIGBIT(sig) ((uint64_t)1 << ((sig) - 1))
+#define ZC_SYNC_SIGNALS (ZC_SIGBIT(SIGSEGV) | ZC_SIGBIT(SIGBUS) | ZC_SIGBIT(SIGILL) | \
+			 ZC_SIGBIT(SIGFPE) | ZC_SIGBIT(SIGTRAP) | ZC_SIGBIT(SIGSYS))
+
 static inline void zc_crit_leave(void)
 {
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
