@@ -14,6 +14,9 @@
  *   ring    256 MiB of buffers written once, sent round robin (cold cache):
  *           a content cache in steady state, timed after two untimed
  *           passes over the ring
+ *   ring1m  the same with 2000 buffers 1 MiB apart in one mapping, each
+ *           16 bytes into its first page, as an allocator's size class
+ *           places large blocks (SIZE at most 1 MiB - 16)
  *   reuse   one buffer rewritten right before every send
  *   fresh   malloc, fill, send, free for every message
  * Sends COUNT messages of SIZE bytes to ADDRESS:9 (default 127.0.0.1, meant
@@ -33,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -145,19 +149,21 @@ int main(int argc, char **argv)
 	size_t size, nbuf = 1;
 	unsigned long count;
 	uint32_t *last;
-	char **bufs;
+	char **bufs, *stride = NULL;
 	double t0, t;
-	int fd, a = 1, one = 1;
+	int fd, a = 1, one = 1, ring;
 
 	if (argc > 1 && !strcmp(argv[1], "--zc"))
 		zc = 1, a = 2;
 	else if (argc > 1 && !strcmp(argv[1], "--zc-shape"))
 		zc = shape = 1, a = 2;
 	if (argc < a + 3) {
-		fprintf(stderr, "usage: zcsend [--zc|--zc-shape] stable|ring|reuse|fresh SIZE COUNT [ADDRESS]\n");
+		fprintf(stderr, "usage: zcsend [--zc|--zc-shape] stable|ring|ring1m|reuse|fresh SIZE COUNT "
+			"[ADDRESS]\n");
 		return 2;
 	}
 	w = argv[a];
+	ring = !strcmp(w, "ring") || !strcmp(w, "ring1m");
 	size = strtoul(argv[a + 1], NULL, 10);
 	count = strtoul(argv[a + 2], NULL, 10);
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -171,18 +177,27 @@ int main(int argc, char **argv)
 	done = calloc(WIN, 1);
 	if (!strcmp(w, "ring"))
 		nbuf = (256u << 20) / size + 1;
+	if (!strcmp(w, "ring1m")) {
+		if (size > (1u << 20) - 16)
+			return fprintf(stderr, "zcsend: ring1m: SIZE above 1 MiB - 16\n"), 2;
+		nbuf = 2000;
+		stride = mmap(NULL, nbuf << 20, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (stride == MAP_FAILED)
+			return perror("mmap"), 2;
+	}
 	bufs = calloc(nbuf, sizeof *bufs);
 	last = calloc(nbuf, sizeof *last);
 	for (size_t i = 0; i < nbuf; i++)
 		last[i] = UINT32_MAX;
 	for (size_t i = 0; i < nbuf && strcmp(w, "fresh"); i++) {
-		bufs[i] = malloc(size);
+		bufs[i] = stride ? stride + (i << 20) + 16 : malloc(size);
 		memset(bufs[i], (int)i, size);
 	}
 	/* ring: two passes before the clock starts (the shim keeps a buffer's
 	 * pages read-only from its second completion on; a plain sender only
 	 * warms nothing, the ring being larger than any cache). */
-	if (!strcmp(w, "ring"))
+	if (ring)
 		for (size_t p = 0; p < 2 * nbuf; p++) {
 			last[p % nbuf] = send_msg(fd, bufs[p % nbuf], size);
 			if (zc && p % 8 == 7)
