@@ -35,6 +35,7 @@
 #include "vma.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -181,9 +182,12 @@ refuse:
 	return -1;
 }
 
-/* Step 5 on success: sent bytes went out under the socket's next id. */
+/* Step 5 on success: sent bytes went out under the socket's next id.
+ * failed: the call failed but the kernel numbered it all the same
+ * (fail_locked); sent is then 0 (the kernel is done with its pages: its
+ * completion is in) or the whole payload (nobody knows: kept guarded). */
 static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
-			  const struct zc_plan *p, size_t sent)
+			  const struct zc_plan *p, size_t sent, int failed)
 {
 	int closed = !s->used || s->gen != gen, keeps = 1;
 	uint32_t id = closed ? 0 : zc_idwin_take(&s->win);
@@ -202,9 +206,11 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 			zc_stats_inflight((int64_t)sent);
 		}
 	}
-	ZC_STAT_ADD(zc_sends, 1);
-	ZC_STAT_ADD(zc_bytes, sent);
-	ZC_STAT_ADD(bounce_bytes, p->bounce_len);
+	if (!failed) {
+		ZC_STAT_ADD(zc_sends, 1);
+		ZC_STAT_ADD(zc_bytes, sent);
+		ZC_STAT_ADD(bounce_bytes, p->bounce_len);
+	}
 	if (closed) {
 		/* The socket was closed while this call was under way: its
 		 * completion will never be read. Private copies now. */
@@ -243,6 +249,75 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 		zc_call_complete_locked(slot, gen, id);
 		zc_idwin_advance(&s->win);
 	}
+}
+
+/* Is IP_RECVERR or IPV6_RECVERR on for fd? (When it cannot be read: yes,
+ * the answer that claims nothing.) */
+static int recverr_on(int fd)
+{
+	int v4 = 0, v6 = 0;
+	socklen_t l4 = sizeof v4, l6 = sizeof v6;
+
+	if (syscall(SYS_getsockopt, fd, SOL_IP, IP_RECVERR, &v4, &l4))
+		return 1;
+	if (syscall(SYS_getsockopt, fd, SOL_IPV6, IPV6_RECVERR, &v6, &l6) && errno != ENOPROTOOPT &&
+	    errno != EOPNOTSUPP)
+		return 1;
+	return v4 || v6;
+}
+
+/* What a failed zerocopy call did to the socket's id counter. */
+enum { FAIL_NO_ID, FAIL_ID_TAKEN, FAIL_ID_UNKNOWN };
+
+/*
+ * Step 5 when the call failed (err: its errno, 0 when unknown, as for the
+ * message sendmmsg() stopped at). Whether the kernel numbered it decides
+ * every later call's id, so it is read from the kernel, never guessed:
+ *  - TCP: a call that queued nothing is undone (tcp_sendmsg_locked ends
+ *    in net_zcopy_put_abort, which gives the id back); one that queued
+ *    something returns its count, not an error. No id.
+ *  - UDP: a datagram that fails after it was built (dropped by netfilter
+ *    or a cgroup filter: EPERM; UDP_SEGMENT checks in udp_send_skb:
+ *    EINVAL, EIO; a qdisc drop with IP_RECVERR on: ENOBUFS) has its id:
+ *    the skb was freed inside the call, so its completion is already in
+ *    the error queue when the call returns. Read it: seen, the call took
+ *    the id and the kernel holds none of its pages. Not seen: the errors
+ *    that only come before the datagram is built (ip_append_data gives
+ *    the id back on failure: EAGAIN for a full send buffer, EINTR, EFAULT,
+ *    ENOBUFS from the notification's own allocation when IP_RECVERR is
+ *    off) took none. Any other error: the shim cannot know (a completion
+ *    can be lost to a full error queue), so the call keeps its pages
+ *    guarded under the id it may have taken and the socket sends no more
+ *    zerocopy (sockets_id_unknown): the ids of calls before it stay
+ *    right, and no later call can be mistaken for it.
+ */
+static int fail_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
+		       const struct zc_plan *p, int err)
+{
+	if (!s->used || s->gen != gen || !s->udp) {
+		disarm_locked(slot, gen, b);
+		return FAIL_NO_ID;
+	}
+	zc_reap_locked(slot);
+	if (zc_idwin_has_room(&s->win) && zc_idwin_is_done(&s->win, s->win.next)) {
+		ZC_STAT_ADD(failed_ids_taken, 1);
+		commit_locked(s, slot, gen, b, p, 0, 1);
+		return FAIL_ID_TAKEN;
+	}
+	if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == EFAULT ||
+	    (err == ENOBUFS && !recverr_on(s->fd))) {
+		disarm_locked(slot, gen, b);
+		return FAIL_NO_ID;
+	}
+	commit_locked(s, slot, gen, b, p, p->total, 1);
+	if (!s->zc_off) {
+		s->zc_off = 1;
+		ZC_STAT_ADD(sockets_zc_off, 1);
+	}
+	ZC_STAT_ADD(sockets_id_unknown, 1);
+	zc_debug("fd %d: a zerocopy call failed (%s) and its completion is not in: "
+		 "no more zerocopy on this socket", s->fd, err ? strerror(err) : "sendmmsg");
+	return FAIL_ID_UNKNOWN;
 }
 
 static int enable_zerocopy(struct zc_sock *s, int fd)
@@ -549,7 +624,7 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *r
 	struct msghdr m;
 	size_t total;
 	uint32_t gen;
-	int slot, b, err, retried = 0;
+	int slot, b, err, retried = 0, failed = FAIL_NO_ID;
 	ssize_t r;
 
 	if (read_msg(msg, own, &v)) {
@@ -591,15 +666,15 @@ again:
 
 	zc_lock();
 	if (r > 0)
-		commit_locked(s, (uint32_t)slot, gen, b, p, (size_t)r);
+		commit_locked(s, (uint32_t)slot, gen, b, p, (size_t)r, 0);
 	else
-		disarm_locked((uint32_t)slot, gen, b);
+		failed = fail_locked(s, (uint32_t)slot, gen, b, p, r < 0 ? err : 0);
 	zc_unlock();
 
 	if (r < 0 && err == ENOBUFS) {
 		/* Zerocopy's own limits (optmem, locked pages): reap and try
 		 * once more, then copy. The program never sees this ENOBUFS. */
-		if (!retried++) {
+		if (!retried++ && failed == FAIL_NO_ID) {
 			zc_lock();
 			zc_reap_all_locked();
 			zc_unlock();
@@ -700,10 +775,17 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	zc_lock();
 	for (unsigned i = 0; i < vlen; i++) {
 		/* Each message the kernel sent is a call of its own, with its
-		 * own id, in order. */
-		if (r > 0 && i < (unsigned)r && mine[i].msg_len > 0)
+		 * own id, in order. The one it stopped at failed (with err
+		 * when it is the first; sendmmsg() reports no errno for a
+		 * later one); those after it were not tried. */
+		unsigned stop = r < 0 ? 0 : (unsigned)r;
+
+		if (i < stop && mine[i].msg_len > 0)
 			commit_locked(s, (uint32_t)slot, gen, bs[i], zc_bounce_plan(bs[i]),
-				      mine[i].msg_len);
+				      mine[i].msg_len, 0);
+		else if (i == stop)
+			fail_locked(s, (uint32_t)slot, gen, bs[i], zc_bounce_plan(bs[i]),
+				    r < 0 ? err : 0);
 		else
 			disarm_locked((uint32_t)slot, gen, bs[i]);
 	}
