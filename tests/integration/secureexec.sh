@@ -54,7 +54,26 @@ rm -f "/run/zcshim/$pid.json"
 suid ZCSHIM_STATS_SIGNAL=none ZCSHIM_LOCAL=force
 rc=$?
 [ $rc -eq 0 ] || fail "ZCSHIM_STATS_SIGNAL=none from a user's environment was obeyed (exit $rc, want 0)"
-pid=$(cat "$D/out")
+rm -f "/run/zcshim/$(cat "$D/out").json"
 
-[ $failures -eq 0 ] && log "ok: a set-user-ID program ignores ZCSHIM_STATS_FILE, XDG_RUNTIME_DIR and ZCSHIM_STATS_SIGNAL, writes root's default place, says so once"
+# zcstat reads a secure-execution process the way the shim does: not
+# where ZCSHIM_STATS_FILE in its environment says, but at the default place.
+TOOLS=$(cd "$ITEST_BIN/../../tools" && pwd)
+cp /bin/sleep "$D/zcsleep"
+chmod 4755 "$D/zcsleep"
+unshare -m sh -c '
+	d=$1 lib=$2 u=$3 g=$4; shift 4
+	mount -t overlay overlay -o lowerdir=/etc,upperdir="$d/up",workdir="$d/work" /etc || exit 2
+	echo "$lib" > /etc/ld.so.preload
+	exec setpriv --reuid="$u" --regid="$g" --clear-groups env "$@" "$d/zcsleep" 30' \
+	sh "$D" "$ZCSHIM_LIB" "$NB" "$NG" ZCSHIM_STATS_FILE="$D/root.json" 2> "$D/err" &
+pid=$!
+sleep 0.5
+timeout 20 "$TOOLS/zcstat" --json "$pid" > "$D/out" 2>&1 ||
+	fail "zcstat on a set-user-ID program: $(cat "$D/out")"
+grep -q "^{\"pid\":$pid," "$D/out" || fail "zcstat did not print the set-user-ID program's line: $(cat "$D/out")"
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+
+[ $failures -eq 0 ] && log "ok: a set-user-ID program ignores ZCSHIM_STATS_FILE, XDG_RUNTIME_DIR and ZCSHIM_STATS_SIGNAL, writes root's default place, says so once; zcstat finds it there"
 finish
