@@ -33,10 +33,16 @@ run() {
 	[ $rc -eq 0 ] || fail "$what: the program exited $rc after $ms ms (want 0 within ${LIMIT}s)"
 }
 
-# refused WHAT: the line was not written, and standard error says so once.
+# refused WHAT: standard error says once that the line is not written
+# (under $ITEST_WRAP, each of valgrind's own dynamically linked stages
+# loads the shim too and says it again at start).
 refused() {
 	n=$(grep -c 'cannot write the stats line' "$D/err")
-	[ "$n" = 1 ] || fail "$1: the refusal was reported $n times (want once): $(cat "$D/err")"
+	if wrapped; then
+		[ "$n" -ge 1 ] || fail "$1: the refusal was not reported"
+	else
+		[ "$n" = 1 ] || fail "$1: the refusal was reported $n times (want once): $(cat "$D/err")"
+	fi
 }
 
 # The default place, /run/zcshim/PID.json, with a FIFO planted by nobody
