@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,6 +65,46 @@ static const char *env_get(const char *name, void *ctx)
 {
 	(void)ctx;
 	return getenv(name);
+}
+
+static const char *env_none(const char *name, void *ctx)
+{
+	(void)name;
+	(void)ctx;
+	return NULL;
+}
+
+/*
+ * Secure execution (set-user-ID, set-group-ID, file capabilities: the
+ * kernel's AT_SECURE): the environment is the caller's, not the user's the
+ * program runs as, so no setting comes from it (a stats file, a signal
+ * left to kill, the guard turned off...). The defaults apply; the stats
+ * go only to a default place of the user the program runs as. Said once,
+ * naming what was set and ignored.
+ */
+static void report_ignored(void)
+{
+	extern char **environ;
+	static const char *const prefixes[] = { "ZCSHIM_", "XDG_RUNTIME_DIR=" };
+	char names[640];
+	size_t n = 0;
+
+	for (size_t i = 0; i < 2; i++)
+		for (char **e = environ; e && *e; e++) {
+			size_t len = strcspn(*e, "=");
+
+			if (strncmp(*e, prefixes[i], strlen(prefixes[i])) ||
+			    n + len + 2 >= sizeof names)
+				continue;
+			names[n++] = ' ';
+			memcpy(names + n, *e, len);
+			n += len;
+		}
+	names[n] = '\0';
+	if (n)
+		zc_log(ZC_LOG_WARN, "secure-execution process (set-user-ID, set-group-ID or file "
+		       "capabilities): ignoring%s; the defaults apply, and the stats go only to "
+		       "/run/zcshim or /tmp/zcshim-%u", names, (unsigned)geteuid());
 }
 
 static void env_report(const char *msg, void *ctx)
@@ -144,8 +185,7 @@ static void log_settings(void)
 #undef ADD
 	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
 	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",
-	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal,
-	       zc_statsdest_template()[0] ? zc_statsdest_template() : "standard error");
+	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal, zc_statsdest_describe());
 }
 
 static void atfork_prepare(void);
@@ -171,12 +211,16 @@ static void under_valgrind(void)
 __attribute__((constructor)) static void zc_init(void)
 {
 	long ps;
+	int secure;
 
 	zc_real_bind();
 	ps = sysconf(_SC_PAGESIZE);
 	if (ps > 0)
 		zc_page = (size_t)ps;
-	zc_config_parse(&zc_cfg, env_get, NULL, env_report, NULL);
+	secure = getauxval(AT_SECURE) != 0;
+	zc_config_parse(&zc_cfg, secure ? env_none : env_get, NULL, env_report, NULL);
+	if (secure)
+		report_ignored();
 	under_valgrind();
 	if (zc_cfg.disable) {
 		zc_log(ZC_LOG_INFO, "disabled by ZCSHIM_DISABLE; every call passes through");
@@ -189,7 +233,7 @@ __attribute__((constructor)) static void zc_init(void)
 		return;
 	}
 	zc_local_addrs_load();
-	zc_statsdest_init();
+	zc_statsdest_init(secure);
 	zc_pin_cap = pin_cap();
 	if (zc_signals_install()) {
 		zc_log(ZC_LOG_ERROR, "cannot install the SIGSEGV handler (%s); every call passes through",

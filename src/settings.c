@@ -150,6 +150,22 @@ int zc_expand_path(const char *tmpl, int pid, char *out, size_t cap)
 	return (int)at;
 }
 
+/* %p before the last '/': the directory is checked once, at start, and
+ * must be the very one written to (statsdest.c), so only the file name may
+ * change with the pid. */
+static int pid_in_dir(const char *v)
+{
+	const char *slash = strrchr(v, '/');
+
+	for (const char *p = v; slash && p < slash; p++) {
+		if (p[0] == '%' && p[1] == 'p')
+			return 1;
+		if (p[0] == '%' && p[1] == '%')
+			p++;
+	}
+	return 0;
+}
+
 struct reporter {
 	zc_report_fn fn;
 	void *ctx;
@@ -248,7 +264,11 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 		    zc_expand_path(v, 4194304, probe, sizeof probe) < 0)
 			report(&r, "ZCSHIM_STATS_FILE", v,
 			       "is too long (511 bytes at most after %p expands)",
-			       "standard error");
+			       "the default place");
+		else if (pid_in_dir(v))
+			report(&r, "ZCSHIM_STATS_FILE", v,
+			       "has %p in a directory (only the file name may have it)",
+			       "the default place");
 		else
 			strcpy(cfg->stats_path, v);
 	}

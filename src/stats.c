@@ -3,7 +3,8 @@
  *
  * Signal-context invariant: zc_stats_format and zc_stats_dump run inside a
  * signal handler. They use only the stack, relaxed atomic loads and the
- * async-signal-safe calls open, write, close, getpid and clock_gettime.
+ * async-signal-safe calls write, close, getpid and clock_gettime, and
+ * those of zc_statsdest_open (statsdest.c), which never blocks.
  */
 #include "settings.h"
 #include "stats.h"

@@ -7,12 +7,16 @@
  *
  * Where the line is: ZCSHIM_STATS_FILE from the process's environment
  * (%p expanded), else the default places libzcshim(7) lists. The signal:
- * ZCSHIM_STATS_SIGNAL from the environment, else SIGUSR1.
+ * ZCSHIM_STATS_SIGNAL from the environment, else SIGUSR1. Both read with
+ * the shim's own parser, so a value the shim refused is refused here too;
+ * a secure-execution process (set-user-ID...) takes no setting from its
+ * environment, and neither does zcstat for it.
  */
 #include "settings.h"
 #include "zcshim.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -104,6 +108,44 @@ static const char *env_of(int pid, const char *name, char *out, size_t cap)
 	return NULL;
 }
 
+/* The kernel's AT_SECURE for pid: 1, 0, or -1 if unknown (auxv is
+ * readable only by whoever may trace the process). */
+static int secure_of(int pid)
+{
+	static char auxv[4096];
+	char path[64];
+	ssize_t n;
+	const unsigned long *a = (const unsigned long *)(void *)auxv;
+
+	snprintf(path, sizeof path, "/proc/%d/auxv", pid);
+	if ((n = slurp(path, auxv, sizeof auxv)) <= 0)
+		return -1;
+	for (size_t i = 0; (i + 2) * sizeof *a <= (size_t)n && a[i] != AT_NULL; i += 2)
+		if (a[i] == AT_SECURE)
+			return a[i + 1] != 0;
+	return 0;
+}
+
+static char envbuf[1024];
+
+static const char *proc_get(const char *name, void *ctx)
+{
+	const int *pid = ctx;
+
+	return *pid < 0 ? NULL : env_of(*pid, name, envbuf, sizeof envbuf);
+}
+
+/* pid's settings as the shim read them at its start; secure: none. */
+static void settings_of(int pid, struct zc_config *cfg, int *secure)
+{
+	int who = pid;
+
+	*secure = secure_of(pid) == 1;
+	if (*secure)
+		who = -1;
+	zc_config_parse(cfg, proc_get, &who, NULL, NULL);
+}
+
 static int exists(const char *p)
 {
 	struct stat st;
@@ -115,21 +157,24 @@ static int exists(const char *p)
 static int stats_path(int pid, char *out, size_t cap)
 {
 	char v[512], dir[600];
+	struct zc_config cfg;
 	struct stat st;
+	int secure;
 
 	if (forced_file) {
 		zc_expand_path(forced_file, pid, out, cap);
 		return 0;
 	}
-	if (env_of(pid, "ZCSHIM_STATS_FILE", v, sizeof v) && v[0]) {
-		if (!strcmp(v, "stderr") || !strcmp(v, "-"))
+	settings_of(pid, &cfg, &secure);
+	if (cfg.stats_path[0]) {
+		if (!strcmp(cfg.stats_path, "stderr") || !strcmp(cfg.stats_path, "-"))
 			return -1;
-		return zc_expand_path(v, pid, out, cap) > 0 ? 0 : -2;
+		return zc_expand_path(cfg.stats_path, pid, out, cap) > 0 ? 0 : -2;
 	}
 	snprintf(out, cap, "/run/zcshim/%d.json", pid);
 	if (exists(out))
 		return 0;
-	if (env_of(pid, "XDG_RUNTIME_DIR", v, sizeof v)) {
+	if (!secure && env_of(pid, "XDG_RUNTIME_DIR", v, sizeof v)) {
 		snprintf(out, cap, "%s/zcshim/%d.json", v, pid);
 		if (exists(out))
 			return 0;
@@ -147,13 +192,11 @@ static int stats_path(int pid, char *out, size_t cap)
 
 static int stats_signal(int pid)
 {
-	char v[64];
-	int sig;
+	struct zc_config cfg;
+	int secure;
 
-	if (!env_of(pid, "ZCSHIM_STATS_SIGNAL", v, sizeof v))
-		return SIGUSR1;
-	sig = zc_parse_signal(v);
-	return sig < 0 ? SIGUSR1 : sig;
+	settings_of(pid, &cfg, &secure);
+	return cfg.stats_signal;
 }
 
 static long file_size(const char *p)

@@ -236,6 +236,14 @@ START_TEST(test_stats_file)
 	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_STATS_FILE", longer), 1);
 	ck_assert_str_eq(cfg.stats_path, "");
 
+	/* %p only in the file name: the directory is checked once. */
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_STATS_FILE", "/run/%p/zc.json"), 1);
+	ck_assert(strstr(r.msg[0], "directory"));
+	ck_assert_str_eq(cfg.stats_path, "");
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_STATS_FILE", "/run/%%p/zc.%p.json"), 0);
+	ck_assert_str_eq(cfg.stats_path, "/run/%%p/zc.%p.json");
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_STATS_FILE", "zc.%p.json"), 0);
+
 	/* 511 bytes fits. */
 	memset(longer, 'b', ZC_STATS_PATH_MAX - 1);
 	longer[ZC_STATS_PATH_MAX - 1] = '\0';
