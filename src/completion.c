@@ -90,7 +90,9 @@ void zc_reap_max_locked(uint32_t slot, int max)
 	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = 0;
 
-	if (!s->used || !s->zc_set)
+	/* The program's own entries may be in the queue: an entry read here
+	 * could not be given back. Only its own reads take the shim's. */
+	if (!s->used || !s->zc_set || s->handoff == ZC_HANDOFF_SHARED)
 		return;
 	if (max <= 0 || max > REAP_MAX_PER_CALL)
 		max = REAP_MAX_PER_CALL;
@@ -130,8 +132,10 @@ int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
 	zc_lock();
 	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set) {
 		got = take_locked(&zc_socks[slot], msg);
-		if (got >= 0)
+		if (got >= 0) {
 			settle_locked(slot, got);
+			zc_sock_handoff_settle_locked(slot);
+		}
 	}
 	zc_unlock();
 	return got >= 0;

@@ -47,6 +47,9 @@ typedef void (*zc_sighandler_t)(int);
 	X(int, close_range, (unsigned int, unsigned int, int))                                \
 	X(int, dup2, (int, int))                                                              \
 	X(int, dup3, (int, int, int))                                                         \
+	X(int, dup, (int))                                                                    \
+	X(int, fcntl, (int, int, ...))                                                        \
+	X(int, fcntl64, (int, int, ...))                                                      \
 	X(int, socket, (int, int, int))                                                       \
 	X(int, accept, (int, struct sockaddr *, socklen_t *))                                 \
 	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))                           \

@@ -541,6 +541,12 @@ static int candidate(int fd, int flags, const struct msg_view *msg)
 			return slot;
 		s = &zc_socks[slot];
 	}
+	if (ZC_UNLIKELY(s->repeer | s->local | s->handoff)) {
+		int v = zc_sock_send_check((uint32_t)slot, fd);
+
+		if (v)
+			return v;
+	}
 	if (s->unconnected && msg) {
 		if (!msg->h.msg_name)
 			return -1;   /* the kernel reports EDESTADDRREQ */

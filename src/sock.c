@@ -10,6 +10,7 @@
 #include "sock.h"
 #include "guard.h"
 #include "shim.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,18 @@ uint32_t zc_live_zc;
 uint32_t zc_fd_epoch;
 static uint32_t free_slots[ZC_SOCK_MAX];
 static uint32_t nfree_slots;
+/* TCP/UDP sockets duplicated while the shim had no slot for them (a dup
+ * before the first large send), by cookie: the slot made for one later
+ * looks for the socket's other fds. Full: every new slot looks. (lock) */
+#define UNSEEN_MAX 256
+static uint64_t unseen[UNSEEN_MAX];
+static uint32_t nunseen;
+static int unseen_all;
+
+/* How long the program's setsockopt() taking the error queue waits for
+ * the shim's calls to complete before the program's entries may start to
+ * arrive (UDP completions come as the packets leave: well within this). */
+#define ZC_HANDOFF_WAIT_MS 200
 
 #define LOCAL_MAX 64
 static struct sockaddr_storage local_addrs[LOCAL_MAX];
@@ -296,6 +309,56 @@ void zc_sock_note_inherited(void)
 	sort_cookies(inh, ninh);
 }
 
+/* Up to max fds of this process, other than not1 and not2, on the socket
+ * with this cookie, from /proc/self/fd. Only on rare paths: a slot made
+ * for a socket duplicated before the shim knew it, the last known fd of a
+ * socket with more fds than a slot holds being closed. */
+static int other_fds(uint64_t cookie, int not1, int not2, int *out, int max)
+{
+	char buf[4096];
+	long n;
+	int found = 0;
+	int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return 0;
+	while (found < max && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n && found < max;) {
+			struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
+			int fd = 0, ok = d->name[0] != 0;
+
+			off += d->reclen;
+			for (const char *c = d->name; *c; c++) {
+				if (*c < '0' || *c > '9' || fd > (INT32_MAX - 9) / 10) {
+					ok = 0;
+					break;
+				}
+				fd = fd * 10 + (*c - '0');
+			}
+			if (ok && fd != dfd && fd != not1 && fd != not2 && zc_sock_cookie(fd) == cookie)
+				out[found++] = fd;
+		}
+	}
+	syscall(SYS_close, dfd);
+	return found;
+}
+
+/* fd2 reaches slot's socket: list it (lock held). */
+static void add_fd_locked(uint32_t slot, int fd2)
+{
+	struct zc_sock *s = &zc_socks[slot];
+
+	if (zc_sock_has_fd(s, fd2))
+		return;
+	if (s->nfds == ZC_SOCK_FDS) {
+		s->untracked = 1;   /* found again by cookie when it matters */
+		return;
+	}
+	s->fds[s->nfds++] = fd2;
+	zc_fd_set(fd2, slot + ZC_FD_SLOT0);
+}
+
 /* fd is another fd of a socket the shim already manages (same cookie):
  * it joins that socket's slot, so ids, guards and completions stay one. */
 static int share(int fd)
@@ -307,9 +370,15 @@ static int share(int fd)
 	if (cookie) {
 		zc_lock();
 		for (uint32_t s = 0; s < zc_sock_hwm && found < 0; s++)
-			if (zc_socks[s].used && zc_socks[s].cookie == cookie &&
-			    zc_socks[s].nfds < ZC_SOCK_FDS)
+			if (zc_socks[s].used && zc_socks[s].cookie == cookie)
 				found = (int)s;
+		if (found >= 0 && zc_socks[found].nfds == ZC_SOCK_FDS) {
+			/* No room to list it: copy its sends, and let the
+			 * socket's last listed close look for it. */
+			zc_socks[found].untracked = 1;
+			zc_unlock();
+			return -1;
+		}
 		if (found >= 0) {
 			if (__atomic_compare_exchange_n(&zc_fdtab[fd], &expect,
 							(uint32_t)found + ZC_FD_SLOT0, 0,
@@ -411,7 +480,32 @@ static int classify(int fd)
 		zc_unlock();
 		return expect >= ZC_FD_SLOT0 ? (int)(expect - ZC_FD_SLOT0) : -1;
 	}
-	zc_unlock();
+	{
+		int seen = unseen_all;
+
+		for (uint32_t i = 0; i < nunseen && !seen; i++)
+			if (unseen[i] == cookie) {
+				unseen[i] = unseen[--nunseen];
+				seen = 1;
+			}
+		zc_unlock();
+		if (!seen)
+			return slot;
+	}
+	{
+		/* Copies made before the slot existed reach the same error
+		 * queue: list them, or closing this fd would leave them the
+		 * notifications. */
+		int more[ZC_SOCK_FDS];
+		int n = other_fds(cookie, fd, -1, more, ZC_SOCK_FDS);
+
+		zc_lock();
+		if (zc_socks[slot].used && zc_socks[slot].cookie == cookie)
+			for (int i = 0; i < n; i++)
+				if (zc_fd_state(more[i]) == ZC_FD_UNKNOWN)
+					add_fd_locked((uint32_t)slot, more[i]);
+		zc_unlock();
+	}
 	return slot;
 pass:
 	__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, ZC_FD_PASS, 0, __ATOMIC_ACQ_REL,
@@ -441,10 +535,10 @@ void zc_sock_free_locked(uint32_t s)
 	free_slots[nfree_slots++] = s;
 }
 
-/* Wait up to the stall budget for the slot's calls to complete. */
-static void drain(uint32_t slot, uint32_t gen, int fd)
+/* Wait up to budget_ns for the slot's calls to complete. */
+static void drain(uint32_t slot, uint32_t gen, int fd, uint64_t budget_ns)
 {
-	uint64_t deadline = zc_now_ns() + (uint64_t)zc_cfg.stall_us * 1000u;
+	uint64_t deadline = zc_now_ns() + budget_ns;
 
 	for (;;) {
 		struct pollfd p = { fd, 0, 0 };
@@ -485,40 +579,68 @@ void zc_sock_forget_stale(int fd, uint32_t slot)
 	zc_unlock();
 }
 
-void zc_sock_forget(int fd)
+/* fd, one of slot's fds, is going away (lock not held). Another fd of
+ * the socket takes over the slot; with none, the calls in flight are
+ * resolved (a wait of up to ZCSHIM_STALL_US for completions, then private
+ * copies) and the slot freed. */
+static void forget_slot_fd(uint32_t slot, int fd)
 {
-	uint32_t st = zc_fd_state(fd);
-	uint32_t slot, gen;
+	struct zc_sock *s = &zc_socks[slot];
+	uint32_t gen;
+	int other = -1;
 
-	if (st < ZC_FD_SLOT0) {
-		if (st != ZC_FD_UNKNOWN)
-			zc_fd_set(fd, ZC_FD_UNKNOWN);
-		return;
-	}
-	slot = st - ZC_FD_SLOT0;
-	/* Another fd of the socket stays open: the socket, its calls and
-	 * their completions live on there. */
 	zc_lock();
-	if (zc_socks[slot].used && zc_socks[slot].nfds > 1 &&
-	    zc_sock_has_fd(&zc_socks[slot], fd)) {
-		drop_fd_locked(&zc_socks[slot], fd);
-		zc_fd_set(fd, ZC_FD_UNKNOWN);
+	if (!s->used || !zc_sock_has_fd(s, fd)) {
 		zc_unlock();
 		return;
 	}
-	gen = zc_socks[slot].gen;
+	/* Another fd of the socket stays open: the socket, its calls and
+	 * their completions live on there. */
+	if (s->nfds > 1) {
+		drop_fd_locked(s, fd);
+		zc_unlock();
+		return;
+	}
+	gen = s->gen;
 	zc_unlock();
-	if (zc_idwin_outstanding(&zc_socks[slot].win))
-		drain(slot, gen, fd);
+	if (zc_idwin_outstanding(&s->win) &&
+	    (s->untracked || __atomic_load_n(&unseen_all, __ATOMIC_RELAXED))) {
+		/* Copies of the socket the slot does not list may be open: the
+		 * notifications would go to them. */
+		if (other_fds(s->cookie, fd, -1, &other, 1) != 1)
+			other = -1;
+	}
+	if (other >= 0) {
+		zc_lock();
+		if (s->used && s->gen == gen && zc_sock_has_fd(s, fd)) {
+			add_fd_locked(slot, other);
+			if (s->nfds > 1) {
+				drop_fd_locked(s, fd);
+				zc_unlock();
+				return;
+			}
+		}
+		zc_unlock();
+	}
+	if (zc_idwin_outstanding(&s->win))
+		drain(slot, gen, fd, (uint64_t)zc_cfg.stall_us * 1000u);
 	zc_lock();
-	if (zc_socks[slot].used && zc_socks[slot].gen == gen &&
-	    zc_sock_has_fd(&zc_socks[slot], fd)) {
+	if (s->used && s->gen == gen && zc_sock_has_fd(s, fd)) {
 		zc_reap_locked(slot);
 		zc_guard_orphan_slot_locked(slot, gen);
 		zc_sock_free_locked(slot);
 	}
-	zc_fd_set(fd, ZC_FD_UNKNOWN);
 	zc_unlock();
+}
+
+void zc_sock_forget(int fd)
+{
+	uint32_t st = zc_fd_state(fd);
+
+	if (st >= ZC_FD_SLOT0)
+		forget_slot_fd(st - ZC_FD_SLOT0, fd);
+	if (st != ZC_FD_UNKNOWN)
+		zc_fd_set(fd, ZC_FD_UNKNOWN);
 }
 
 void zc_sock_reset(int fd)
@@ -529,11 +651,249 @@ void zc_sock_reset(int fd)
 		zc_fd_set(fd, ZC_FD_UNKNOWN);
 }
 
+void zc_sock_dup(int fd, int fd2)
+{
+	uint32_t st = zc_fd_state(fd), st2 = zc_fd_state(fd2);
+
+	if (fd == fd2 || (unsigned)fd2 >= ZC_FD_MAX)
+		return;
+	/* The number was closed where the shim could not see it. */
+	if (st2 >= ZC_FD_SLOT0)
+		zc_sock_forget_stale(fd2, st2 - ZC_FD_SLOT0);
+	else if (st2 != ZC_FD_UNKNOWN)
+		zc_fd_set(fd2, ZC_FD_UNKNOWN);
+	if (st >= ZC_FD_SLOT0) {
+		uint32_t slot = st - ZC_FD_SLOT0;
+
+		zc_lock();
+		if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd))
+			add_fd_locked(slot, fd2);
+		zc_unlock();
+	} else if (st != ZC_FD_PASS) {
+		/* A socket the shim has no slot for yet (or a local peer's,
+		 * which connect() may change), if it can ever have one. */
+		int domain, type, listening;
+		uint64_t cookie;
+
+		if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) ||
+		    (domain != AF_INET && domain != AF_INET6) ||
+		    getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) ||
+		    (type != SOCK_STREAM && type != SOCK_DGRAM) ||
+		    getopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening) || listening ||
+		    !(cookie = zc_sock_cookie(fd)))
+			return;
+		zc_lock();
+		if (nunseen < UNSEEN_MAX)
+			unseen[nunseen++] = cookie;
+		else
+			__atomic_store_n(&unseen_all, 1, __ATOMIC_RELAXED);
+		zc_unlock();
+	}
+}
+
+int zc_sock_replace_begin(int fd, int old, uint32_t *slotp, uint32_t *genp)
+{
+	uint32_t st = zc_fd_state(fd), slot;
+	struct zc_sock *s;
+	int hold = -1;
+
+	if (st < ZC_FD_SLOT0)
+		return -1;
+	slot = st - ZC_FD_SLOT0;
+	s = &zc_socks[slot];
+	zc_lock();
+	if (!s->used || !zc_sock_has_fd(s, fd)) {
+		zc_unlock();
+		return -1;
+	}
+	*slotp = slot;
+	*genp = s->gen;
+	if (s->nfds == 1) {
+		/* A private fd of the socket: its error queue stays readable
+		 * whatever dup2 does with fd. Above old: the number of a
+		 * closed fd the program passes as old must stay closed. */
+		hold = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, old >= 0 ? old + 1 : 0);
+		if (hold < 0) {
+			zc_unlock();
+			*slotp = UINT32_MAX;
+			zc_sock_forget(fd);   /* no fd left: resolve now, as before */
+			return -1;
+		}
+		zc_fd_set(hold, ZC_FD_UNKNOWN);
+		s->fds[s->nfds++] = hold;
+	}
+	/* From here a send on fd looks at it afresh: it may name another
+	 * file at any moment. */
+	drop_fd_locked(s, fd);
+	zc_fd_set(fd, ZC_FD_UNKNOWN);
+	zc_unlock();
+	return hold;
+}
+
+void zc_sock_replace_end(int fd, int hold, uint32_t slot, uint32_t gen, int ok)
+{
+	struct zc_sock *s;
+
+	if (slot == UINT32_MAX)
+		return;
+	s = &zc_socks[slot];
+	if (!ok) {
+		/* Nothing changed: fd is the socket's again. */
+		zc_lock();
+		if (s->used && s->gen == gen) {
+			add_fd_locked(slot, fd);
+			if (hold >= 0 && s->nfds > 1)
+				drop_fd_locked(s, hold);
+		}
+		zc_unlock();
+	} else if (hold >= 0) {
+		forget_slot_fd(slot, hold);
+	}
+	if (hold >= 0)
+		syscall(SYS_close, hold);
+}
+
+void zc_sock_connected(int fd, int changed)
+{
+	uint32_t st = zc_fd_state(fd);
+
+	if (st >= ZC_FD_SLOT0)
+		__atomic_store_n(&zc_socks[st - ZC_FD_SLOT0].repeer, 1, __ATOMIC_RELEASE);
+	else if (st != ZC_FD_UNKNOWN && changed)
+		zc_fd_set(fd, ZC_FD_UNKNOWN);   /* classify again with the new peer */
+}
+
+/* The peer after a connect(): connected elsewhere, local or not, or no
+ * longer connected (AF_UNSPEC). -1: not connected (TCP): no zerocopy yet. */
+static int repeer(struct zc_sock *s, int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+
+	if (syscall(SYS_getpeername, fd, &peer, &plen)) {
+		if (errno != ENOTCONN || !s->udp)
+			return -1;
+		s->unconnected = 1;   /* each destination is checked */
+		s->local = 0;
+	} else {
+		s->unconnected = 0;
+		s->local = !zc_cfg.local_force && zc_addr_is_local((struct sockaddr *)&peer, plen);
+	}
+	__atomic_store_n(&s->repeer, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int zc_sock_send_check(uint32_t slot, int fd)
+{
+	struct zc_sock *s = &zc_socks[slot];
+	int saved = errno, r = 0;
+
+	if (s->handoff) {
+		zc_lock();
+		if (s->used && s->handoff) {
+			zc_reap_locked(slot);
+			zc_sock_handoff_settle_locked(slot);
+		}
+		zc_unlock();
+		return -1;
+	}
+	if (__atomic_load_n(&s->repeer, __ATOMIC_ACQUIRE) && repeer(s, fd))
+		r = -1;
+	else if (s->local) {
+		/* Copied like a local peer's; what is still out is reaped. */
+		if (zc_idwin_outstanding(&s->win)) {
+			zc_lock();
+			if (s->used)
+				zc_reap_locked(slot);
+			zc_unlock();
+		}
+		r = -2;
+	}
+	errno = saved;
+	return r;
+}
+
+/* The socket is the program's: its fds pass through (lock held). */
+static void release_locked(uint32_t slot)
+{
+	struct zc_sock *s = &zc_socks[slot];
+
+	for (int i = 0; i < s->nfds; i++)
+		zc_fd_set(s->fds[i], ZC_FD_PASS);
+	zc_sock_free_locked(slot);
+}
+
+void zc_sock_handoff_settle_locked(uint32_t slot)
+{
+	struct zc_sock *s = &zc_socks[slot];
+
+	/* A send under way (busy) may still take an id. */
+	if (s->used && s->handoff && !zc_idwin_outstanding(&s->win) &&
+	    !__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE))
+		release_locked(slot);
+}
+
+struct zc_handoff zc_sock_handoff_begin(int fd, int level, int name)
+{
+	struct zc_handoff h = { -1, 0, 0, 1 };
+	uint32_t st = zc_fd_state(fd), slot;
+	struct zc_sock *s;
+
+	if (st < ZC_FD_SLOT0)
+		return h;
+	slot = st - ZC_FD_SLOT0;
+	s = &zc_socks[slot];
+	zc_lock();
+	if (!s->used || !zc_sock_has_fd(s, fd)) {
+		zc_unlock();
+		return h;
+	}
+	h.slot = (int)slot;
+	h.gen = s->gen;
+	h.prev = s->handoff;
+	/* IP_RECVERR on TCP: the kernel reports ICMP errors of a TCP
+	 * socket in SO_ERROR, never in its error queue, which stays the
+	 * shim's alone. Every other option may queue the program's own
+	 * entries (UDP's ICMP errors, timestamps, its zerocopy sends). */
+	h.entries = s->udp || !(level == SOL_IP && name == IP_RECVERR);
+	if (!s->handoff)
+		s->handoff = ZC_HANDOFF_DRAIN;   /* no new zerocopy send */
+	zc_unlock();
+	if (h.entries && h.prev != ZC_HANDOFF_SHARED && zc_idwin_outstanding(&s->win))
+		drain(slot, h.gen, fd, (uint64_t)ZC_HANDOFF_WAIT_MS * 1000000u);
+	return h;
+}
+
+void zc_sock_handoff_end(int fd, struct zc_handoff h, int ok)
+{
+	struct zc_sock *s;
+
+	if (h.slot < 0) {
+		if (ok)
+			zc_fd_set(fd, ZC_FD_PASS);
+		return;
+	}
+	s = &zc_socks[h.slot];
+	zc_lock();
+	if (!s->used || s->gen != h.gen) {
+		if (ok && zc_fd_state(fd) == ZC_FD_UNKNOWN)
+			zc_fd_set(fd, ZC_FD_PASS);
+	} else if (!ok) {
+		s->handoff = h.prev;   /* the option was refused: nothing changed */
+	} else {
+		zc_reap_locked((uint32_t)h.slot);
+		if (h.entries && zc_idwin_outstanding(&s->win)) {
+			s->handoff = ZC_HANDOFF_SHARED;
+			ZC_STAT_ADD(handoff_shared, 1);
+		}
+		zc_sock_handoff_settle_locked((uint32_t)h.slot);
+	}
+	zc_unlock();
+}
+
 void zc_sock_hands_off(int fd)
 {
-	if (zc_fd_state(fd) >= ZC_FD_SLOT0)
-		zc_sock_forget(fd);
-	zc_fd_set(fd, ZC_FD_PASS);
+	zc_sock_handoff_end(fd, zc_sock_handoff_begin(fd, SOL_SOCKET, SO_ZEROCOPY), 1);
 }
 
 int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
@@ -547,8 +907,10 @@ int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
 	slot = st - ZC_FD_SLOT0;
 	zc_lock();
 	mine = zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set;
-	if (mine)
+	if (mine) {
 		zc_reap_locked(slot);
+		zc_sock_handoff_settle_locked(slot);
+	}
 	zc_unlock();
 	if (!mine)
 		return 0;

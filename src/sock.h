@@ -29,7 +29,7 @@ enum {
 	ZC_FD_SLOT0 = 3,    /* ZC_FD_SLOT0 + n: socket slot n */
 };
 
-#define ZC_SOCK_FDS 4   /* fds (dup, dup2...) that may share one slot */
+#define ZC_SOCK_FDS 8   /* fds (dup, dup2...) that may share one slot */
 
 struct zc_sock {
 	int fd;                   /* the fd the shim reads the error queue from: fds[0] */
@@ -47,6 +47,17 @@ struct zc_sock {
 	uint64_t verified;        /* (fd epoch << 32) | (fd + 1) last matched by cookie */
 	uint8_t must_reap;        /* a call whose release changes pages is out: */
 	uint32_t must_reap_id;    /* the newest such call */
+	uint8_t repeer;           /* connect() was called: look at the peer again */
+	uint8_t local;            /* the peer is local now: large sends copied */
+	uint8_t untracked;        /* more fds of the socket than fds[] holds */
+	/* The program took the error queue for itself (IP_RECVERR, timestamping,
+	 * its own zerocopy) while calls were out: no new zerocopy send, and the
+	 * slot lives on until the last call completes, its notifications kept
+	 * out of the program's sight. ZC_HANDOFF_SHARED: the program's own
+	 * entries may be in the queue too, so the shim reads it only inside the
+	 * program's own MSG_ERRQUEUE reads (an entry the shim read could not be
+	 * put back). */
+	uint8_t handoff;
 	struct zc_idwin win;
 };
 
@@ -111,9 +122,58 @@ void zc_sock_forget_stale(int fd, uint32_t slot);
  * look at it afresh on its next large send. */
 void zc_sock_reset(int fd);
 
-/* The program itself manages zerocopy or the error queue on fd (it set
- * SO_ZEROCOPY, IP_RECVERR, timestamping...): leave the socket alone. */
+enum { ZC_HANDOFF_NONE, ZC_HANDOFF_DRAIN, ZC_HANDOFF_SHARED };
+
+/* The program itself manages zerocopy or the error queue on fd (it sends
+ * with MSG_ZEROCOPY): leave the socket to it once the shim's calls on it
+ * have completed (see zc_sock_handoff_begin). */
 void zc_sock_hands_off(int fd);
+
+/*
+ * The program sets an option that gives it the error queue or zerocopy
+ * (level, name: SO_ZEROCOPY, IP_RECVERR, IPV6_RECVERR, SO_TIMESTAMPING).
+ * Before the real setsockopt: no new zerocopy send on the socket, and if
+ * the option may put the program's own entries in the queue, the shim's
+ * calls are given up to ZC_HANDOFF_WAIT_MS to complete while the queue is
+ * still the shim's alone. After it (ok: the call succeeded): the socket is
+ * the program's once nothing of the shim's is out; a failed call changes
+ * nothing.
+ */
+struct zc_handoff {
+	int slot;        /* -1: fd is not a socket the shim manages */
+	uint32_t gen;
+	uint8_t prev;    /* the slot's handoff state before */
+	uint8_t entries; /* the option may queue entries of the program's */
+};
+struct zc_handoff zc_sock_handoff_begin(int fd, int level, int name);
+void zc_sock_handoff_end(int fd, struct zc_handoff h, int ok);
+
+/* A slot handed off whose last call has completed: its fds become the
+ * program's (lock held). */
+void zc_sock_handoff_settle_locked(uint32_t slot);
+
+/* Checks a zerocopy send needs on slot beyond the fd table's: the peer
+ * after a connect(), a local peer, a hand-off. 0: go on; -1 pass the call
+ * through; -2 copy it (counted). */
+int zc_sock_send_check(uint32_t slot, int fd);
+
+/* connect() was called on fd (whatever its outcome). A socket the shim
+ * manages keeps its slot and its calls in flight (the kernel's id counter
+ * belongs to the socket, not to the peer); its peer is looked at again
+ * before its next zerocopy send. */
+void zc_sock_connected(int fd, int changed);
+
+/* fd2 is a new fd of fd's file (dup, fcntl F_DUPFD, a successful dup2 or
+ * dup3): a socket the shim manages is reached through it too. */
+void zc_sock_dup(int fd, int fd2);
+
+/* dup2/dup3 onto fd, around the real call. Before: fd leaves its slot; if
+ * it was the slot's last fd, the shim keeps the socket reachable through a
+ * private fd (returned, or -1; numbered above old, which must stay what it
+ * was), so that nothing is decided before the outcome is known. After: a failed call puts fd back; a
+ * successful one resolves the slot's calls as a close would. */
+int zc_sock_replace_begin(int fd, int old, uint32_t *slot, uint32_t *gen);
+void zc_sock_replace_end(int fd, int hold, uint32_t slot, uint32_t gen, int ok);
 
 /* Is fd one of slot s's fds? (lock held) */
 int zc_sock_has_fd(const struct zc_sock *s, int fd);
