@@ -45,10 +45,10 @@
 	X(cost_pair_page_ns, "measured: what each further page adds to that (ns)") \
 	X(cost_copy_page_ns, "measured: copying one page (ns)")                    \
 	X(guard_once_min_pages, "pages from which one guard cycle beats a copy (0: never)") \
-	X(handoff_shared, "sockets the program took for its error queue while shim calls were still out") \
 	X(aligned_allocs, "malloc() blocks of at least the threshold placed on a page boundary") \
 	X(hot_probes_skipped, "probes not made: the buffer's content changed since its send before") \
 	X(failed_ids_taken, "failed zerocopy calls the kernel had numbered all the same (their completion came)") \
-	X(sockets_id_unknown, "sockets stopped from zerocopy: a failed call may or may not have taken an id")
+	X(sockets_id_unknown, "sockets stopped from zerocopy: a failed call may or may not have taken an id") \
+	X(handoff_shared, "sockets the program took for its error queue while shim calls were still out")
 
 #endif
