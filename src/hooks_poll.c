@@ -242,17 +242,24 @@ ZC_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
 }
 
 /* epoll reports the program's data, not the fd: the registrations noted
- * by epoll_ctl say which fd an event is for. */
+ * by epoll_ctl say which fd an event is for. An event dropped whole used
+ * up a one-shot registration (EPOLLONESHOT) the program never saw fire:
+ * it is armed again, as if the kernel had never reported it (sock.c). */
 static int filter_events(int epfd, struct epoll_event *ev, int r)
 {
 	int saved = errno, out = 0;
+	uint64_t gen = zc_epoll_gen();
 
 	for (int i = 0; i < r; i++) {
 		if (ev[i].events & EPOLLERR) {
-			int fd = zc_epoll_fd_of(epfd, ev[i].data.u64);
+			uint32_t events = 0;
+			int fd = zc_epoll_fd_of(epfd, ev[i].data.u64, &events);
 
-			if (fd >= 0 && zc_sock_error_is_ours(fd, 0, NULL))
+			if (fd >= 0 && zc_sock_error_is_ours(fd, 0, NULL)) {
 				ev[i].events &= ~(uint32_t)EPOLLERR;
+				if (!ev[i].events && (events & EPOLLONESHOT))
+					zc_epoll_rearm(epfd, fd, gen);
+			}
 		}
 		if (ev[i].events)
 			ev[out++] = ev[i];
@@ -263,17 +270,22 @@ static int filter_events(int epfd, struct epoll_event *ev, int r)
 
 ZC_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	int r = ZC_REAL(epoll_ctl)(epfd, op, fd, ev);
+	int r, saved;
 
-	if (r == 0 && zc_ready) {
-		int saved = errno;
-
+	if (!zc_ready)
+		return ZC_REAL(epoll_ctl)(epfd, op, fd, ev);
+	/* The call and its note together, apart from a re-arm. */
+	zc_epoll_lock();
+	r = ZC_REAL(epoll_ctl)(epfd, op, fd, ev);
+	saved = errno;
+	if (r == 0) {
 		if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev)
-			zc_epoll_note(epfd, fd, ev->data.u64, 1);
+			zc_epoll_note(epfd, fd, ev->events, ev->data.u64, 1);
 		else if (op == EPOLL_CTL_DEL)
-			zc_epoll_note(epfd, fd, 0, 0);
-		errno = saved;
+			zc_epoll_note(epfd, fd, 0, 0, 0);
 	}
+	zc_epoll_unlock();
+	errno = saved;
 	return r;
 }
 
