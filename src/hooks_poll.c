@@ -17,6 +17,7 @@
  */
 #include "probe.h"
 #include "shim.h"
+#include "signals.h"
 #include "sock.h"
 
 #include <errno.h>
@@ -131,9 +132,14 @@ static int do_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	}
 }
 
+/* The temporary masks of ppoll, pselect and epoll_pwait are the program's:
+ * SIGSEGV in them goes to the kernel as its proxy (signals.c). */
 ZC_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		    const sigset_t *mask)
 {
+	sigset_t k;
+
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE())
 		return ZC_REAL(ppoll)(fds, n, ts, mask);
 	return do_ppoll(fds, n, ts, mask);
@@ -142,6 +148,9 @@ ZC_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 ZC_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 			  const sigset_t *mask, size_t fdslen)
 {
+	sigset_t k;
+
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE() || fdslen / sizeof *fds < n)
 		return ZC_REAL(__ppoll_chk)(fds, n, ts, mask, fdslen);
 	return do_ppoll(fds, n, ts, mask);
@@ -219,8 +228,10 @@ ZC_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
 	uint64_t deadline = deadline_ts(ts);
 	struct timespec left;
 	fd_set r0, w0, e0;
+	sigset_t k;
 	int r;
 
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE() || read_fdsets(rd, wr, ex, &r0, &w0, &e0))
 		return ZC_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 	for (;;) {
@@ -316,6 +327,9 @@ ZC_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 ZC_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 			  const sigset_t *mask)
 {
+	sigset_t k;
+
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE())
 		return ZC_REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
 	return do_epoll(epfd, ev, max, timeout, mask, 1);
@@ -326,8 +340,10 @@ ZC_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 {
 	uint64_t deadline;
 	struct timespec left;
+	sigset_t k;
 	int r;
 
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE())
 		return ZC_REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
 	deadline = deadline_ts(ts);

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <ucontext.h>
 
 typedef void (*zc_sighandler_t)(int);
 
@@ -65,6 +66,9 @@ typedef void (*zc_sighandler_t)(int);
 	X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                \
 	X(int, sigprocmask, (int, const sigset_t *, sigset_t *))                              \
 	X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                          \
+	X(int, sigsuspend, (const sigset_t *))                                                \
+	X(int, setcontext, (const ucontext_t *))                                              \
+	X(int, swapcontext, (ucontext_t *, const ucontext_t *))                               \
 	X(int, poll, (struct pollfd *, nfds_t, int))                                          \
 	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *))   \
 	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))                 \
