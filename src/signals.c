@@ -377,7 +377,11 @@ int zc_signals_install(void)
 	}
 	if (zc_cfg.stats_signal > 0) {
 		zc_real.sigaction(zc_cfg.stats_signal, NULL, &app_act[zc_cfg.stats_signal]);
-		if (install(zc_cfg.stats_signal, stats_handler) == 0)
+		/* Ignored (nohup, or a parent's SIG_IGN across exec): it stays
+		 * ignored in the kernel, so that it crosses the next exec too;
+		 * no dump until the program sets something else. */
+		if (app_act[zc_cfg.stats_signal].sa_handler == SIG_IGN ||
+		    install(zc_cfg.stats_signal, stats_handler) == 0)
 			installed_stats = 1;
 	}
 	for (int sig = 1; sig < _NSIG; sig++) {
@@ -437,7 +441,12 @@ ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		prev = app_act[sig];
 		if (act) {
 			app_act[sig] = in;
-			if (sig != SIGSEGV)
+			/* SIG_IGN of the stats signal is the kernel's own, so
+			 * that exec, posix_spawn and a raw execve all pass it
+			 * on; the signal then dumps nothing. */
+			if (sig != SIGSEGV && in.sa_handler == SIG_IGN)
+				zc_real.sigaction(sig, &in, NULL);
+			else if (sig != SIGSEGV)
 				install(sig, stats_handler);
 		}
 	} else {
@@ -602,4 +611,40 @@ ZC_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 ZC_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
 	return mask_call(ZC_REAL(pthread_sigmask), how, set, old);
+}
+
+/* Before an exec: the new program gets the program's own SIGSEGV
+ * disposition (SIG_IGN crosses exec; a handler becomes SIG_DFL, which the
+ * shim's handler becomes anyway) and its mask with SIGSEGV itself. */
+void zc_exec_prepare(struct zc_exec_state *st)
+{
+	sigset_t cur;
+
+	st->ign = 0;
+	st->masked = 0;
+	if (!proxy_on())
+		return;
+	if (app_act[SIGSEGV].sa_handler == SIG_IGN) {
+		struct sigaction ign;
+
+		memset(&ign, 0, sizeof ign);
+		ign.sa_handler = SIG_IGN;
+		st->ign = zc_real.sigaction(SIGSEGV, &ign, &st->act) == 0;
+	}
+	if (zc_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, ZC_SEGV_PROXY) == 1) {
+		st->mask = cur;
+		st->masked = 1;
+		sigdelset(&cur, ZC_SEGV_PROXY);
+		sigaddset(&cur, SIGSEGV);
+		zc_sigmask(SIG_SETMASK, &cur, NULL);
+	}
+}
+
+/* The exec failed: back to the shim's own. */
+void zc_exec_undo(const struct zc_exec_state *st)
+{
+	if (st->masked)
+		zc_sigmask(SIG_SETMASK, &st->mask, NULL);
+	if (st->ign)
+		zc_real.sigaction(SIGSEGV, &st->act, NULL);
 }

@@ -32,4 +32,14 @@ const sigset_t *zc_mask_arg(const sigset_t *in, sigset_t *buf);
  * program's terms). */
 int zc_program_sigmask(int how, const sigset_t *set, sigset_t *old);
 
+/* Around an exec (hooks_exec.c): the kernel given the program's SIGSEGV
+ * disposition and mask, and the shim's back if the exec fails. */
+struct zc_exec_state {
+	int ign, masked;
+	struct sigaction act;
+	sigset_t mask;
+};
+void zc_exec_prepare(struct zc_exec_state *st);
+void zc_exec_undo(const struct zc_exec_state *st);
+
 #endif

@@ -117,7 +117,7 @@ static void suspend_for_usr1(void)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
-	kill(getpid(), SIGUSR1);   /* pending until sigsuspend */
+	raise(SIGUSR1);   /* this thread's, pending until sigsuspend */
 	sigfillset(&wait);
 	sigdelset(&wait, SIGUSR1);
 	sigsuspend(&wait);
