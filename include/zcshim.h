@@ -40,6 +40,7 @@
 	X(sockets_zc_on, "sockets on which zerocopy was enabled")                \
 	X(sockets_zc_off, "sockets that stopped using zerocopy (COPIED)")           \
 	X(signals_deferred, "program signals held until the shim left a critical section") \
+	X(epoll_rearms, "one-shot epoll registrations armed again after a report the shim hid") \
 	X(unkept_copies, "large sends copied: guarding them would pay a protection for that send alone") \
 	X(cost_pair_ns, "measured: mprotect read-only and back, one page (ns)")     \
 	X(cost_pair_page_ns, "measured: what each further page adds to that (ns)") \

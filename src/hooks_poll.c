@@ -17,6 +17,7 @@
  */
 #include "probe.h"
 #include "shim.h"
+#include "signals.h"
 #include "sock.h"
 
 #include <errno.h>
@@ -131,9 +132,14 @@ static int do_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	}
 }
 
+/* The temporary masks of ppoll, pselect and epoll_pwait are the program's:
+ * SIGSEGV in them goes to the kernel as its proxy (signals.c). */
 ZC_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		    const sigset_t *mask)
 {
+	sigset_t k;
+
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE())
 		return ZC_REAL(ppoll)(fds, n, ts, mask);
 	return do_ppoll(fds, n, ts, mask);
@@ -142,6 +148,9 @@ ZC_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 ZC_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 			  const sigset_t *mask, size_t fdslen)
 {
+	sigset_t k;
+
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE() || fdslen / sizeof *fds < n)
 		return ZC_REAL(__ppoll_chk)(fds, n, ts, mask, fdslen);
 	return do_ppoll(fds, n, ts, mask);
@@ -219,8 +228,10 @@ ZC_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
 	uint64_t deadline = deadline_ts(ts);
 	struct timespec left;
 	fd_set r0, w0, e0;
+	sigset_t k;
 	int r;
 
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE() || read_fdsets(rd, wr, ex, &r0, &w0, &e0))
 		return ZC_REAL(pselect)(nfds, rd, wr, ex, ts, mask);
 	for (;;) {
@@ -242,17 +253,24 @@ ZC_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
 }
 
 /* epoll reports the program's data, not the fd: the registrations noted
- * by epoll_ctl say which fd an event is for. */
+ * by epoll_ctl say which fd an event is for. An event dropped whole used
+ * up a one-shot registration (EPOLLONESHOT) the program never saw fire:
+ * it is armed again, as if the kernel had never reported it (sock.c). */
 static int filter_events(int epfd, struct epoll_event *ev, int r)
 {
 	int saved = errno, out = 0;
+	uint64_t gen = zc_epoll_gen();
 
 	for (int i = 0; i < r; i++) {
 		if (ev[i].events & EPOLLERR) {
-			int fd = zc_epoll_fd_of(epfd, ev[i].data.u64);
+			uint32_t events = 0;
+			int fd = zc_epoll_fd_of(epfd, ev[i].data.u64, &events);
 
-			if (fd >= 0 && zc_sock_error_is_ours(fd, 0, NULL))
+			if (fd >= 0 && zc_sock_error_is_ours(fd, 0, NULL)) {
 				ev[i].events &= ~(uint32_t)EPOLLERR;
+				if (!ev[i].events && (events & EPOLLONESHOT))
+					zc_epoll_rearm(epfd, fd, gen);
+			}
 		}
 		if (ev[i].events)
 			ev[out++] = ev[i];
@@ -263,17 +281,22 @@ static int filter_events(int epfd, struct epoll_event *ev, int r)
 
 ZC_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	int r = ZC_REAL(epoll_ctl)(epfd, op, fd, ev);
+	int r, saved;
 
-	if (r == 0 && zc_ready) {
-		int saved = errno;
-
+	if (!zc_ready)
+		return ZC_REAL(epoll_ctl)(epfd, op, fd, ev);
+	/* The call and its note together, apart from a re-arm. */
+	zc_epoll_lock();
+	r = ZC_REAL(epoll_ctl)(epfd, op, fd, ev);
+	saved = errno;
+	if (r == 0) {
 		if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && ev)
-			zc_epoll_note(epfd, fd, ev->data.u64, 1);
+			zc_epoll_note(epfd, fd, ev->events, ev->data.u64, 1);
 		else if (op == EPOLL_CTL_DEL)
-			zc_epoll_note(epfd, fd, 0, 0);
-		errno = saved;
+			zc_epoll_note(epfd, fd, 0, 0, 0);
 	}
+	zc_epoll_unlock();
+	errno = saved;
 	return r;
 }
 
@@ -304,6 +327,9 @@ ZC_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 ZC_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 			  const sigset_t *mask)
 {
+	sigset_t k;
+
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE())
 		return ZC_REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
 	return do_epoll(epfd, ev, max, timeout, mask, 1);
@@ -314,8 +340,10 @@ ZC_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 {
 	uint64_t deadline;
 	struct timespec left;
+	sigset_t k;
 	int r;
 
+	mask = zc_mask_arg(mask, &k);
 	if (!ACTIVE())
 		return ZC_REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
 	deadline = deadline_ts(ts);

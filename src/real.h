@@ -19,7 +19,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <spawn.h>
 #include <time.h>
+#include <ucontext.h>
 
 typedef void (*zc_sighandler_t)(int);
 
@@ -68,6 +70,19 @@ typedef void (*zc_sighandler_t)(int);
 	X(int, sigaction, (int, const struct sigaction *, struct sigaction *))                \
 	X(int, sigprocmask, (int, const sigset_t *, sigset_t *))                              \
 	X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                          \
+	X(int, sigsuspend, (const sigset_t *))                                                \
+	X(int, setcontext, (const ucontext_t *))                                              \
+	X(int, swapcontext, (ucontext_t *, const ucontext_t *))                               \
+	X(int, execve, (const char *, char *const[], char *const[]))                          \
+	X(int, execv, (const char *, char *const[]))                                          \
+	X(int, execvp, (const char *, char *const[]))                                         \
+	X(int, execvpe, (const char *, char *const[], char *const[]))                         \
+	X(int, fexecve, (int, char *const[], char *const[]))                                  \
+	X(int, execveat, (int, const char *, char *const[], char *const[], int))              \
+	X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *,       \
+			     const posix_spawnattr_t *, char *const[], char *const[]))        \
+	X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,      \
+			      const posix_spawnattr_t *, char *const[], char *const[]))       \
 	X(int, poll, (struct pollfd *, nfds_t, int))                                          \
 	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *))   \
 	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))                 \

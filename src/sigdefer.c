@@ -186,7 +186,9 @@ int zc_defer_if_critical(int sig, siginfo_t *si, void *ucv, zc_sigfn_t run,
 			 const sigset_t *run_mask, int nodefer)
 {
 	ucontext_t *uc = ucv;
-	uint64_t others = ~SYNC_SIGNALS, rm;
+	/* Not the SIGSEGV proxy (signals.c): blocked, it would make a fault
+	 * meanwhile look like one the program had blocked. */
+	uint64_t others = ~(SYNC_SIGNALS | BIT(_NSIG - 1)), rm;
 	int saved, expect = 0;
 
 	if (ZC_LIKELY(zc_crit_depth == 0) || !si || !uc || fault_raised(sig, si))

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define ALTSTACK_SIZE (64u * 1024u)
@@ -68,10 +69,81 @@ static const sigset_t no_signals;
 static pthread_key_t altstack_key;
 static int altstack_key_ok;
 static __thread int altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
-/* The program asked to block SIGSEGV in this thread. The shim never really
- * blocks it (a guard fault in a thread that had it blocked would kill the
- * process): it keeps the program's view instead. */
-static __thread int segv_blocked ZC_TLS_MODEL;
+
+/*
+ * SIGSEGV is never blocked in the kernel while the shim is active: a guard
+ * fault in a thread that had it blocked would be killed by the kernel.
+ * "The program has SIGSEGV blocked" is carried instead by the bit of
+ * ZC_SEGV_PROXY (SIGRTMAX) in the kernel's mask, so every path that saves
+ * and restores the kernel's mask carries it for free: handler entry and
+ * return, longjmp out of a handler (which leaves the handler's mask),
+ * siglongjmp and setcontext (glibc restores the saved mask past the
+ * shim's wrappers), fork, new threads. What the program hands in (a mask,
+ * a handler's sa_mask, a temporary mask for sigsuspend or ppoll) has
+ * SIGSEGV replaced by the proxy (zc_mask_to_kernel); what it reads back
+ * (an old mask, a handler's uc_sigmask) has the proxy shown as SIGSEGV
+ * (zc_mask_to_program). A fault the kernel raises in a context whose mask
+ * holds the proxy is a real fault with SIGSEGV "blocked": the shim takes
+ * the default action, as the kernel would have (call_app). An exec hands
+ * the new program SIGSEGV itself (hooks_exec.c).
+ *
+ * SIGRTMAX is the shim's, as glibc keeps two signals below SIGRTMIN for
+ * itself: the program may handle it, but its own blocking of SIGRTMAX is
+ * not applied and never reads back (as glibc's sigprocmask leaves out its
+ * own two). A sigfillset() mask reads back without it.
+ */
+static int proxy_on(void)
+{
+	return __atomic_load_n(&installed_segv, __ATOMIC_RELAXED);
+}
+
+void zc_mask_to_kernel(sigset_t *set)
+{
+	if (!proxy_on())
+		return;
+	if (sigismember(set, SIGSEGV) == 1) {
+		sigdelset(set, SIGSEGV);
+		sigaddset(set, ZC_SEGV_PROXY);
+	} else {
+		sigdelset(set, ZC_SEGV_PROXY);
+	}
+}
+
+void zc_mask_to_program(sigset_t *set)
+{
+	if (!proxy_on() || sigismember(set, ZC_SEGV_PROXY) != 1)
+		return;
+	sigdelset(set, ZC_SEGV_PROXY);
+	sigaddset(set, SIGSEGV);
+}
+
+const sigset_t *zc_mask_arg(const sigset_t *in, sigset_t *buf)
+{
+	if (!in || !proxy_on() ||
+	    (sigismember(in, SIGSEGV) != 1 && sigismember(in, ZC_SEGV_PROXY) != 1))
+		return in;
+	*buf = *in;
+	zc_mask_to_kernel(buf);
+	return buf;
+}
+
+/* A ucontext's mask, as the program's handler sees it, and back. */
+static void uc_to_program(void *ucv)
+{
+	if (ucv)
+		zc_mask_to_program(&((ucontext_t *)ucv)->uc_sigmask);
+}
+
+static void uc_to_kernel(void *ucv)
+{
+	if (ucv)
+		zc_mask_to_kernel(&((ucontext_t *)ucv)->uc_sigmask);
+}
+
+static int proxy_blocked_in(const void *ucv)
+{
+	return ucv && sigismember(&((const ucontext_t *)ucv)->uc_sigmask, ZC_SEGV_PROXY) == 1;
+}
 
 static int ours(int sig)
 {
@@ -84,9 +156,10 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 	struct sigaction a = app_act[sig];
 	sigset_t mask, old;
 
-	/* A fault while the program had SIGSEGV blocked: the kernel would
-	 * kill with the default action. */
-	if (sig == SIGSEGV && segv_blocked && si && si->si_code > 0)
+	/* A fault while the program had SIGSEGV blocked (the proxy in the
+	 * interrupted context's mask): the kernel would kill with the default
+	 * action. */
+	if (sig == SIGSEGV && si && si->si_code > 0 && proxy_blocked_in(uc))
 		a.sa_handler = SIG_DFL;
 	if (a.sa_handler == SIG_IGN || a.sa_handler == SIG_DFL) {
 		int sent = !si || si->si_code <= 0;   /* kill(), not a fault */
@@ -109,15 +182,18 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 	mask = a.sa_mask;
 	if (!(a.sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
+	zc_mask_to_kernel(&mask);
 	zc_sigmask(SIG_BLOCK, &mask, &old);
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&app_act[sig], 0, sizeof app_act[sig]);
 		app_act[sig].sa_handler = SIG_DFL;
 	}
+	uc_to_program(uc);
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
+	uc_to_kernel(uc);
 	zc_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -156,10 +232,11 @@ static void stats_handler(int sig, siginfo_t *si, void *uc)
  * mask and flags already. */
 static void app_handler(int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction a;
+	struct sigaction a = app_act[sig];
 
-	if (zc_defer_if_critical(sig, si, uc, app_handler, &app_act[sig].sa_mask,
-				 app_act[sig].sa_flags & SA_NODEFER))
+	zc_mask_to_kernel(&a.sa_mask);
+	if (zc_defer_if_critical(sig, si, uc, app_handler, &a.sa_mask,
+				 a.sa_flags & SA_NODEFER))
 		return;
 	a = app_act[sig];
 	if (a.sa_handler == SIG_IGN)
@@ -176,10 +253,12 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 		zc_signal_self(sig, si);
 		return;
 	}
+	uc_to_program(uc);
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
+	uc_to_kernel(uc);
 }
 
 static int is_handler(zc_sighandler_t h)
@@ -194,6 +273,7 @@ static struct sigaction kernel_act(const struct sigaction *app)
 
 	k.sa_sigaction = app_handler;
 	k.sa_flags |= SA_SIGINFO;
+	zc_mask_to_kernel(&k.sa_mask);   /* the kernel adds it at entry */
 	return k;
 }
 
@@ -285,9 +365,23 @@ int zc_signals_install(void)
 	if (install(SIGSEGV, segv_handler))
 		return -1;
 	installed_segv = 1;
+	{
+		/* Started with SIGSEGV blocked (an exec from a thread that had
+		 * it blocked): the proxy carries it from now on. */
+		sigset_t cur;
+
+		if (zc_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGSEGV) == 1) {
+			zc_mask_to_kernel(&cur);
+			zc_sigmask(SIG_SETMASK, &cur, NULL);
+		}
+	}
 	if (zc_cfg.stats_signal > 0) {
 		zc_real.sigaction(zc_cfg.stats_signal, NULL, &app_act[zc_cfg.stats_signal]);
-		if (install(zc_cfg.stats_signal, stats_handler) == 0)
+		/* Ignored (nohup, or a parent's SIG_IGN across exec): it stays
+		 * ignored in the kernel, so that it crosses the next exec too;
+		 * no dump until the program sets something else. */
+		if (app_act[zc_cfg.stats_signal].sa_handler == SIG_IGN ||
+		    install(zc_cfg.stats_signal, stats_handler) == 0)
 			installed_stats = 1;
 	}
 	for (int sig = 1; sig < _NSIG; sig++) {
@@ -347,7 +441,12 @@ ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		prev = app_act[sig];
 		if (act) {
 			app_act[sig] = in;
-			if (sig != SIGSEGV)
+			/* SIG_IGN of the stats signal is the kernel's own, so
+			 * that exec, posix_spawn and a raw execve all pass it
+			 * on; the signal then dumps nothing. */
+			if (sig != SIGSEGV && in.sa_handler == SIG_IGN)
+				zc_real.sigaction(sig, &in, NULL);
+			else if (sig != SIGSEGV)
 				install(sig, stats_handler);
 		}
 	} else {
@@ -436,6 +535,7 @@ ZC_EXPORT zc_sighandler_t sysv_signal(int sig, zc_sighandler_t handler)
 
 static int mask_call(int (*real)(int, const sigset_t *, sigset_t *), int how,
 		     const sigset_t *set, sigset_t *old);
+int zc_program_sigmask(int how, const sigset_t *set, sigset_t *old);
 
 ZC_EXPORT zc_sighandler_t sigset(int sig, zc_sighandler_t disp)
 {
@@ -480,37 +580,26 @@ ZC_EXPORT int siginterrupt(int sig, int interrupt)
 	return sigaction(sig, &a, NULL) < 0 ? -1 : 0;
 }
 
-/* The program's sigprocmask/pthread_sigmask: everything as asked, except
- * that SIGSEGV stays deliverable while the shim is active (see
- * segv_blocked); the old mask reports it as the program set it. */
+/* The program's change of its mask, for the wrappers of hooks_sigmask.c. */
+int zc_program_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return mask_call(ZC_REAL(pthread_sigmask), how, set, old);
+}
+
+/* The program's sigprocmask/pthread_sigmask: everything as asked, with
+ * SIGSEGV carried by the proxy (see zc_mask_to_kernel); the old mask
+ * reports it as the program set it. */
 static int mask_call(int (*real)(int, const sigset_t *, sigset_t *), int how,
 		     const sigset_t *set, sigset_t *old)
 {
 	sigset_t mine;
-	const sigset_t *use = set;
-	int was = segv_blocked, r, in;
+	int r;
 
-	if (!zc_ready || !installed_segv)
+	if (!proxy_on())
 		return real(how, set, old);
-	in = set && sigismember(set, SIGSEGV) == 1;
-	if (in && how != SIG_UNBLOCK) {
-		mine = *set;
-		sigdelset(&mine, SIGSEGV);
-		use = &mine;
-	}
-	r = real(how, use, old);
-	if (r != 0)
-		return r;
-	if (old && was)
-		sigaddset(old, SIGSEGV);
-	if (set) {
-		if (how == SIG_BLOCK && in)
-			segv_blocked = 1;
-		else if (how == SIG_UNBLOCK && in)
-			segv_blocked = 0;
-		else if (how == SIG_SETMASK)
-			segv_blocked = in;
-	}
+	r = real(how, zc_mask_arg(set, &mine), old);
+	if (r == 0 && old)
+		zc_mask_to_program(old);
 	return r;
 }
 
@@ -522,4 +611,40 @@ ZC_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 ZC_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
 	return mask_call(ZC_REAL(pthread_sigmask), how, set, old);
+}
+
+/* Before an exec: the new program gets the program's own SIGSEGV
+ * disposition (SIG_IGN crosses exec; a handler becomes SIG_DFL, which the
+ * shim's handler becomes anyway) and its mask with SIGSEGV itself. */
+void zc_exec_prepare(struct zc_exec_state *st)
+{
+	sigset_t cur;
+
+	st->ign = 0;
+	st->masked = 0;
+	if (!proxy_on())
+		return;
+	if (app_act[SIGSEGV].sa_handler == SIG_IGN) {
+		struct sigaction ign;
+
+		memset(&ign, 0, sizeof ign);
+		ign.sa_handler = SIG_IGN;
+		st->ign = zc_real.sigaction(SIGSEGV, &ign, &st->act) == 0;
+	}
+	if (zc_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, ZC_SEGV_PROXY) == 1) {
+		st->mask = cur;
+		st->masked = 1;
+		sigdelset(&cur, ZC_SEGV_PROXY);
+		sigaddset(&cur, SIGSEGV);
+		zc_sigmask(SIG_SETMASK, &cur, NULL);
+	}
+}
+
+/* The exec failed: back to the shim's own. */
+void zc_exec_undo(const struct zc_exec_state *st)
+{
+	if (st->masked)
+		zc_sigmask(SIG_SETMASK, &st->mask, NULL);
+	if (st->ign)
+		zc_real.sigaction(SIGSEGV, &st->act, NULL);
 }

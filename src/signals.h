@@ -14,4 +14,32 @@ int zc_signals_install(void);
  * stack to run the handler on. */
 void zc_altstack_ensure(void);
 
+/* The kernel's bit for "the program has SIGSEGV blocked" (signals.c):
+ * SIGRTMAX with glibc on Linux. */
+#define ZC_SEGV_PROXY (_NSIG - 1)
+
+#include <signal.h>
+
+/* A mask the program hands in, as the kernel must hold it (SIGSEGV
+ * replaced by the proxy), and one the kernel holds, as the program must
+ * see it (the proxy shown as SIGSEGV). Async-signal-safe. */
+void zc_mask_to_kernel(sigset_t *set);
+void zc_mask_to_program(sigset_t *set);
+/* in, or its kernel form in *buf; NULL stays NULL. */
+const sigset_t *zc_mask_arg(const sigset_t *in, sigset_t *buf);
+
+/* sigprocmask() as the program's wrapper does it (masks in and out in the
+ * program's terms). */
+int zc_program_sigmask(int how, const sigset_t *set, sigset_t *old);
+
+/* Around an exec (hooks_exec.c): the kernel given the program's SIGSEGV
+ * disposition and mask, and the shim's back if the exec fails. */
+struct zc_exec_state {
+	int ign, masked;
+	struct sigaction act;
+	sigset_t mask;
+};
+void zc_exec_prepare(struct zc_exec_state *st);
+void zc_exec_undo(const struct zc_exec_state *st);
+
 #endif

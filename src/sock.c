@@ -10,6 +10,7 @@
 #include "sock.h"
 #include "guard.h"
 #include "shim.h"
+#include "sigdefer.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -922,15 +924,44 @@ int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
 	return !(p.revents & POLLERR);
 }
 
-/* The last epoll registration of each fd (epfd + 1, data): epoll reports
- * the program's data, not the fd. */
+/* The last epoll registration of each fd (epfd + 1, events, data): epoll
+ * reports the program's data, not the fd, and a one-shot registration
+ * whose only report was the shim's must be armed again with the
+ * program's own events (zc_epoll_rearm). gen is ep_gen at the program's
+ * last ADD or MOD of it. */
 struct epreg {
 	int epfd1;
+	uint32_t events;
 	uint64_t data;
+	uint64_t gen;
 };
 static struct epreg *epregs;
+/* Serialises the program's epoll_ctl (call and note) with the shim's
+ * re-arming, so the shim never arms over a registration the program is
+ * changing. Taken inside a critical section (no handler of the program's
+ * runs while it is held), around one epoll_ctl call only. */
+static int ep_word;
+static uint64_t ep_gen;   /* counts the program's ADD and MOD calls */
 
-void zc_epoll_note(int epfd, int fd, uint64_t data, int add)
+void zc_epoll_lock(void)
+{
+	zc_crit_enter();
+	while (__atomic_exchange_n(&ep_word, 1, __ATOMIC_ACQUIRE))
+		syscall(SYS_sched_yield);
+}
+
+void zc_epoll_unlock(void)
+{
+	__atomic_store_n(&ep_word, 0, __ATOMIC_RELEASE);
+	zc_crit_leave();
+}
+
+uint64_t zc_epoll_gen(void)
+{
+	return __atomic_load_n(&ep_gen, __ATOMIC_ACQUIRE);
+}
+
+void zc_epoll_note(int epfd, int fd, uint32_t events, uint64_t data, int add)
 {
 	if ((unsigned)fd >= ZC_FD_MAX)
 		return;
@@ -947,13 +978,47 @@ void zc_epoll_note(int epfd, int fd, uint64_t data, int add)
 	}
 	if (add) {
 		epregs[fd].data = data;
+		epregs[fd].events = events;
+		epregs[fd].gen = __atomic_add_fetch(&ep_gen, 1, __ATOMIC_ACQ_REL);
 		__atomic_store_n(&epregs[fd].epfd1, epfd + 1, __ATOMIC_RELEASE);
 	} else if (epregs[fd].epfd1 == epfd + 1) {
 		__atomic_store_n(&epregs[fd].epfd1, 0, __ATOMIC_RELEASE);
 	}
 }
 
-int zc_epoll_fd_of(int epfd, uint64_t data)
+/*
+ * The kernel disarmed fd's one-shot registration in epfd when it reported
+ * the event the shim hid: arm it again with the program's events and data,
+ * as if that report had never been made. Unless the program changed the
+ * registration after the wait that got the report returned (gen_after:
+ * zc_epoll_gen() then): its own MOD armed it, and the report that MOD
+ * allows may already be the program's. A MOD made by another thread while
+ * the wait was blocked cannot be told from one made before the report; it
+ * is taken as made before it, and armed again, since a registration left
+ * disarmed would never report anything more.
+ * EPOLLEXCLUSIVE never meets this: the kernel refuses it with EPOLLONESHOT
+ * (and refuses MOD of an exclusive registration).
+ */
+void zc_epoll_rearm(int epfd, int fd, uint64_t gen_after)
+{
+	struct epoll_event ev;
+
+	if (!epregs || (unsigned)fd >= ZC_FD_MAX)
+		return;
+	zc_epoll_lock();
+	if (__atomic_load_n(&epregs[fd].epfd1, __ATOMIC_ACQUIRE) == epfd + 1 &&
+	    (epregs[fd].events & EPOLLONESHOT) && epregs[fd].gen <= gen_after) {
+		ev.events = epregs[fd].events;
+		ev.data.u64 = epregs[fd].data;
+		if (ZC_REAL(epoll_ctl)(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+			ZC_STAT_ADD(epoll_rearms, 1);
+	}
+	zc_epoll_unlock();
+}
+
+/* The registration (epfd, data) names: its fd, for the fds the shim sends
+ * zerocopy on (-1 if none), and its events (*events). */
+int zc_epoll_fd_of(int epfd, uint64_t data, uint32_t *events)
 {
 	uint32_t hwm = __atomic_load_n(&zc_sock_hwm, __ATOMIC_ACQUIRE);
 
@@ -967,8 +1032,11 @@ int zc_epoll_fd_of(int epfd, uint64_t data)
 
 			if ((unsigned)fd < ZC_FD_MAX &&
 			    __atomic_load_n(&epregs[fd].epfd1, __ATOMIC_ACQUIRE) == epfd + 1 &&
-			    epregs[fd].data == data)
+			    epregs[fd].data == data) {
+				if (events)
+					*events = epregs[fd].events;
 				return fd;
+			}
 		}
 	}
 	return -1;

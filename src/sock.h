@@ -193,9 +193,16 @@ extern uint32_t zc_live_zc;
 int zc_sock_error_is_ours(int fd, short revents_mask, short *still_ready);
 
 /* epoll: which fd a registration (epfd, data) names, for the fds the shim
- * sends zerocopy on; -1 if none. */
-void zc_epoll_note(int epfd, int fd, uint64_t data, int add);
-int zc_epoll_fd_of(int epfd, uint64_t data);
+ * sends zerocopy on; -1 if none; *events (if not NULL) its events. The
+ * program's epoll_ctl and its note run under zc_epoll_lock. */
+void zc_epoll_lock(void);
+void zc_epoll_unlock(void);
+uint64_t zc_epoll_gen(void);
+void zc_epoll_note(int epfd, int fd, uint32_t events, uint64_t data, int add);
+int zc_epoll_fd_of(int epfd, uint64_t data, uint32_t *events);
+/* A report the shim hid used up fd's one-shot registration: arm it again
+ * (see sock.c). gen_after: zc_epoll_gen() when the wait returned. */
+void zc_epoll_rearm(int epfd, int fd, uint64_t gen_after);
 
 /* In a fork child: remember every socket open now (inherited), so none of
  * them is ever sent with zerocopy here. */
