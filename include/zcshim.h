@@ -46,6 +46,8 @@
 	X(cost_copy_page_ns, "measured: copying one page (ns)")                    \
 	X(guard_once_min_pages, "pages from which one guard cycle beats a copy (0: never)") \
 	X(aligned_allocs, "malloc() blocks of at least the threshold placed on a page boundary") \
-	X(hot_probes_skipped, "probes not made: the buffer's content changed since its send before")
+	X(hot_probes_skipped, "probes not made: the buffer's content changed since its send before") \
+	X(stale_pages, "pages a record of the shim's described that the kernel found changed (unmapped, not readable, or writable again): record dropped, nothing granted") \
+	X(stack_exit_resolves, "exiting threads whose stack held guarded or kept pages, resolved before the C library may unmap it")
 
 #endif
