@@ -452,27 +452,6 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	return ZC_WORTH_COPY;
 }
 
-void zc_guard_verify_covered_locked(uintptr_t start, uintptr_t end)
-{
-	struct zc_ext_range c[8];
-	size_t n;
-
-	if (zc_cfg.test_no_guard || !zc_ext_overlaps(&zc_ext, start, end))
-		return;
-	n = zc_ext_covered(&zc_ext, start, end, c, 8);
-	for (size_t i = 0; i < n && i < 8; i++) {
-		if (zc_kcheck_writable(c[i].start, c[i].end) != 1)
-			continue;   /* read-only: the guard's (see kcheck.h) */
-		/* Writable: not the pages the records were made for. Forget
-		 * them without granting anything (the kernel keeps what it
-		 * pinned); the send protects these pages like any others. */
-		ZC_STAT_ADD(stale_pages, (c[i].end - c[i].start) / zc_page);
-		zc_guard_drop_idle_locked(c[i].start, c[i].end, 0);
-		zc_ext_detach(&zc_ext, c[i].start, c[i].end);
-		zc_release_seq++;
-	}
-}
-
 void zc_guard_retire_locked(uint32_t i)
 {
 	struct zc_ext *e = &zc_ext.v[i];

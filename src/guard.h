@@ -71,14 +71,6 @@ int zc_guard_release_keeps(const struct zc_ext *e);
 enum { ZC_WORTH_COPY, ZC_WORTH_PROTECT, ZC_WORTH_COVERED /* nothing to protect */ };
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end);
 
-/* Before a send trusts that pages of [start, end) are read-only already
- * (a call in flight or the idle set covers them): the kernel is asked
- * whether each such piece is still not writable (its first mapping: see
- * kcheck.h). A piece found writable was replaced behind the shim's back
- * (a raw munmap and mmap): its records are dropped, nothing is granted,
- * and the send protects it afresh. (lock held) */
-void zc_guard_verify_covered_locked(uintptr_t start, uintptr_t end);
-
 /* Make the idle pages of [start, end) writable again; rewritten: the
  * program is writing them (the buffer is hot). Returns how many entries. */
 int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);
