@@ -17,12 +17,26 @@
  */
 #include "guard.h"
 #include "shim.h"
-#include "signals.h"
 #include "stats.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+/* Under valgrind a stack of one's own must be declared, or every switch to
+ * it is reported (a no-op natively). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef VALGRIND_STACK_REGISTER
+#define VALGRIND_STACK_REGISTER(lo, hi) 0
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
 
 struct start {
 	void *(*fn)(void *);
@@ -30,21 +44,68 @@ struct start {
 };
 
 /*
- * Write a byte in each page below the caller's frame. The dead frames of
- * the thread's start routine lie there, and their pages may be guarded
- * (read-only): the resolve that follows runs its own frames over them
- * while holding the shim's lock, where a fault could not be served. Each
- * write that faults here is served now, without the lock (on the thread's
- * alternate signal stack: the stack itself may be read-only). Dead frames
- * only: what is written is never read.
+ * The resolve runs on a stack of its own. Below the handler's frame lie
+ * the dead frames of the thread's start routine, whose pages may be
+ * guarded (read-only): the resolve's frames would run over them while
+ * holding the shim's lock, where a fault could not be served (and without
+ * an alternate signal stack not even delivered).
  */
-#define TOUCH_BYTES (32 * 1024)
-static __attribute__((noinline)) void touch_below(void)
-{
-	volatile char pad[TOUCH_BYTES];
+#define EXIT_STACK (256 * 1024)
 
-	for (size_t i = 0; i < sizeof pad; i += 1024)
-		pad[i] = 0;
+struct exit_job {
+	uintptr_t lo, cut, hi;
+	ucontext_t back;
+};
+static __thread struct exit_job *exit_job ZC_TLS_MODEL;
+
+/* Below cut lie only dead frames: nobody reads them again, so their
+ * guarded pages get fresh pages, with no wait and no copy (the kernel
+ * keeps the originals). From cut up, the live frames and the thread's
+ * locals: waited for, then copied, as a write would have them. */
+static void resolve_parts(uintptr_t lo, uintptr_t cut, uintptr_t hi)
+{
+	zc_guard_resolve(lo, cut, ZC_RESOLVE_DISCARD, 0);
+	zc_guard_resolve(cut, hi, ZC_RESOLVE_COPY, (uint64_t)zc_cfg.stall_us * 1000u);
+}
+
+static void exit_resolve(void)
+{
+	struct exit_job *j = exit_job;
+
+	resolve_parts(j->lo, j->cut, j->hi);
+}   /* returns to j->back (uc_link) */
+
+static void resolve_stack(uintptr_t lo, uintptr_t hi)
+{
+	struct exit_job j = { lo, 0, hi, { 0 } };
+	ucontext_t run;
+	unsigned vg;
+	long stk = syscall(SYS_mmap, NULL, EXIT_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t low = (uintptr_t)&run < (uintptr_t)&j ? (uintptr_t)&run : (uintptr_t)&j;
+
+	/* This frame is the lowest one still live (swapcontext pushes
+	 * little more below it); a page of margin. */
+	j.cut = zc_page_down(low) - zc_page;
+	if (j.cut < lo || j.cut > hi)
+		j.cut = lo;
+	if (stk == -1 || getcontext(&run)) {
+		/* No stack to be had: resolve here, the best left. */
+		resolve_parts(j.lo, j.cut, j.hi);
+		if (stk != -1)
+			syscall(SYS_munmap, stk, EXIT_STACK);
+		return;
+	}
+	run.uc_stack.ss_sp = (void *)stk;
+	run.uc_stack.ss_size = EXIT_STACK;
+	run.uc_link = &j.back;
+	makecontext(&run, exit_resolve, 0);
+	exit_job = &j;
+	vg = VALGRIND_STACK_REGISTER(stk, stk + EXIT_STACK);
+	swapcontext(&j.back, &run);
+	VALGRIND_STACK_DEREGISTER(vg);
+	exit_job = NULL;
+	syscall(SYS_munmap, stk, EXIT_STACK);
 }
 
 static void stack_exit(void *unused)
@@ -69,10 +130,7 @@ static void stack_exit(void *unused)
 	if (!ok)
 		goto out;
 	ZC_STAT_ADD(stack_exit_resolves, 1);
-	zc_altstack_ensure();
-	touch_below();
-	zc_guard_resolve((uintptr_t)lo, (uintptr_t)lo + size, ZC_RESOLVE_COPY,
-			 (uint64_t)zc_cfg.stall_us * 1000u);
+	resolve_stack((uintptr_t)lo, (uintptr_t)lo + size);
 out:
 	errno = saved;
 }
