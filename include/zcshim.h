@@ -50,6 +50,8 @@
 	X(hot_probes_skipped, "probes not made: the buffer's content changed since its send before") \
 	X(failed_ids_taken, "failed zerocopy calls the kernel had numbered all the same (their completion came)") \
 	X(sockets_id_unknown, "sockets stopped from zerocopy: a failed call may or may not have taken an id") \
-	X(handoff_shared, "sockets the program took for its error queue while shim calls were still out")
+	X(handoff_shared, "sockets the program took for its error queue while shim calls were still out") \
+	X(stale_pages, "pages a record of the shim's described that the kernel found changed (unmapped, not readable, or writable again): record dropped, nothing granted") \
+	X(stack_exit_resolves, "exiting threads whose stack held guarded or kept pages, resolved before the C library may unmap it")
 
 #endif

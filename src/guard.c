@@ -10,9 +10,11 @@
 #include "guard.h"
 #include "bounce.h"
 #include "calibrate.h"
+#include "kcheck.h"
 #include "shim.h"
 #include "sock.h"
 #include "stats.h"
+#include "vma.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +90,7 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 {
 	struct zc_ext_range r[32];
 	size_t n;
+	int whole = 0;
 
 	if (zc_cfg.test_no_guard)
 		return 0;
@@ -97,9 +100,22 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 		r[0].start = start;
 		r[0].end = end;
 		n = 1;
+		whole = 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (sys_mprotect(r[i].start, r[i].end, PROT_READ)) {
+		/* The VMA cache said read-write memory, but the kernel has the
+		 * last word (a raw mmap may have put something else there):
+		 * never make readable what is not, nor guard what is not
+		 * writable. (A whole range holds pages read-only already.) */
+		int ok = whole ? zc_kcheck_readable(r[i].start, r[i].end)
+			       : zc_kcheck_writable(r[i].start, r[i].end);
+
+		if (ok == 0) {
+			ZC_STAT_ADD(stale_pages, (r[i].end - r[i].start) / zc_page);
+			zc_vma_invalidate();
+			errno = EFAULT;
+		}
+		if (ok == 0 || sys_mprotect(r[i].start, r[i].end, PROT_READ)) {
 			int e = errno;
 
 			/* Undo what this call protected. */
@@ -113,6 +129,47 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 	return 0;
 }
 
+/*
+ * Write permission back for [start, end), which the guard made read-only,
+ * only where the kernel says the pages are still mapped and readable. A
+ * record can outlive its memory (unmapped behind the shim's back, see
+ * kcheck.h): a page now unmapped, or mapped PROT_NONE by the program, is
+ * left as it is and counted.
+ */
+static void grant_write(uintptr_t start, uintptr_t end)
+{
+	if (zc_kcheck_readable(start, end) != 0) {
+		sys_mprotect(start, end, PROT_READ | PROT_WRITE);
+		return;
+	}
+	for (uintptr_t p = start; p < end; p += zc_page) {
+		if (zc_kcheck_readable(p, p + zc_page) == 1)
+			sys_mprotect(p, p + zc_page, PROT_READ | PROT_WRITE);
+		else
+			ZC_STAT_ADD(stale_pages, 1);
+	}
+}
+
+/* fn over the runs of [start, end) the kernel says are mapped and
+ * readable; the other pages are counted stale and left alone. -1 if fn
+ * failed on a run. */
+static int readable_runs(uintptr_t start, uintptr_t end, int (*fn)(uintptr_t, uintptr_t))
+{
+	uintptr_t run = start;
+
+	if (zc_kcheck_readable(start, end) != 0)
+		return fn(start, end);
+	for (uintptr_t p = start; p < end; p += zc_page) {
+		if (zc_kcheck_readable(p, p + zc_page) == 1)
+			continue;
+		ZC_STAT_ADD(stale_pages, 1);
+		if (run < p && fn(run, p))
+			return -1;
+		run = p + zc_page;
+	}
+	return run < end ? fn(run, end) : 0;
+}
+
 void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 {
 	struct zc_ext_range r[32];
@@ -124,7 +181,7 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 	do {
 		n = zc_ext_uncovered(&zc_ext, p, end, r, 32);
 		for (size_t i = 0; i < n && i < 32; i++)
-			sys_mprotect(r[i].start, r[i].end, PROT_READ | PROT_WRITE);
+			grant_write(r[i].start, r[i].end);
 		if (n > 32)
 			p = r[31].end;
 	} while (n > 32);
@@ -520,13 +577,13 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 		if (written)
 			mark_hot(r[i].start);   /* written while in flight */
 		if (mode == ZC_RESOLVE_COPY && !zc_cfg.test_no_guard) {
-			if (cow_range(r[i].start, r[i].end)) {
+			if (readable_runs(r[i].start, r[i].end, cow_range)) {
 				rc = -1;
 				continue;
 			}
 			ZC_STAT_ADD(cow_pages, pages);
 		} else if (mode == ZC_RESOLVE_DISCARD && !zc_cfg.test_no_guard) {
-			if (discard_range(r[i].start, r[i].end)) {
+			if (readable_runs(r[i].start, r[i].end, discard_range)) {
 				rc = -1;
 				continue;
 			}
@@ -737,10 +794,10 @@ void zc_guard_child_reset(void)
 {
 	for (uint32_t i = 0; i < zc_ext.n; i++)
 		if (zc_ext_guarded(&zc_ext.v[i]) && !zc_cfg.test_no_guard)
-			sys_mprotect(zc_ext.v[i].start, zc_ext.v[i].end, PROT_READ | PROT_WRITE);
+			grant_write(zc_ext.v[i].start, zc_ext.v[i].end);
 	for (uint32_t i = 0; i < zc_ext.nidle; i++)
 		if (!zc_cfg.test_no_guard)
-			sys_mprotect(zc_ext.idle[i].start, zc_ext.idle[i].end, PROT_READ | PROT_WRITE);
+			grant_write(zc_ext.idle[i].start, zc_ext.idle[i].end);
 	zc_ext.n = 0;
 	zc_ext.nidle = 0;
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);

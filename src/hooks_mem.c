@@ -11,9 +11,14 @@
  *   munmap    the pages go away (the kernel keeps what it pinned): stop
  *             guarding them, so no later release touches a new mapping
  *             at the same address;
- *   mremap, mprotect
+ *   mremap, mprotect, pkey_mprotect
  *             resolve like a write would (wait, then copy), so the guard
  *             never restores a permission the program has changed;
+ *   madvise   not wrapped: it changes no permission (MADV_DONTNEED or
+ *             MADV_FREE on guarded pages drop their content for the
+ *             program as without the shim, while the kernel keeps the
+ *             pages it pinned; the pages stay read-only, and a write
+ *             faults into the guard as before);
  *   mmap, brk, sbrk
  *             mappings changed: the VMA cache is dropped. (dlopen is not
  *             wrapped: a wrapper would change the caller dlopen resolves
@@ -172,6 +177,18 @@ ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
 
 	range_changing(addr, len, ZC_RESOLVE_COPY);
 	r = ZC_REAL(mprotect)(addr, len, prot);
+	zc_vma_invalidate();
+	return r;
+}
+
+/* pkey_mprotect with pkey -1 is mprotect; with a key it also limits
+ * access: either way the guard lets go first. */
+ZC_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
+{
+	int r;
+
+	range_changing(addr, len, ZC_RESOLVE_COPY);
+	r = ZC_REAL(pkey_mprotect)(addr, len, prot, pkey);
 	zc_vma_invalidate();
 	return r;
 }

@@ -9,6 +9,7 @@
 #include "calibrate.h"
 #include "guard.h"
 #include "hooks_alloc.h"
+#include "kcheck.h"
 #include "quarantine.h"
 #include "shim.h"
 #include "signals.h"
@@ -232,6 +233,7 @@ __attribute__((constructor)) static void zc_init(void)
 		       strerror(errno));
 		return;
 	}
+	zc_kcheck_init();
 	zc_local_addrs_load();
 	zc_statsdest_init(secure);
 	zc_pin_cap = pin_cap();

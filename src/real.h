@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <signal.h>
@@ -63,6 +64,8 @@ typedef void (*zc_sighandler_t)(int);
 	X(int, munmap, (void *, size_t))                                                      \
 	X(void *, mremap, (void *, size_t, size_t, int, ...))                                 \
 	X(int, mprotect, (void *, size_t, int))                                               \
+	X(int, pkey_mprotect, (void *, size_t, int, int))                                     \
+	X(int, pthread_create, (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)) \
 	X(void *, mmap, (void *, size_t, int, int, int, off_t))                               \
 	X(void *, mmap64, (void *, size_t, int, int, int, off64_t))                           \
 	X(int, brk, (void *))                                                                 \
