@@ -32,6 +32,7 @@
 #define NODE_BITS 1024
 #define NODE_WORDS (NODE_BITS / (8 * sizeof(unsigned long)))
 #define NAME_MAX_ 96   /* the kernel's limit is 80 with the NUL */
+#define SMAPS_READ 2048
 
 static int code_bit(char a, char b)
 {
@@ -153,7 +154,11 @@ static int read_attrs(struct query *q, int nq)
 	if (fd < 0)
 		return -1;
 	while (!done) {
-		ssize_t r = syscall(SYS_read, fd, buf + have, sizeof buf - have);
+		/* Small reads: the kernel writes each mapping's record, a page
+		 * table walk, as the reader asks, and a large read would have
+		 * it walk dozens past the last one wanted. */
+		size_t want = sizeof buf - have < SMAPS_READ ? sizeof buf - have : SMAPS_READ;
+		ssize_t r = syscall(SYS_read, fd, buf + have, want);
 		char *line = buf, *nl, *stop;
 
 		if (r < 0 && errno == EINTR)
@@ -286,9 +291,12 @@ static void give(uintptr_t tmp, size_t len, const struct attrs *want, const stru
 	for (size_t i = 0; i < sizeof advices / sizeof advices[0]; i++)
 		if (zc_vmflags_has(&want->f, advices[i].code))
 			syscall(SYS_madvise, p, len, advices[i].set);
-	if (zc_vmflags_has(&want->f, "lo"))
-		syscall(SYS_mlock2, p, len,
-			zc_vmflags_has(&want->f, "lf") ? MLOCK_ONFAULT : 0);
+	if (zc_vmflags_has(&want->f, "lo")) {
+		if (syscall(SYS_mlock2, p, len,
+			    zc_vmflags_has(&want->f, "lf") ? MLOCK_ONFAULT : 0) &&
+		    errno == ENOSYS && !zc_vmflags_has(&want->f, "lf"))
+			syscall(SYS_mlock, p, len);   /* a kernel (or valgrind) without mlock2 */
+	}
 	else if (zc_vmflags_has(&have->f, "lo"))   /* mlockall(MCL_FUTURE) locked it */
 		syscall(SYS_munlock, p, len);
 	if (strcmp(want->name, have->name))

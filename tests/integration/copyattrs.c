@@ -294,7 +294,7 @@ int main(int argc, char **argv)
 	}
 	itest_tcp_pair(&snd, &rcv);
 	/* The peer reads late: the bytes stay in flight in buf's pages. */
-	rx = itest_receiver_start(rcv, 1500);
+	rx = itest_receiver_start(rcv, 300);
 	if (itest_send_all(snd, buf, LEN))
 		itest_die("send");
 	if (!strcmp(argv[2], "write"))
