@@ -29,6 +29,8 @@
 	X(cow_pages, "pages replaced by a private copy (copy-on-write)")         \
 	X(quarantined, "freed buffers held until their completion, then freed")  \
 	X(discard_pages, "guarded pages of freed memory given fresh pages")      \
+	X(cow_attr_pages, "of cow_pages and discard_pages, pages given their mapping's attributes (advice, lock, policy, name, key)") \
+	X(cow_attr_waits, "copies not made: the memory has attributes a copy cannot keep; the write waited for the completion") \
 	X(kernel_write_resolves, "read()-family calls into guarded buffers")     \
 	X(enobufs_fallbacks, "zerocopy calls refused with ENOBUFS, then copied") \
 	X(budget_fallbacks, "large sends copied to stay within the pin budget")  \

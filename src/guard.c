@@ -15,6 +15,7 @@
 #include "sock.h"
 #include "stats.h"
 #include "vma.h"
+#include "vmattr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,8 +152,8 @@ static void grant_write(uintptr_t start, uintptr_t end)
 }
 
 /* fn over the runs of [start, end) the kernel says are mapped and
- * readable; the other pages are counted stale and left alone. -1 if fn
- * failed on a run. */
+ * readable; the other pages are counted stale and left alone. What fn
+ * returned for the run it failed on, or 0. */
 static int readable_runs(uintptr_t start, uintptr_t end, int (*fn)(uintptr_t, uintptr_t))
 {
 	uintptr_t run = start;
@@ -160,11 +161,13 @@ static int readable_runs(uintptr_t start, uintptr_t end, int (*fn)(uintptr_t, ui
 	if (zc_kcheck_readable(start, end) != 0)
 		return fn(start, end);
 	for (uintptr_t p = start; p < end; p += zc_page) {
+		int f;
+
 		if (zc_kcheck_readable(p, p + zc_page) == 1)
 			continue;
 		ZC_STAT_ADD(stale_pages, 1);
-		if (run < p && fn(run, p))
-			return -1;
+		if (run < p && (f = fn(run, p)))
+			return f;
 		run = p + zc_page;
 	}
 	return run < end ? fn(run, end) : 0;
@@ -521,19 +524,39 @@ void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
 	}
 }
 
-/* Copy-on-write of [start, end): a private copy takes the pages' place at
- * the same address, atomically (mremap over them); the kernel keeps its
- * references to the originals until it is done with them. */
-static int cow_range(uintptr_t start, uintptr_t end)
+/* What fresh_range could not do. */
+#define FRESH_NOMAP (-1)     /* no mapping to be had (memory, max_map_count) */
+#define FRESH_ATTRS (-2)     /* the pages' attributes cannot be given to one */
+
+/* A fresh mapping takes the place of [start, end), atomically (mremap over
+ * the pages): with their current bytes (copy: copy-on-write; the kernel
+ * keeps its references to the originals until it is done with them), or
+ * zero-filled (for memory being freed, whose content nobody reads again).
+ * It gets every attribute of the mapping it replaces, or it is not made
+ * (vmattr.h): a copy the program could tell apart from its memory (a
+ * WIPEONFORK page a fork child reads, locked memory that swaps) would be
+ * a change it never asked for. */
+static int fresh_range(uintptr_t start, uintptr_t end, int copy)
 {
 	size_t len = end - start;
 	long tmp = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int m;
 	long r;
 
 	if (tmp == -1)
-		return -1;
-	memcpy((void *)tmp, (const void *)start, len);
+		return FRESH_NOMAP;
+	m = zc_vmattr_match(start, (uintptr_t)tmp, len);
+	if (m == ZC_VMATTR_REFUSED) {
+		syscall(SYS_munmap, (void *)tmp, len);
+		return FRESH_ATTRS;
+	}
+	if (copy)
+		memcpy((void *)tmp, (const void *)start, len);
+	if (zc_vmattr_finish((uintptr_t)tmp, len)) {
+		syscall(SYS_munmap, (void *)tmp, len);
+		return FRESH_ATTRS;
+	}
 	r = syscall(SYS_mremap, (void *)tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (void *)start);
 	if (r == -1) {
@@ -541,24 +564,26 @@ static int cow_range(uintptr_t start, uintptr_t end)
 
 		syscall(SYS_munmap, (void *)tmp, len);
 		errno = e;
-		return -1;
+		return FRESH_NOMAP;
 	}
+	if (m == ZC_VMATTR_CARRIED)
+		ZC_STAT_ADD(cow_attr_pages, len / zc_page);
 	return 0;
 }
 
-/* Fresh zero pages over [start, end): for memory being freed, whose
- * content nobody will read again. */
-static int discard_range(uintptr_t start, uintptr_t end)
+static int fresh_copy(uintptr_t start, uintptr_t end)
 {
-	long r = syscall(SYS_mmap, (void *)start, end - start, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	return fresh_range(start, end, 1);
+}
 
-	return r == -1 ? -1 : 0;
+static int fresh_discard(uintptr_t start, uintptr_t end)
+{
+	return fresh_range(start, end, 0);
 }
 
 /* Act on the guarded pages of [start, end). written: the program is
- * writing them (the buffers are hot). Returns 0, or -1 if some could not
- * be resolved (they stay guarded). */
+ * writing them (the buffers are hot). Returns 0, or FRESH_NOMAP /
+ * FRESH_ATTRS if some could not be resolved (they stay guarded). */
 static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int written)
 {
 	struct zc_ext_range r[16];
@@ -576,21 +601,25 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 
 		if (written)
 			mark_hot(r[i].start);   /* written while in flight */
-		if (mode == ZC_RESOLVE_COPY && !zc_cfg.test_no_guard) {
-			if (readable_runs(r[i].start, r[i].end, cow_range)) {
-				rc = -1;
+		if ((mode == ZC_RESOLVE_COPY || mode == ZC_RESOLVE_DISCARD) &&
+		    !zc_cfg.test_no_guard) {
+			/* Only over what the kernel says is still mapped and
+			 * readable (readable_runs), and only with the
+			 * mapping's attributes (fresh_range). */
+			int f = readable_runs(r[i].start, r[i].end,
+					      mode == ZC_RESOLVE_COPY ? fresh_copy : fresh_discard);
+
+			if (f) {
+				rc = rc == FRESH_ATTRS ? rc : f;
 				continue;
 			}
-			ZC_STAT_ADD(cow_pages, pages);
-		} else if (mode == ZC_RESOLVE_DISCARD && !zc_cfg.test_no_guard) {
-			if (readable_runs(r[i].start, r[i].end, discard_range)) {
-				rc = -1;
-				continue;
-			}
-			ZC_STAT_ADD(discard_pages, pages);
+			if (mode == ZC_RESOLVE_COPY)
+				ZC_STAT_ADD(cow_pages, pages);
+			else
+				ZC_STAT_ADD(discard_pages, pages);
 		}
-		if (zc_ext_detach(&zc_ext, r[i].start, r[i].end))
-			rc = -1;
+		if (zc_ext_detach(&zc_ext, r[i].start, r[i].end) && !rc)
+			rc = FRESH_NOMAP;
 	}
 	zc_release_seq++;
 	return rc;
@@ -679,7 +708,7 @@ int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint6
 static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns)
 {
 	uint64_t t0 = 0, deadline = 0, now = 0;
-	int had = 0, rc;
+	int had = 0, rc, attr_wait = 0;
 
 	if (!zc_guard_maybe(zc_page_down(start), zc_page_up(end)))
 		return 0;
@@ -742,11 +771,18 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		}
 		if (mode == ZC_RESOLVE_FORGET)
 			break;      /* the table is full: nothing else to do */
-		/* A private copy was impossible (no memory for the copy, or
-		 * vm.max_map_count reached): keep waiting for the completion,
-		 * which is the only other safe outcome. */
+		/* A private copy was impossible (no memory for the copy,
+		 * vm.max_map_count reached, or attributes of the memory that a
+		 * copy could not keep): keep waiting for the completion, which
+		 * is the only other safe outcome. Attributes do not go away by
+		 * themselves: such a wait looks again less often (a completion
+		 * still ends it at once). */
+		if (rc == FRESH_ATTRS && !attr_wait) {
+			attr_wait = 1;
+			ZC_STAT_ADD(cow_attr_waits, 1);
+		}
 		{
-			struct timespec ts = { 0, 1000000 };
+			struct timespec ts = { 0, rc == FRESH_ATTRS ? 10000000 : 1000000 };
 
 			if (nfds > 0)
 				syscall(SYS_ppoll, fds, (unsigned long)nfds, &ts, NULL, (size_t)8);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vma.h"
+#include "vmattr.h"
 #include "suites.h"
 
 enum { R = ZC_VMA_READ, W = ZC_VMA_WRITE, X = ZC_VMA_EXEC, S = ZC_VMA_SHARED,
@@ -245,6 +246,28 @@ START_TEST(test_eligible_live)
 }
 END_TEST
 
+/* VmFlags: every two-letter code is a bit, known or not; a code is only
+ * a whole word. */
+START_TEST(test_vmflags_parse)
+{
+	static const char line[] = " rd wr mr mw me ac um zz ";
+	struct zc_vmflags f, g;
+
+	zc_vmflags_parse(line, sizeof line - 1, &f);
+	ck_assert(zc_vmflags_has(&f, "rd"));
+	ck_assert(zc_vmflags_has(&f, "um"));
+	ck_assert(zc_vmflags_has(&f, "zz"));
+	ck_assert(!zc_vmflags_has(&f, "lo"));
+	ck_assert(!zc_vmflags_has(&f, "dw"));   /* not "rd wr" read across */
+	zc_vmflags_parse("rd wr mr mw me ac um", 20, &g);   /* no spaces around */
+	ck_assert(zc_vmflags_has(&g, "rd") && zc_vmflags_has(&g, "um"));
+	ck_assert(!zc_vmflags_has(&g, "zz"));
+	ck_assert(memcmp(&f, &g, sizeof f) != 0);
+	zc_vmflags_parse("rd wrx lo", 9, &g);   /* a three-letter word is none */
+	ck_assert(!zc_vmflags_has(&g, "wr") && zc_vmflags_has(&g, "lo"));
+}
+END_TEST
+
 Suite *vma_suite(void)
 {
 	Suite *s = suite_create("vma");
@@ -255,6 +278,7 @@ Suite *vma_suite(void)
 	tcase_add_test(tc, test_parse_bad);
 	tcase_add_test(tc, test_parse_len);
 	tcase_add_test(tc, test_flags_eligible);
+	tcase_add_test(tc, test_vmflags_parse);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(live, test_eligible_live);
