@@ -320,21 +320,35 @@ static int fail_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	return FAIL_ID_UNKNOWN;
 }
 
-static int enable_zerocopy(struct zc_sock *s, int fd)
+/* SO_ZEROCOPY on for the socket of slot s (generation gen), once. The
+ * flags and the count of live zerocopy sockets change under the lock, and
+ * only while the slot is still that socket's: a close racing this first
+ * send frees the slot under the lock, and must find zc_set as it is, or
+ * zc_live_zc would stay counted for good (and every poll pay the filter). */
+static int enable_zerocopy(struct zc_sock *s, uint32_t gen, int fd)
 {
-	int one = 1;
+	int one = 1, ok;
 
-	if (s->zc_set)
+	if (__atomic_load_n(&s->zc_set, __ATOMIC_ACQUIRE))
 		return 0;
-	if (syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_ZEROCOPY, &one, (socklen_t)sizeof one)) {
-		s->zc_off = 1;   /* refused: never again on this socket */
-		ZC_STAT_ADD(sockets_zc_off, 1);
-		return -1;
+	ok = syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_ZEROCOPY, &one, (socklen_t)sizeof one) == 0;
+	zc_lock();
+	if (!s->used || s->gen != gen) {
+		zc_unlock();
+		return -1;   /* closed meanwhile: copy */
 	}
-	s->zc_set = 1;
-	__atomic_fetch_add(&zc_live_zc, 1, __ATOMIC_RELAXED);
-	ZC_STAT_ADD(sockets_zc_on, 1);
-	return 0;
+	if (!ok) {
+		if (!s->zc_off) {
+			s->zc_off = 1;   /* refused: never again on this socket */
+			ZC_STAT_ADD(sockets_zc_off, 1);
+		}
+	} else if (!s->zc_set) {
+		__atomic_store_n(&s->zc_set, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&zc_live_zc, 1, __ATOMIC_RELAXED);
+		ZC_STAT_ADD(sockets_zc_on, 1);
+	}
+	zc_unlock();
+	return ok ? 0 : -1;
 }
 
 static void reap_now(int slot)
@@ -569,13 +583,13 @@ static void count_copy(size_t total)
 
 /* Take the socket for one zerocopy send (its busy flag, SO_ZEROCOPY, this
  * thread's signal stack). -1: copy instead (the socket is not held). */
-static int begin(struct zc_sock *s, int fd)
+static int begin(struct zc_sock *s, uint32_t gen, int fd)
 {
 	if (ZC_UNLIKELY(!zc_calibrated()) && zc_cfg.adapt)
 		zc_calibrate();   /* once: the numbers zc_guard_worth_locked uses */
 	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
 		return -1;   /* another thread is sending on this socket */
-	if (enable_zerocopy(s, fd)) {
+	if (enable_zerocopy(s, gen, fd)) {
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 		return -1;
 	}
@@ -649,7 +663,7 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *r
 	}
 	s = &zc_socks[slot];
 	gen = s->gen;
-	if (begin(s, fd))
+	if (begin(s, gen, fd))
 		goto copy;
 again:
 	b = prepare(s, (uint32_t)slot, gen, &v.h, own, total);
@@ -748,7 +762,7 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		return 0;
 	}
 	gen = s->gen;
-	if (begin(s, fd)) {
+	if (begin(s, gen, fd)) {
 		count_copy(grand);
 		errno = saved;
 		return 0;
