@@ -46,6 +46,9 @@
 	X(cost_copy_page_ns, "measured: copying one page (ns)")                    \
 	X(guard_once_min_pages, "pages from which one guard cycle beats a copy (0: never)") \
 	X(aligned_allocs, "malloc() blocks of at least the threshold placed on a page boundary") \
-	X(hot_probes_skipped, "probes not made: the buffer's content changed since its send before")
+	X(hot_probes_skipped, "probes not made: the buffer's content changed since its send before") \
+	X(forks_unseen, "this process: a child made without fork's handlers (_Fork, raw clone), reset on its first call") \
+	X(inherited_notifications, "the parent's notifications read off inherited sockets, so no POLLERR shows") \
+	X(vm_child_copies, "large sends copied in a vfork/CLONE_VM child: a socket it opened, or whose fd it changed")
 
 #endif

@@ -90,8 +90,8 @@ void zc_reap_max_locked(uint32_t slot, int max)
 	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = 0;
 
-	if (!s->used || !s->zc_set)
-		return;
+	if (!s->used || !s->zc_set || zc_sock_vm_child(s))
+		return;   /* (a vfork child's fd may be another socket now) */
 	if (max <= 0 || max > REAP_MAX_PER_CALL)
 		max = REAP_MAX_PER_CALL;
 	for (int n = 0; n < max; n++) {
@@ -128,7 +128,8 @@ int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
 		return 0;
 	slot = st - ZC_FD_SLOT0;
 	zc_lock();
-	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set) {
+	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set &&
+	    !zc_sock_vm_child(&zc_socks[slot])) {
 		got = take_locked(&zc_socks[slot], msg);
 		if (got >= 0)
 			settle_locked(slot, got);

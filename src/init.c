@@ -9,6 +9,7 @@
 #include "calibrate.h"
 #include "guard.h"
 #include "hooks_alloc.h"
+#include "owner.h"
 #include "quarantine.h"
 #include "shim.h"
 #include "signals.h"
@@ -182,13 +183,16 @@ __attribute__((constructor)) static void zc_init(void)
 		zc_log(ZC_LOG_INFO, "disabled by ZCSHIM_DISABLE; every call passes through");
 		return;
 	}
-	if (zc_vma_init() || zc_sock_init() || zc_guard_init() || zc_bounce_init() ||
-	    zc_quarantine_init()) {
+	if (zc_owner_init() || zc_vma_init() || zc_sock_init() || zc_guard_init() ||
+	    zc_bounce_init() || zc_quarantine_init()) {
 		zc_log(ZC_LOG_ERROR, "cannot map the shim's tables (%s); every call passes through",
 		       strerror(errno));
 		return;
 	}
 	zc_local_addrs_load();
+	/* Sockets open before main() came from the process that exec'd this
+	 * one, which may be sending zerocopy on them (sock.c). */
+	zc_sock_note_inherited(0);
 	zc_statsdest_init();
 	zc_pin_cap = pin_cap();
 	if (zc_signals_install()) {
@@ -208,36 +212,25 @@ __attribute__((constructor)) static void zc_init(void)
  * every guard (unprotecting its copies of the pages), and every socket it
  * inherited is passed through from now on (the parent may still be
  * sending zerocopy on it, and the two processes would share one id
- * counter). Its counters start from zero.
+ * counter). Its counters start from zero. That reset is owner.c's, run
+ * here or, in a child that fork's handlers never saw (_Fork, a raw
+ * clone), on its first call into the shim.
  */
 static void atfork_prepare(void)
 {
 	if (zc_ready)
-		zc_lock();
+		zc_lock_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
 	if (zc_ready)
-		zc_unlock();
+		zc_lock_fork_parent();
 }
 
 static void atfork_child(void)
 {
 	if (!zc_ready)
 		return;
-	zc_guard_child_reset();
-	for (uint32_t s = 0; s < zc_sock_hwm; s++) {
-		if (!zc_socks[s].used)
-			continue;
-		for (int i = 0; i < zc_socks[s].nfds; i++)
-			zc_fd_set(zc_socks[s].fds[i], ZC_FD_PASS);
-		zc_sock_free_locked(s);
-	}
-	zc_live_zc = 0;
-	zc_sock_note_inherited();
-	zc_stats_reset();
-	zc_calib_publish();   /* the parent's measurements hold here too */
-	zc_vma_invalidate();
-	zc_lock_reset();
+	zc_owner_adopt_forked();
 }

@@ -11,7 +11,8 @@ int zc_signals_install(void);
 
 /* Give this thread an alternate signal stack if it has none: the guard may
  * protect pages of its own stack, and a fault there must still find a
- * stack to run the handler on. */
-void zc_altstack_ensure(void);
+ * stack to run the handler on. 0, or -1 when this process may not (a
+ * vfork or CLONE_VM child): the send is copied. */
+int zc_altstack_ensure(void);
 
 #endif

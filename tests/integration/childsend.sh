@@ -1,0 +1,13 @@
+# See childsend.c: children made without fork's handlers (_Fork, a raw
+# clone, vfork, clone(CLONE_VM), posix_spawn) send on a socket their parent
+# has zerocopy sends in flight on.
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+for mode in _fork clone vfork clonevm spawn; do
+	expect_intact childsend "$mode"
+	# The vfork and clone(CLONE_VM) children share the parent's counters:
+	# their send on the socket they opened in place of the parent's was
+	# copied. (The other children's lines are checked by the program.)
+	case $mode in vfork|clonevm) need vm_child_copies "childsend $mode" ;; esac
+	expect_corrupt childsend "$mode"
+done
+finish
