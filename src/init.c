@@ -172,19 +172,26 @@ static void under_valgrind(void)
 __attribute__((constructor)) static void zc_init(void)
 {
 	long ps;
+	int wipe_err;
 
 	zc_real_bind();
 	ps = sysconf(_SC_PAGESIZE);
 	if (ps > 0)
 		zc_page = (size_t)ps;
+	wipe_err = zc_owner_init();   /* first: the lock's word is there */
 	zc_config_parse(&zc_cfg, env_get, NULL, env_report, NULL);
+	if (wipe_err)
+		zc_log(ZC_LOG_WARN, "the kernel cannot wipe a page in fork children (madvise "
+		       "MADV_WIPEONFORK: %s; Linux 4.14 or later needed): a child made with "
+		       "_Fork() or a raw clone/fork system call is not noticed, use fork()",
+		       strerror(wipe_err));
 	under_valgrind();
 	if (zc_cfg.disable) {
 		zc_log(ZC_LOG_INFO, "disabled by ZCSHIM_DISABLE; every call passes through");
 		return;
 	}
-	if (zc_owner_init() || zc_vma_init() || zc_sock_init() || zc_guard_init() ||
-	    zc_bounce_init() || zc_quarantine_init()) {
+	if (zc_vma_init() || zc_sock_init() || zc_guard_init() || zc_bounce_init() ||
+	    zc_quarantine_init()) {
 		zc_log(ZC_LOG_ERROR, "cannot map the shim's tables (%s); every call passes through",
 		       strerror(errno));
 		return;

@@ -22,8 +22,9 @@
 #define MADV_WIPEONFORK 18
 #endif
 
-static struct zc_own boot = { ZC_OWN_OWNED, 0, 0 };
-struct zc_own *zc_own = &boot;
+/* Zero-initialised, so in .bss: anonymous memory, which the kernel can
+ * wipe (not a file's page, as .data is). Set up before anything else. */
+union zc_own_page zc_own_page __attribute__((aligned(ZC_OWN_PAGE)));
 
 /* This thread is running the reset: the calls it makes into the shim's
  * lock must not wait for it. */
@@ -31,27 +32,14 @@ static __thread int adopting ZC_TLS_MODEL;
 
 int zc_owner_init(void)
 {
-	struct zc_own *p = mmap(NULL, zc_page, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	boot.pid = (int)syscall(SYS_getpid);
-	if (p == MAP_FAILED)
-		return -1;
-	if (madvise(p, zc_page, MADV_WIPEONFORK)) {
-		int err = errno;
-
-		/* Still usable, as the lock's page; children made by _Fork or a
-		 * raw clone are not noticed (fork() still is). */
-		zc_log(ZC_LOG_WARN, "the kernel cannot wipe a page in fork children "
-		       "(madvise MADV_WIPEONFORK: %s, Linux 4.14 or later needed): a child made "
-		       "with _Fork() or a raw clone/fork system call is not noticed; "
-		       "use fork()", strerror(err));
-	}
-	p->pid = boot.pid;
-	p->lock_word = 0;
-	__atomic_store_n(&p->state, ZC_OWN_OWNED, __ATOMIC_RELEASE);
-	__atomic_store_n(&zc_own, p, __ATOMIC_RELEASE);
-	return 0;
+	zc_own->pid = (int)syscall(SYS_getpid);
+	zc_own->lock_word = ZC_LOCK_FREE;
+	__atomic_store_n(&zc_own->state, ZC_OWN_OWNED, __ATOMIC_RELEASE);
+	if (zc_page > ZC_OWN_PAGE)
+		return EINVAL;
+	/* Still the lock's page if this fails; fork() children still reset
+	 * (its handler), others are not noticed. */
+	return madvise(&zc_own_page, zc_page, MADV_WIPEONFORK) ? errno : 0;
 }
 
 /* unseen: the child was not announced by fork's handlers. The lock word

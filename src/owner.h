@@ -10,8 +10,10 @@
  *    the tables are stale copies. The owner word lives on a page marked
  *    MADV_WIPEONFORK, which the kernel gives every such child zeroed: the
  *    first call of the child's into the shim finds it zero and runs the
- *    child reset (the atfork handler runs the same one). Zero cost: one
- *    load of a word the global lock shares a cache line with.
+ *    child reset (the atfork handler runs the same one). The lock word is
+ *    there too, and reads as neither free nor held: the lock's fast path
+ *    costs nothing more, and a few entry points that read the tables
+ *    without the lock (send, close, poll) load the owner word first.
  *  - the same memory (vfork, clone(CLONE_VM), posix_spawn's child): the
  *    tables are the parent's own, but the fd table is not. Told apart by
  *    getpid(), only where it matters: when such a process would change
@@ -27,19 +29,29 @@
 #include <unistd.h>
 
 enum { ZC_OWN_CHILD = 0, ZC_OWN_OWNED = 1, ZC_OWN_ADOPTING = 2 };
+enum { ZC_LOCK_WIPED = 0, ZC_LOCK_FREE = 1, ZC_LOCK_HELD = 2, ZC_LOCK_WAIT = 3 };
 
 struct zc_own {
 	uint32_t state;    /* ZC_OWN_*: 0 in a child that has not reset yet */
-	int lock_word;     /* the global lock (lock.c): free in such a child */
+	int lock_word;     /* the global lock (lock.c), ZC_LOCK_*: 0 in such a child */
 	int pid;           /* the owner's pid, for CLONE_VM children */
 };
 
-/* Never NULL: a static stand-in until zc_owner_init maps the page. */
-extern struct zc_own *zc_own;
+/* The owner page: a page of its own in the shim's .bss (64 KiB, the largest
+ * page size, so that nothing else shares it), one load away from every
+ * user, no pointer to follow. */
+#define ZC_OWN_PAGE 65536
+union zc_own_page {
+	struct zc_own o;
+	char pad[ZC_OWN_PAGE];
+};
+extern union zc_own_page zc_own_page;
+#define zc_own (&zc_own_page.o)
 
-/* At start-up (constructor): map the page. 0, or -1 when the kernel
- * cannot wipe it in children (logged; a child created without fork
- * handlers is then not noticed). */
+/* First thing at start-up (constructor): the owner, the lock free, the
+ * page wiped in fork children. 0, or the errno of a kernel that cannot
+ * wipe it (before Linux 4.14): children made without fork's handlers are
+ * then not noticed (the caller says so). */
 int zc_owner_init(void);
 
 /* Run the child reset if this process is a copy that has not run it

@@ -68,7 +68,7 @@ static int disp_word;
 static const sigset_t no_signals;
 static pthread_key_t altstack_key;
 static int altstack_key_ok;
-static __thread int altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
+__thread int zc_altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
 /* The program asked to block SIGSEGV in this thread. The shim never really
  * blocks it (a guard fault in a thread that had it blocked would kill the
  * process): it keeps the program's view instead. */
@@ -229,19 +229,17 @@ static void altstack_free(void *p)
 	munmap((char *)p - zc_page, ALTSTACK_SIZE + zc_page);
 }
 
-int zc_altstack_ensure(void)
+int zc_altstack_setup(void)
 {
 	stack_t cur, ss;
 	char *p;
 
-	if (ZC_LIKELY(altstack_state))
-		return 0;
 	/* A vfork or CLONE_VM child shares this thread's thread-locals with
 	 * the thread that made it, not its signal stack: what it set up
 	 * would be taken for that thread's. It copies. */
 	if (zc_owner_foreign_vm())
 		return -1;
-	altstack_state = 1;
+	zc_altstack_state = 1;
 	/* valgrind 3.19 marks part of the interrupted thread's own stack
 	 * unaddressable after an asynchronous signal delivered on an
 	 * alternate stack (reproduced without the shim): scripts/memcheck

@@ -564,12 +564,6 @@ static int vm_child_change(uint32_t st)
 	return 1;
 }
 
-int zc_sock_vm_child(const struct zc_sock *s)
-{
-	return ZC_UNLIKELY(__atomic_load_n(&s->vm_changed, __ATOMIC_RELAXED)) &&
-	       zc_owner_foreign_vm();
-}
-
 void zc_sock_forget_stale(int fd, uint32_t slot)
 {
 	if (vm_child_change(slot + ZC_FD_SLOT0))

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "idwin.h"
+#include "owner.h"
 
 #define ZC_SOCK_MAX 16384
 #define ZC_FD_MAX (1u << 20)
@@ -120,7 +121,11 @@ void zc_sock_hands_off(int fd);
 /* Is this a vfork/CLONE_VM child sending on, or reading the completions
  * of, a socket whose fd it changed in its own fd table? Then it must not
  * (sock.c, vm_child_change). Lock-free. */
-int zc_sock_vm_child(const struct zc_sock *s);
+static inline int zc_sock_vm_child(const struct zc_sock *s)
+{
+	return ZC_UNLIKELY(__atomic_load_n(&s->vm_changed, __ATOMIC_RELAXED)) &&
+	       zc_owner_foreign_vm();
+}
 
 /* Is fd one of slot s's fds? (lock held) */
 int zc_sock_has_fd(const struct zc_sock *s, int fd);

@@ -10,8 +10,7 @@ size_t zc_page = 4096;
 int zc_ready;
 struct zc_real_table zc_real;
 __thread int zc_binding ZC_TLS_MODEL;
-static struct zc_own own = { ZC_OWN_OWNED, 0, 0 };
-struct zc_own *zc_own = &own;
+union zc_own_page zc_own_page = { { ZC_OWN_OWNED, ZC_LOCK_FREE, 0 } };
 
 void zc_owner_adopt(void)
 {
