@@ -123,7 +123,8 @@ int main(int argc, char **argv)
 
 			snprintf(fdarg, sizeof fdarg, "%d", s);
 			snprintf(msarg, sizeof msarg, "%d", POLL_MS);
-			execl("/proc/self/exe", "childpoll", "--poller", fdarg, msarg, (char *)NULL);
+			/* argv[0], not /proc/self/exe (valgrind's, under it) */
+			execl(argv[0], "childpoll", "--poller", fdarg, msarg, (char *)NULL);
 			_exit(2);
 		}
 		r = poller(s, POLL_MS);

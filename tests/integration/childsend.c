@@ -49,7 +49,7 @@ pid_t _Fork(void);
 static int sock;
 static unsigned char *cbuf, *cbuf2;
 static struct sockaddr_in addr2;
-static const char *mode;
+static const char *mode, *self;   /* self: this program (argv[0]) */
 
 /* A receiver that reads in two phases, each started by the main thread. */
 static struct {
@@ -183,7 +183,7 @@ static pid_t start_child(void)
 		char *argv[] = { "childsend", "--spawned", fdarg, NULL };
 
 		snprintf(fdarg, sizeof fdarg, "%d", sock);
-		if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ))
+		if (posix_spawn(&pid, self, NULL, NULL, argv, environ))
 			pid = -1;
 	}
 	return pid;
@@ -210,6 +210,7 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return ITEST_ERROR;
 	mode = argv[1];
+	self = argv[0];   /* (not /proc/self/exe: valgrind's, under valgrind) */
 	buf0 = (unsigned char *)itest_pages(MSGLEN + 8192) + 5;
 	buf2 = (unsigned char *)itest_pages(MSGLEN + 8192) + 5;
 	cbuf = itest_pages(CHILDLEN);
