@@ -49,6 +49,7 @@
 	X(hot_probes_skipped, "probes not made: the buffer's content changed since its send before") \
 	X(forks_unseen, "this process: a child made without fork's handlers (_Fork, raw clone), reset on its first call") \
 	X(inherited_notifications, "the parent's notifications read off inherited sockets, so no POLLERR shows") \
-	X(vm_child_copies, "large sends copied in a vfork/CLONE_VM child: a socket it opened, or whose fd it changed")
+	X(vm_child_copies, "large sends copied in a vfork/CLONE_VM child: a socket it opened, or whose fd it changed") \
+	X(completions_relayed, "of completions, those a child read off the socket and handed back")
 
 #endif

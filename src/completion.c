@@ -11,6 +11,7 @@
  * uses the raw recvmsg syscall and the caller's stack only.
  */
 #include "guard.h"
+#include "relay.h"
 #include "shim.h"
 #include "sock.h"
 #include "stats.h"
@@ -80,6 +81,28 @@ static void settle_locked(uint32_t slot, int64_t released)
 	}
 }
 
+/* A notification of one of this process's sockets that a child read
+ * (relay.h): marked as if read here. */
+static void relayed_locked(uint64_t cookie, uint32_t lo, uint32_t hi, int copied)
+{
+	for (uint32_t slot = 0; slot < zc_sock_hwm; slot++) {
+		struct zc_sock *s = &zc_socks[slot];
+		uint32_t newly;
+
+		if (!s->used || !s->zc_set || s->cookie != cookie)
+			continue;
+		newly = zc_idwin_mark(&s->win, lo, hi);
+		ZC_STAT_ADD(completions, newly);
+		ZC_STAT_ADD(completions_relayed, newly);
+		if (copied) {
+			ZC_STAT_ADD(completions_copied, newly);
+			s->copied += hi - lo + 1;
+		}
+		settle_locked(slot, newly);
+		return;
+	}
+}
+
 void zc_reap_locked(uint32_t slot)
 {
 	zc_reap_max_locked(slot, 0);
@@ -90,6 +113,8 @@ void zc_reap_max_locked(uint32_t slot, int max)
 	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = 0;
 
+	if (ZC_UNLIKELY(zc_relay_pending()))
+		zc_relay_take(relayed_locked);
 	if (!s->used || !s->zc_set || zc_sock_vm_child(s))
 		return;   /* (a vfork child's fd may be another socket now) */
 	if (max <= 0 || max > REAP_MAX_PER_CALL)

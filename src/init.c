@@ -11,6 +11,7 @@
 #include "hooks_alloc.h"
 #include "owner.h"
 #include "quarantine.h"
+#include "relay.h"
 #include "shim.h"
 #include "signals.h"
 #include "sock.h"
@@ -197,6 +198,7 @@ __attribute__((constructor)) static void zc_init(void)
 		return;
 	}
 	zc_local_addrs_load();
+	zc_relay_init();
 	/* Sockets open before main() came from the process that exec'd this
 	 * one, which may be sending zerocopy on them (sock.c). */
 	zc_sock_note_inherited(0);

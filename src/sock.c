@@ -10,12 +10,14 @@
 #include "sock.h"
 #include "guard.h"
 #include "owner.h"
+#include "relay.h"
 #include "shim.h"
 #include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -179,21 +181,26 @@ static uint32_t ninh, inh_cap;
 static int inh_all;   /* the list could not be made: pass every socket through */
 uint32_t zc_inh_theirs;
 
-static struct inh_ent *inh_find(uint64_t cookie)
+static struct inh_ent *list_find(struct inh_ent *v, uint32_t n, uint64_t cookie)
 {
-	uint32_t lo = 0, hi = ninh;
+	uint32_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (inh[mid].cookie == cookie)
-			return &inh[mid];
-		if (inh[mid].cookie < cookie)
+		if (v[mid].cookie == cookie)
+			return &v[mid];
+		if (v[mid].cookie < cookie)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return NULL;
+}
+
+static struct inh_ent *inh_find(uint64_t cookie)
+{
+	return list_find(inh, ninh, cookie);
 }
 
 static int inherited(uint64_t cookie)
@@ -267,18 +274,22 @@ static int inh_push(uint64_t cookie, int theirs)
 	return 0;
 }
 
-/* May the parent's shim send zerocopy on fd's socket? forked: from the
+/* May the parent's shim (or its own parent's: old, the parent's list of
+ * what it inherited) send zerocopy on fd's socket? forked: from the
  * parent's fd table, copied at the fork: a socket it manages, or one it
  * has not looked at yet (not one it passes through: not a candidate, or
  * the program's own zerocopy). After exec: SO_ZEROCOPY is on. */
-static int parent_may_send(int fd, int forked)
+static int parent_may_send(int fd, uint64_t cookie, int forked, struct inh_ent *old,
+			   uint32_t nold)
 {
+	struct inh_ent *e;
 	int v = 0;
 
 	if (forked) {
 		uint32_t st = zc_fd_state(fd);
 
-		return st >= ZC_FD_SLOT0 || st == ZC_FD_UNKNOWN;
+		return st >= ZC_FD_SLOT0 || st == ZC_FD_UNKNOWN ||
+		       ((e = list_find(old, nold, cookie)) && e->theirs);
 	}
 	return !getopt_int(fd, SOL_SOCKET, SO_ZEROCOPY, &v) && v;
 }
@@ -288,9 +299,11 @@ void zc_sock_note_inherited(int forked)
 	char buf[4096];
 	long n;
 	int dfd;
+	/* A grandchild starts afresh, but its grandparent's sockets (in its
+	 * parent's list) may still carry the grandparent's notifications. */
+	struct inh_ent *old = inh;
+	uint32_t nold = ninh, oldcap = inh_cap;
 
-	if (inh)   /* a grandchild: start afresh */
-		syscall(SYS_munmap, inh, (size_t)inh_cap * sizeof *inh);
 	inh = NULL;
 	ninh = inh_cap = 0;
 	inh_all = 0;
@@ -302,7 +315,7 @@ void zc_sock_note_inherited(int forked)
 		 * exec, sockets already using zerocopy are still passed
 		 * through (classify). */
 		inh_all = forked;
-		return;
+		goto out;
 	}
 	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < n;) {
@@ -323,7 +336,7 @@ void zc_sock_note_inherited(int forked)
 			    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl) ||
 			    !cookie)
 				continue;
-			if (inh_push(cookie, parent_may_send(fd, forked))) {
+			if (inh_push(cookie, parent_may_send(fd, cookie, forked, old, nold))) {
 				inh_all = forked;
 				break;
 			}
@@ -337,6 +350,9 @@ void zc_sock_note_inherited(int forked)
 		inh_all = forked;
 	syscall(SYS_close, dfd);
 	sort_cookies(inh, ninh);
+out:
+	if (old)
+		syscall(SYS_munmap, old, (size_t)oldcap * sizeof *old);
 }
 
 void zc_sock_child_reset(void)
@@ -650,20 +666,22 @@ void zc_sock_hands_off(int fd)
  * the parent's shim may send zerocopy on it, and its error queue is not
  * the program's (no IP_RECVERR, IPV6_RECVERR or transmit timestamps: the
  * only other entries it can hold), the parent's notifications are read
- * and dropped: without the shim there would be none, and the program
- * would see no POLLERR. The parent loses them: its calls complete late
- * (a write to their pages waits ZCSHIM_STALL_US and gets a private copy,
- * a close does the same), never early: it cannot release anything on a
- * notification it never read. Returns as zc_sock_error_is_ours.
+ * and handed back to it (relay.h): without the shim there would be none,
+ * and the program would see no POLLERR. A record that does not reach the
+ * parent (after exec there is no ring) costs it only time: its calls
+ * complete late (a write to their pages waits ZCSHIM_STALL_US and gets a
+ * private copy, a close does the same), never early: it cannot release
+ * anything on a notification it never had. Returns as
+ * zc_sock_error_is_ours.
  */
 static int theirs_error(int fd, short mask, short *still_ready)
 {
 	struct pollfd p = { fd, mask, 0 };
 	struct inh_ent *e;
 	int v, domain = 0;
-	uint64_t n = 0;
+	uint64_t n = 0, cookie = zc_sock_cookie(fd);
 
-	if (!(e = inh_find(zc_sock_cookie(fd))) || !e->theirs)
+	if (!(e = inh_find(cookie)) || !e->theirs)
 		return 0;
 	if (getopt_int(fd, SOL_SOCKET, SO_ZEROCOPY, &v) || !v ||
 	    getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) ||
@@ -674,17 +692,30 @@ static int theirs_error(int fd, short mask, short *still_ready)
 		   SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_ACK))))
 		return 0;
 	for (int i = 0; i < 256; i++) {
-		char ctl[256];
+		union {
+			char buf[256];
+			struct cmsghdr align;
+		} ctl;
 		struct msghdr m = { 0 };
 
-		m.msg_control = ctl;
-		m.msg_controllen = sizeof ctl;
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof ctl.buf;
 		if (syscall(SYS_recvmsg, fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		n++;
+		/* Handed back to the parent (relay.h). */
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+			struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(cm);
+
+			if (((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			     (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) &&
+			    ee->ee_origin == SO_EE_ORIGIN_ZEROCOPY && ee->ee_errno == 0)
+				zc_relay_put(cookie, ee->ee_info, ee->ee_data,
+					     (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) != 0);
+		}
 	}
 	ZC_STAT_ADD(inherited_notifications, n);
 	if (syscall(SYS_poll, &p, 1ul, 0) < 0)

@@ -6,5 +6,12 @@
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 for mode in fork _fork exec; do
 	expect_intact childpoll "$mode"
+	case $mode in
+	fork|_fork)
+		# What the child read reached the parent: message 0 completed
+		# there too, and nothing is left counted in flight.
+		need completions_relayed "childpoll $mode"
+		want inflight_bytes 0 "childpoll $mode: the parent's calls all completed" ;;
+	esac
 done
 finish
