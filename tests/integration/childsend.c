@@ -14,6 +14,9 @@
  * and sends CHILDLEN bytes of 0x43 there, which the parent then rewrites.
  *
  *   childsend MODE          MODE: _fork clone vfork clonevm spawn
+ *                           _forklocked: _fork while another thread is
+ *                           inside the shim (run with ZCSHIM_TEST_HOLD_US:
+ *                           it holds the shim's lock most of the time)
  *   childsend --spawned FD  (spawn's child: send on FD, exit)
  *
  * The parent sends message 0, the child CHILDLEN bytes of 0x42, the parent
@@ -47,9 +50,44 @@ extern char **environ;
 pid_t _Fork(void);
 
 static int sock;
+static const char *mode, *self;   /* self: this program (argv[0]) */
 static unsigned char *cbuf, *cbuf2;
 static struct sockaddr_in addr2;
-static const char *mode, *self;   /* self: this program (argv[0]) */
+static int side_sock, side_stop, side_sends;
+
+/* _forklocked: sends in a loop, so the shim's lock is often held by this
+ * thread, which the child will not have. */
+static void *side_sender(void *arg)
+{
+	unsigned char *b = itest_pages(MSGLEN);
+
+	(void)arg;
+	memset(b, 0x17, MSGLEN);
+	while (!__atomic_load_n(&side_stop, __ATOMIC_ACQUIRE)) {
+		if (itest_send_all(side_sock, b, MSGLEN))
+			break;
+		__atomic_fetch_add(&side_sends, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* waitpid, but a child stuck (on a lock its parent's thread held) is
+ * reported and killed rather than waited for. */
+static pid_t wait_child(pid_t pid, int *status)
+{
+	for (int i = 0; i < 10000; i++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		struct timespec ts = { 0, 1000000 };
+
+		if (r != 0)
+			return r;
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "childsend %s: the child is stuck after 10 s\n", mode);
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return -1;
+}
 
 /* A receiver that reads in two phases, each started by the main thread. */
 static struct {
@@ -110,7 +148,7 @@ static int child_main(void *arg)
 	/* Its own stats line (a process of its own: not vfork's). kill(),
 	 * not raise(): after a raw clone the C library's thread id is the
 	 * parent's. */
-	if (!strcmp(mode, "_fork") || !strcmp(mode, "clone"))
+	if (!strcmp(mode, "_fork") || !strcmp(mode, "_forklocked") || !strcmp(mode, "clone"))
 		kill(getpid(), SIGUSR1);
 	if (!strcmp(mode, "vfork") || !strcmp(mode, "clonevm")) {
 		int fd;
@@ -145,7 +183,8 @@ static int child_stats_ok(pid_t pid)
 			continue;
 		found = 1;
 		ok = strstr(line, "\"zc_sends\":0,") != NULL;
-		if ((!strcmp(mode, "_fork") || !strcmp(mode, "clone")) &&
+		if ((!strcmp(mode, "_fork") || !strcmp(mode, "_forklocked") ||
+		     !strcmp(mode, "clone")) &&
 		    !strstr(line, "\"forks_unseen\":1"))
 			ok = 0;
 		if (!ok)
@@ -161,7 +200,7 @@ static pid_t start_child(void)
 {
 	pid_t pid = -1;
 
-	if (!strcmp(mode, "_fork")) {
+	if (!strcmp(mode, "_fork") || !strcmp(mode, "_forklocked")) {
 		pid = _Fork();
 		if (pid == 0)
 			child_main(NULL);
@@ -194,8 +233,9 @@ int main(int argc, char **argv)
 	unsigned char *buf0, *buf2;
 	pthread_t t;
 	struct pollfd p;
-	struct itest_rx *rx2 = NULL;
-	int r, l2 = -1, status, bad = 0;
+	struct itest_rx *rx2 = NULL, *side_rx = NULL;
+	pthread_t side;
+	int r, l2 = -1, status = 0, bad = 0;
 	pid_t pid;
 
 	if (argc == 3 && !strcmp(argv[1], "--spawned")) {
@@ -230,12 +270,29 @@ int main(int argc, char **argv)
 	itest_fill(buf0, MSGLEN, 0);
 	if (itest_send_all(sock, buf0, MSGLEN))
 		itest_die("send");
+	if (!strcmp(mode, "_forklocked")) {
+		int sr;
+
+		itest_tcp_pair(&side_sock, &sr);
+		side_rx = itest_receiver_start(sr, 0);
+		if (pthread_create(&side, NULL, side_sender, NULL))
+			itest_die("pthread_create");
+		while (__atomic_load_n(&side_sends, __ATOMIC_ACQUIRE) < 2)
+			nap_ms(1);
+	}
 	pid = start_child();
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	if (side_rx) {
+		__atomic_store_n(&side_stop, 1, __ATOMIC_RELEASE);
+		pthread_join(side, NULL);
+		close(side_sock);
+	}
+	if (pid < 0 || wait_child(pid, &status) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "childsend %s: child failed (status %#x)\n", mode, status);
-		return ITEST_ERROR;
+		return ITEST_CORRUPT;   /* (a stuck child is the shim's failure) */
 	}
+	if (side_rx)   /* (the child had the socket too: its end comes now) */
+		free(itest_receiver_join(side_rx, &(size_t){ 0 }));
 	if (!child_stats_ok(pid))
 		bad = 1;
 	if (l2 >= 0) {
