@@ -174,6 +174,7 @@ static int drop_fd_locked(struct zc_sock *s, int fd)
  */
 struct inh_ent {
 	uint64_t cookie;
+	int fd;            /* its number then (epoll's events name data, not fds) */
 	uint8_t theirs;
 };
 static struct inh_ent *inh;
@@ -252,7 +253,7 @@ struct dirent64_raw {
 
 /* Grow the list by mmap (async-signal-safe: the atfork child handler may
  * run in a child of a multithreaded program). */
-static int inh_push(uint64_t cookie, int theirs)
+static int inh_push(uint64_t cookie, int fd, int theirs)
 {
 	if (ninh == inh_cap) {
 		uint32_t ncap = inh_cap ? inh_cap * 2 : 512;
@@ -269,6 +270,7 @@ static int inh_push(uint64_t cookie, int theirs)
 		inh_cap = ncap;
 	}
 	inh[ninh].cookie = cookie;
+	inh[ninh].fd = fd;
 	inh[ninh++].theirs = (uint8_t)theirs;
 	zc_inh_theirs += theirs != 0;
 	return 0;
@@ -336,7 +338,7 @@ void zc_sock_note_inherited(int forked)
 			    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl) ||
 			    !cookie)
 				continue;
-			if (inh_push(cookie, parent_may_send(fd, cookie, forked, old, nold))) {
+			if (inh_push(cookie, fd, parent_may_send(fd, cookie, forked, old, nold))) {
 				inh_all = forked;
 				break;
 			}
@@ -799,6 +801,16 @@ int zc_epoll_fd_of(int epfd, uint64_t data)
 			    epregs[fd].data == data)
 				return fd;
 		}
+	}
+	/* An inherited socket that may carry the parent's notifications,
+	 * at the number it had (theirs_error checks it is still that one). */
+	for (uint32_t i = 0; zc_inh_theirs && i < ninh; i++) {
+		int fd = inh[i].fd;
+
+		if (inh[i].theirs && (unsigned)fd < ZC_FD_MAX &&
+		    __atomic_load_n(&epregs[fd].epfd1, __ATOMIC_ACQUIRE) == epfd + 1 &&
+		    epregs[fd].data == data)
+			return fd;
 	}
 	return -1;
 }

@@ -8,7 +8,8 @@
  * its rewrite of the buffer in flight must not reach the wire, and its own
  * poll must not report POLLERR either.
  *
- *   childpoll MODE            MODE: fork _fork exec
+ *   childpoll MODE            MODE: fork _fork exec epoll (a fork child
+ *                             waiting in epoll_wait)
  *   childpoll --poller FD MS  (exec's child: poll FD for MS milliseconds)
  */
 #include "common.h"
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,6 +88,30 @@ static int child_read_theirs(pid_t pid, const char *mode)
 	return ok;
 }
 
+/* The same with epoll, level-triggered, the socket's data a tag. */
+static int epoller(int fd, unsigned ms)
+{
+	struct epoll_event ev = { EPOLLIN, { .u64 = 0x5eed } };
+	uint64_t end = now_ms() + ms;
+	int ep = epoll_create1(0);
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+		return 2;
+	for (uint64_t t; (t = now_ms()) < end;) {
+		int r = epoll_wait(ep, &ev, 1, (int)(end - t));
+
+		if (r < 0 && errno != EINTR)
+			return 2;
+		if (r > 0) {
+			fprintf(stderr, "childpoll: the child's epoll_wait reports events %#x "
+				"(data %#llx)\n", ev.events, (unsigned long long)ev.data.u64);
+			return 1;
+		}
+	}
+	close(ep);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char *buf;
@@ -127,7 +153,7 @@ int main(int argc, char **argv)
 			execl(argv[0], "childpoll", "--poller", fdarg, msarg, (char *)NULL);
 			_exit(2);
 		}
-		r = poller(s, POLL_MS);
+		r = !strcmp(mode, "epoll") ? epoller(s, POLL_MS) : poller(s, POLL_MS);
 		if (getenv("ZCSHIM_STATS_FILE"))
 			kill(getpid(), SIGUSR1);   /* its own stats line */
 		_exit(r);
