@@ -15,7 +15,6 @@
 #include "vma.h"
 
 #include <errno.h>
-#include <string.h>
 #include <sys/mman.h>
 
 #ifndef MADV_WIPEONFORK
