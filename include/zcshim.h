@@ -54,6 +54,10 @@
 	X(sockets_id_unknown, "sockets stopped from zerocopy: a failed call may or may not have taken an id") \
 	X(handoff_shared, "sockets the program took for its error queue while shim calls were still out") \
 	X(stale_pages, "pages a record of the shim's described that the kernel found changed (unmapped, not readable, or writable again): record dropped, nothing granted") \
-	X(stack_exit_resolves, "exiting threads whose stack held guarded or kept pages, resolved before the C library may unmap it")
+	X(stack_exit_resolves, "exiting threads whose stack held guarded or kept pages, resolved before the C library may unmap it") \
+	X(forks_unseen, "this process: a child made without fork's handlers (_Fork, raw clone), reset on its first call") \
+	X(inherited_notifications, "the parent's notifications read off inherited sockets, so no POLLERR shows") \
+	X(vm_child_copies, "large sends copied in a vfork/CLONE_VM child: a socket it opened, or whose fd it changed") \
+	X(completions_relayed, "of completions, those a child read off the socket and handed back")
 
 #endif

@@ -11,6 +11,7 @@
  * uses the raw recvmsg syscall and the caller's stack only.
  */
 #include "guard.h"
+#include "relay.h"
 #include "shim.h"
 #include "sock.h"
 #include "stats.h"
@@ -80,6 +81,28 @@ static void settle_locked(uint32_t slot, int64_t released)
 	}
 }
 
+/* A notification of one of this process's sockets that a child read
+ * (relay.h): marked as if read here. */
+static void relayed_locked(uint64_t cookie, uint32_t lo, uint32_t hi, int copied)
+{
+	for (uint32_t slot = 0; slot < zc_sock_hwm; slot++) {
+		struct zc_sock *s = &zc_socks[slot];
+		uint32_t newly;
+
+		if (!s->used || !s->zc_set || s->cookie != cookie)
+			continue;
+		newly = zc_idwin_mark(&s->win, lo, hi);
+		ZC_STAT_ADD(completions, newly);
+		ZC_STAT_ADD(completions_relayed, newly);
+		if (copied) {
+			ZC_STAT_ADD(completions_copied, newly);
+			s->copied += hi - lo + 1;
+		}
+		settle_locked(slot, newly);
+		return;
+	}
+}
+
 void zc_reap_locked(uint32_t slot)
 {
 	zc_reap_max_locked(slot, 0);
@@ -90,9 +113,12 @@ void zc_reap_max_locked(uint32_t slot, int max)
 	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = 0;
 
+	if (ZC_UNLIKELY(zc_relay_pending()))
+		zc_relay_take(relayed_locked);
 	/* The program's own entries may be in the queue: an entry read here
-	 * could not be given back. Only its own reads take the shim's. */
-	if (!s->used || !s->zc_set || s->handoff == ZC_HANDOFF_SHARED)
+	 * could not be given back. Only its own reads take the shim's. A
+	 * vfork child's fd may be another socket now. */
+	if (!s->used || !s->zc_set || s->handoff == ZC_HANDOFF_SHARED || zc_sock_vm_child(s))
 		return;
 	if (max <= 0 || max > REAP_MAX_PER_CALL)
 		max = REAP_MAX_PER_CALL;
@@ -130,7 +156,8 @@ int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
 		return 0;
 	slot = st - ZC_FD_SLOT0;
 	zc_lock();
-	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set) {
+	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set &&
+	    !zc_sock_vm_child(&zc_socks[slot])) {
 		got = take_locked(&zc_socks[slot], msg);
 		if (got >= 0) {
 			settle_locked(slot, got);

@@ -15,6 +15,7 @@
  * Costs nothing while no socket uses zerocopy (zc_live_zc is 0), and one
  * scan of the returned events otherwise.
  */
+#include "owner.h"
 #include "probe.h"
 #include "shim.h"
 #include "signals.h"
@@ -31,7 +32,18 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
 		size_t fdslen);
 
-#define ACTIVE() (zc_ready && __atomic_load_n(&zc_live_zc, __ATOMIC_RELAXED))
+/* Also in a child whose inherited sockets may carry its parent's
+ * notifications (sock.c, theirs_error); a child made without fork's
+ * handlers resets first, so that it knows. */
+static inline int active(void)
+{
+	if (!zc_ready)
+		return 0;
+	zc_owner_check();
+	return __atomic_load_n(&zc_live_zc, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&zc_inh_theirs, __ATOMIC_RELAXED);
+}
+#define ACTIVE() active()
 
 /* Deadline bookkeeping for "wait again for the rest of the timeout". */
 static uint64_t deadline_ms(int timeout)

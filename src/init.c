@@ -10,7 +10,9 @@
 #include "guard.h"
 #include "hooks_alloc.h"
 #include "kcheck.h"
+#include "owner.h"
 #include "quarantine.h"
+#include "relay.h"
 #include "shim.h"
 #include "signals.h"
 #include "sock.h"
@@ -212,16 +214,22 @@ static void under_valgrind(void)
 __attribute__((constructor)) static void zc_init(void)
 {
 	long ps;
-	int secure;
+	int secure, wipe_err;
 
 	zc_real_bind();
 	ps = sysconf(_SC_PAGESIZE);
 	if (ps > 0)
 		zc_page = (size_t)ps;
+	wipe_err = zc_owner_init();   /* first: the lock's word is there */
 	secure = getauxval(AT_SECURE) != 0;
 	zc_config_parse(&zc_cfg, secure ? env_none : env_get, NULL, env_report, NULL);
 	if (secure)
 		report_ignored();
+	if (wipe_err)
+		zc_log(ZC_LOG_WARN, "the kernel cannot wipe a page in fork children (madvise "
+		       "MADV_WIPEONFORK: %s; Linux 4.14 or later needed): a child made with "
+		       "_Fork() or a raw clone/fork system call is not noticed, use fork()",
+		       strerror(wipe_err));
 	under_valgrind();
 	if (zc_cfg.disable) {
 		zc_log(ZC_LOG_INFO, "disabled by ZCSHIM_DISABLE; every call passes through");
@@ -235,6 +243,10 @@ __attribute__((constructor)) static void zc_init(void)
 	}
 	zc_kcheck_init();
 	zc_local_addrs_load();
+	zc_relay_init();
+	/* Sockets open before main() came from the process that exec'd this
+	 * one, which may be sending zerocopy on them (sock.c). */
+	zc_sock_note_inherited(0);
 	zc_statsdest_init(secure);
 	zc_pin_cap = pin_cap();
 	if (zc_signals_install()) {
@@ -254,36 +266,25 @@ __attribute__((constructor)) static void zc_init(void)
  * every guard (unprotecting its copies of the pages), and every socket it
  * inherited is passed through from now on (the parent may still be
  * sending zerocopy on it, and the two processes would share one id
- * counter). Its counters start from zero.
+ * counter). Its counters start from zero. That reset is owner.c's, run
+ * here or, in a child that fork's handlers never saw (_Fork, a raw
+ * clone), on its first call into the shim.
  */
 static void atfork_prepare(void)
 {
 	if (zc_ready)
-		zc_lock();
+		zc_lock_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
 	if (zc_ready)
-		zc_unlock();
+		zc_lock_fork_parent();
 }
 
 static void atfork_child(void)
 {
 	if (!zc_ready)
 		return;
-	zc_guard_child_reset();
-	for (uint32_t s = 0; s < zc_sock_hwm; s++) {
-		if (!zc_socks[s].used)
-			continue;
-		for (int i = 0; i < zc_socks[s].nfds; i++)
-			zc_fd_set(zc_socks[s].fds[i], ZC_FD_PASS);
-		zc_sock_free_locked(s);
-	}
-	zc_live_zc = 0;
-	zc_sock_note_inherited();
-	zc_stats_reset();
-	zc_calib_publish();   /* the parent's measurements hold here too */
-	zc_vma_invalidate();
-	zc_lock_reset();
+	zc_owner_adopt_forked();
 }

@@ -6,6 +6,7 @@
  * the SIGSEGV handler, and only raw futex calls are async-signal-safe. See
  * the invariant in shim.h.
  */
+#include "owner.h"
 #include "shim.h"
 #include "sigdefer.h"
 
@@ -18,7 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static int lock_word;          /* 0 free, 1 held, 2 held with waiters */
+/* The lock word, zc_own->lock_word: ZC_LOCK_FREE, _HELD, _WAIT (held
+ * with waiters). It lives on the owner page (owner.h), which a child made
+ * without fork's handlers gets zeroed: ZC_LOCK_WIPED, neither free nor
+ * held, so the first zc_lock there misses its fast path and resets. */
 static __thread int lock_mine ZC_TLS_MODEL; /* this thread holds it */
 
 static void futex_wait(int *addr, int val)
@@ -59,19 +63,39 @@ static void test_hold(void)
 
 void zc_lock(void)
 {
-	int c = 0;
+	int c;
 	int saved = errno;
+	int *lock_word = &zc_own->lock_word;
 
-	if (ZC_UNLIKELY(lock_mine))
-		reentered();
+	if (ZC_UNLIKELY(lock_mine)) {
+		/* fork()'s child, before fork's handler ran (another
+		 * library's handler called in): the prepare handler's hold is
+		 * the parent's. Otherwise a reentry. */
+		zc_owner_check();
+		if (lock_mine)
+			reentered();
+	}
+again:
+	c = ZC_LOCK_FREE;
 	zc_crit_enter();
-	if (!__atomic_compare_exchange_n(&lock_word, &c, 1, 0, __ATOMIC_ACQUIRE,
+	if (!__atomic_compare_exchange_n(lock_word, &c, ZC_LOCK_HELD, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED)) {
-		if (c != 2)
-			c = __atomic_exchange_n(&lock_word, 2, __ATOMIC_ACQUIRE);
-		while (c != 0) {
-			futex_wait(&lock_word, 2);
-			c = __atomic_exchange_n(&lock_word, 2, __ATOMIC_ACQUIRE);
+		if (ZC_UNLIKELY(c == ZC_LOCK_WIPED)) {
+			/* A copy of the parent's tables, in a child made without
+			 * fork's handlers: reset them first (owner.h). The check
+			 * costs the fast path nothing. */
+			zc_crit_leave();
+			zc_owner_adopt();
+			c = ZC_LOCK_WIPED;
+			__atomic_compare_exchange_n(lock_word, &c, ZC_LOCK_FREE, 0,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+			goto again;
+		}
+		if (c != ZC_LOCK_WAIT)
+			c = __atomic_exchange_n(lock_word, ZC_LOCK_WAIT, __ATOMIC_ACQUIRE);
+		while (c != ZC_LOCK_FREE) {
+			futex_wait(lock_word, ZC_LOCK_WAIT);
+			c = __atomic_exchange_n(lock_word, ZC_LOCK_WAIT, __ATOMIC_ACQUIRE);
 		}
 	}
 	lock_mine = 1;
@@ -83,21 +107,42 @@ void zc_lock(void)
 void zc_unlock(void)
 {
 	int saved = errno;
+	int *lock_word = &zc_own->lock_word;
 
 	lock_mine = 0;
-	if (__atomic_fetch_sub(&lock_word, 1, __ATOMIC_RELEASE) != 1) {
-		__atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE);
-		futex_wake(&lock_word);
+	if (__atomic_fetch_sub(lock_word, 1, __ATOMIC_RELEASE) != ZC_LOCK_HELD) {
+		__atomic_store_n(lock_word, ZC_LOCK_FREE, __ATOMIC_RELEASE);
+		futex_wake(lock_word);
 	}
 	zc_crit_leave();
 	errno = saved;
 }
 
-void zc_lock_reset(void)
+/* This thread holds the lock across fork() (the prepare handler took it). */
+static __thread int lock_forking ZC_TLS_MODEL;
+
+void zc_lock_fork_prepare(void)
 {
-	lock_word = 0;
-	lock_mine = 0;
-	zc_crit_reset_child();
+	zc_lock();
+	lock_forking = 1;
+}
+
+void zc_lock_fork_parent(void)
+{
+	lock_forking = 0;
+	zc_unlock();
+}
+
+void zc_lock_child(void)
+{
+	if (lock_forking) {
+		/* fork()'s child: the prepare handler's lock and section are
+		 * the parent's. */
+		lock_forking = 0;
+		lock_mine = 0;
+		zc_crit_reset_child();
+	}
+	__atomic_store_n(&zc_own->lock_word, ZC_LOCK_FREE, __ATOMIC_RELEASE);
 }
 
 uint64_t zc_now_ns(void)

@@ -26,6 +26,7 @@
 #include "calibrate.h"
 #include "guard.h"
 #include "iovplan.h"
+#include "owner.h"
 #include "probe.h"
 #include "quarantine.h"
 #include "shim.h"
@@ -529,6 +530,9 @@ static int candidate(int fd, int flags, const struct msg_view *msg)
 	int slot;
 	struct zc_sock *s;
 
+	/* A child made without fork's handlers resets before it trusts the
+	 * fd table it inherited (owner.h). */
+	zc_owner_check();
 	if (flags & MSG_ZEROCOPY) {
 		zc_sock_hands_off(fd);   /* the program does zerocopy itself */
 		return -1;
@@ -539,6 +543,10 @@ static int candidate(int fd, int flags, const struct msg_view *msg)
 	if (slot < 0)
 		return slot;
 	s = &zc_socks[slot];
+	if (zc_sock_vm_child(s)) {
+		ZC_STAT_ADD(vm_child_copies, 1);
+		return -2;
+	}
 	if (msg && copy_hot(msg->first)) {
 		/* The program rewrites this buffer between sends: a copy costs
 		 * less than guarding it each time. Calls still out are reaped
@@ -589,11 +597,10 @@ static int begin(struct zc_sock *s, uint32_t gen, int fd)
 		zc_calibrate();   /* once: the numbers zc_guard_worth_locked uses */
 	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
 		return -1;   /* another thread is sending on this socket */
-	if (enable_zerocopy(s, gen, fd)) {
+	if (enable_zerocopy(s, gen, fd) || zc_altstack_ensure()) {
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 		return -1;
 	}
-	zc_altstack_ensure();
 	return 0;
 }
 

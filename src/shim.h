@@ -66,7 +66,11 @@ uint64_t zc_now_ns(void);
  */
 void zc_lock(void);
 void zc_unlock(void);
-/* For fork: the child re-creates the lock. */
-void zc_lock_reset(void);
+/* fork: the prepare handler holds the lock across the fork, the parent
+ * handler releases it. zc_lock_child: in the child (owner.c's reset, in
+ * the thread that forked), the lock is free and this thread outside it. */
+void zc_lock_fork_prepare(void);
+void zc_lock_fork_parent(void);
+void zc_lock_child(void);
 
 #endif

@@ -35,6 +35,7 @@
 #include "signals.h"
 #include "guard.h"
 #include "probe.h"
+#include "owner.h"
 #include "shim.h"
 #include "sigdefer.h"
 #include "stats.h"
@@ -68,7 +69,7 @@ static int disp_word;
 static const sigset_t no_signals;
 static pthread_key_t altstack_key;
 static int altstack_key_ok;
-static __thread int altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
+__thread int zc_altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
 
 /*
  * SIGSEGV is never blocked in the kernel while the shim is active: a guard
@@ -308,36 +309,40 @@ static void altstack_free(void *p)
 	munmap((char *)p - zc_page, ALTSTACK_SIZE + zc_page);
 }
 
-void zc_altstack_ensure(void)
+int zc_altstack_setup(void)
 {
 	stack_t cur, ss;
 	char *p;
 
-	if (ZC_LIKELY(altstack_state))
-		return;
-	altstack_state = 1;
+	/* A vfork or CLONE_VM child shares this thread's thread-locals with
+	 * the thread that made it, not its signal stack: what it set up
+	 * would be taken for that thread's. It copies. */
+	if (zc_owner_foreign_vm())
+		return -1;
+	zc_altstack_state = 1;
 	/* valgrind 3.19 marks part of the interrupted thread's own stack
 	 * unaddressable after an asynchronous signal delivered on an
 	 * alternate stack (reproduced without the shim): scripts/memcheck
 	 * turns this stack off so its reports are about the shim. */
 	if (zc_cfg.test_no_altstack)
-		return;
+		return 0;
 	if (sigaltstack(NULL, &cur) || !(cur.ss_flags & SS_DISABLE))
-		return;   /* the program has one: the handler runs there */
+		return 0;   /* the program has one: the handler runs there */
 	p = mmap(NULL, ALTSTACK_SIZE + zc_page, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (p == MAP_FAILED)
-		return;
+		return 0;
 	mprotect(p, zc_page, PROT_NONE);   /* overflow faults, not corrupts */
 	memset(&ss, 0, sizeof ss);
 	ss.ss_sp = p + zc_page;
 	ss.ss_size = ALTSTACK_SIZE;
 	if (sigaltstack(&ss, NULL)) {
 		munmap(p, ALTSTACK_SIZE + zc_page);
-		return;
+		return 0;
 	}
 	if (altstack_key_ok)
 		pthread_setspecific(altstack_key, p + zc_page);
+	return 0;
 }
 
 /* Out of range, or one of libc's own (SIGCANCEL, SIGSETXID): libc's

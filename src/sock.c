@@ -9,6 +9,8 @@
  */
 #include "sock.h"
 #include "guard.h"
+#include "owner.h"
+#include "relay.h"
 #include "shim.h"
 #include "sigdefer.h"
 #include "stats.h"
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -166,50 +169,73 @@ static int drop_fd_locked(struct zc_sock *s, int fd)
 }
 
 /*
- * Sockets this process inherited from its parent at fork(), by cookie,
- * sorted. The kernel numbers zerocopy sends per socket, not per process:
- * if parent and child both sent zerocopy on one socket, each would count
- * ids the other used and release buffers on the other's completions. So a
- * child never sends zerocopy on a socket it inherited, whether or not the
- * parent had used it yet, through any fd (dup, connect again...).
- * Written once in the fork child (one thread), read-only after.
+ * Sockets this process inherited, by cookie, sorted: from its parent at
+ * fork(), or open when an exec'd program starts. The kernel numbers
+ * zerocopy sends per socket, not per process: if parent and child both
+ * sent zerocopy on one socket, each would count ids the other used and
+ * release buffers on the other's completions. So a child never sends
+ * zerocopy on a socket it inherited, whether or not the parent had used
+ * it yet, through any fd (dup, connect again...). An exec'd program cannot
+ * tell whether its parent sends on them: it does the same.
+ *
+ * theirs: the parent's shim may send zerocopy on it (it had the socket, or
+ * had not looked at it yet; after exec: SO_ZEROCOPY was on). The parent's
+ * notifications then reach this process's poll as POLLERR, which the
+ * program would never have seen: theirs_error() reads them. Cleared when
+ * the program takes the error queue or zerocopy for itself.
+ * Written once in the child (one thread) or the constructor; after that
+ * only theirs changes (a byte, relaxed).
  */
-static uint64_t *inh;
+struct inh_ent {
+	uint64_t cookie;
+	int fd;            /* its number then (epoll's events name data, not fds) */
+	uint8_t theirs;
+};
+static struct inh_ent *inh;
 static uint32_t ninh, inh_cap;
 static int inh_all;   /* the list could not be made: pass every socket through */
+uint32_t zc_inh_theirs;
 
-static int inherited(uint64_t cookie)
+static struct inh_ent *list_find(struct inh_ent *v, uint32_t n, uint64_t cookie)
 {
-	uint32_t lo = 0, hi = ninh;
+	uint32_t lo = 0, hi = n;
 
-	if (inh_all)
-		return 1;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (inh[mid] == cookie)
-			return 1;
-		if (inh[mid] < cookie)
+		if (v[mid].cookie == cookie)
+			return &v[mid];
+		if (v[mid].cookie < cookie)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return NULL;
+}
+
+static struct inh_ent *inh_find(uint64_t cookie)
+{
+	return list_find(inh, ninh, cookie);
+}
+
+static int inherited(uint64_t cookie)
+{
+	return inh_all || inh_find(cookie);
 }
 
 /* Heapsort: no allocation, O(n log n) for a child of a server with tens of
  * thousands of connections. */
-static void sift(uint64_t *v, uint32_t root, uint32_t n)
+static void sift(struct inh_ent *v, uint32_t root, uint32_t n)
 {
 	for (;;) {
 		uint32_t c = 2 * root + 1;
-		uint64_t t;
+		struct inh_ent t;
 
 		if (c >= n)
 			return;
-		if (c + 1 < n && v[c + 1] > v[c])
+		if (c + 1 < n && v[c + 1].cookie > v[c].cookie)
 			c++;
-		if (v[root] >= v[c])
+		if (v[root].cookie >= v[c].cookie)
 			return;
 		t = v[root];
 		v[root] = v[c];
@@ -218,12 +244,12 @@ static void sift(uint64_t *v, uint32_t root, uint32_t n)
 	}
 }
 
-static void sort_cookies(uint64_t *v, uint32_t n)
+static void sort_cookies(struct inh_ent *v, uint32_t n)
 {
 	for (uint32_t i = n / 2; i-- > 0;)
 		sift(v, i, n);
 	for (uint32_t end = n; end-- > 1;) {
-		uint64_t t = v[0];
+		struct inh_ent t = v[0];
 
 		v[0] = v[end];
 		v[end] = t;
@@ -241,7 +267,7 @@ struct dirent64_raw {
 
 /* Grow the list by mmap (async-signal-safe: the atfork child handler may
  * run in a child of a multithreaded program). */
-static int inh_push(uint64_t cookie)
+static int inh_push(uint64_t cookie, int fd, int theirs)
 {
 	if (ninh == inh_cap) {
 		uint32_t ncap = inh_cap ? inh_cap * 2 : 512;
@@ -257,26 +283,55 @@ static int inh_push(uint64_t cookie)
 		inh = p;
 		inh_cap = ncap;
 	}
-	inh[ninh++] = cookie;
+	inh[ninh].cookie = cookie;
+	inh[ninh].fd = fd;
+	inh[ninh++].theirs = (uint8_t)theirs;
+	zc_inh_theirs += theirs != 0;
 	return 0;
 }
 
-void zc_sock_note_inherited(void)
+/* May the parent's shim (or its own parent's: old, the parent's list of
+ * what it inherited) send zerocopy on fd's socket? forked: from the
+ * parent's fd table, copied at the fork: a socket it manages, or one it
+ * has not looked at yet (not one it passes through: not a candidate, or
+ * the program's own zerocopy). After exec: SO_ZEROCOPY is on. */
+static int parent_may_send(int fd, uint64_t cookie, int forked, struct inh_ent *old,
+			   uint32_t nold)
+{
+	struct inh_ent *e;
+	int v = 0;
+
+	if (forked) {
+		uint32_t st = zc_fd_state(fd);
+
+		return st >= ZC_FD_SLOT0 || st == ZC_FD_UNKNOWN ||
+		       ((e = list_find(old, nold, cookie)) && e->theirs);
+	}
+	return !getopt_int(fd, SOL_SOCKET, SO_ZEROCOPY, &v) && v;
+}
+
+void zc_sock_note_inherited(int forked)
 {
 	char buf[4096];
 	long n;
 	int dfd;
+	/* A grandchild starts afresh, but its grandparent's sockets (in its
+	 * parent's list) may still carry the grandparent's notifications. */
+	struct inh_ent *old = inh;
+	uint32_t nold = ninh, oldcap = inh_cap;
 
-	if (inh)   /* a grandchild: start afresh */
-		syscall(SYS_munmap, inh, (size_t)inh_cap * sizeof *inh);
 	inh = NULL;
 	ninh = inh_cap = 0;
 	inh_all = 0;
+	zc_inh_theirs = 0;
 	dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
 			   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		inh_all = 1;   /* no /proc, or no fd left: no zerocopy in this child */
-		return;
+		/* No /proc, or no fd left: no zerocopy in this child. After
+		 * exec, sockets already using zerocopy are still passed
+		 * through (classify). */
+		inh_all = forked;
+		goto out;
 	}
 	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < n;) {
@@ -297,18 +352,47 @@ void zc_sock_note_inherited(void)
 			    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl) ||
 			    !cookie)
 				continue;
-			if (inh_push(cookie)) {
-				inh_all = 1;
+			if (inh_push(cookie, fd, parent_may_send(fd, cookie, forked, old, nold))) {
+				inh_all = forked;
 				break;
 			}
+			if (forked && zc_fd_state(fd) >= ZC_FD_SLOT0)
+				zc_fd_set(fd, ZC_FD_PASS);
 		}
 		if (inh_all)
 			break;
 	}
 	if (n < 0)
-		inh_all = 1;
+		inh_all = forked;
 	syscall(SYS_close, dfd);
 	sort_cookies(inh, ninh);
+out:
+	if (old)
+		syscall(SYS_munmap, old, (size_t)oldcap * sizeof *old);
+}
+
+void zc_sock_child_reset(void)
+{
+	/* First, while the fd table still says what the parent did. */
+	zc_sock_note_inherited(1);
+	/* The parent's slots: a thread of the parent may have been changing
+	 * one at the fork (_Fork does not wait for the lock), so the free
+	 * list is made again rather than trusted. */
+	for (uint32_t s = 0; s < zc_sock_hwm && s < ZC_SOCK_MAX; s++) {
+		struct zc_sock *k = &zc_socks[s];
+
+		if (!k->used)
+			continue;
+		for (int i = 0; i < k->nfds && i < ZC_SOCK_FDS; i++)
+			if (zc_fd_state(k->fds[i]) == s + ZC_FD_SLOT0)
+				zc_fd_set(k->fds[i], ZC_FD_PASS);
+		k->used = 0;
+		k->gen++;
+	}
+	nfree_slots = 0;
+	for (uint32_t i = ZC_SOCK_MAX; i-- > 0;)
+		free_slots[nfree_slots++] = i;
+	zc_live_zc = 0;
 }
 
 /* Up to max fds of this process, other than not1 and not2, on the socket
@@ -409,6 +493,13 @@ static int classify(int fd)
 	uint32_t expect = ZC_FD_UNKNOWN;
 	uint64_t cookie, verified;
 
+	/* A vfork or CLONE_VM child: fd is a number in its own fd table,
+	 * which the shared tables must not learn (the parent's fd of that
+	 * number may be another socket). Its sends are copied. */
+	if (zc_owner_foreign_vm()) {
+		ZC_STAT_ADD(vm_child_copies, 1);
+		return -1;
+	}
 	if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain)) {
 		if (errno == ENOTSOCK)
 			zc_fd_set(fd, ZC_FD_PASS);
@@ -567,8 +658,29 @@ static void drain(uint32_t slot, uint32_t gen, int fd, uint64_t budget_ns)
 	}
 }
 
+/*
+ * A process sharing this memory without being its owner (a vfork or
+ * clone(CLONE_VM) child) is about to change what fd means in its own fd
+ * table (close, dup2, a new socket there...). The owner's fd, and its
+ * slot, stay as they are: the slot is only marked. The owner's next send
+ * on any socket checks the cookie again (the two fd tables may be one,
+ * CLONE_FILES); sends and completion reads on a marked slot check which
+ * process they run in (a getpid() each: only such slots pay it). Returns
+ * 1 if so: the caller leaves the slot and the fd's state alone.
+ */
+static int vm_child_change(uint32_t st)
+{
+	if (st < ZC_FD_SLOT0 || !zc_owner_foreign_vm())
+		return 0;
+	__atomic_store_n(&zc_socks[st - ZC_FD_SLOT0].vm_changed, 1, __ATOMIC_RELAXED);
+	zc_fd_epoch_bump();
+	return 1;
+}
+
 void zc_sock_forget_stale(int fd, uint32_t slot)
 {
+	if (vm_child_change(slot + ZC_FD_SLOT0))
+		return;
 	/* fd is another socket now: never read its error queue for the old
 	 * one. The old calls can no longer complete; resolve them. */
 	zc_lock();
@@ -637,8 +749,12 @@ static void forget_slot_fd(uint32_t slot, int fd)
 
 void zc_sock_forget(int fd)
 {
-	uint32_t st = zc_fd_state(fd);
+	uint32_t st;
 
+	zc_owner_check();
+	st = zc_fd_state(fd);
+	if (vm_child_change(st))
+		return;   /* a vfork child's fd table is its own */
 	if (st >= ZC_FD_SLOT0)
 		forget_slot_fd(st - ZC_FD_SLOT0, fd);
 	if (st != ZC_FD_UNKNOWN)
@@ -647,6 +763,9 @@ void zc_sock_forget(int fd)
 
 void zc_sock_reset(int fd)
 {
+	zc_owner_check();
+	if (vm_child_change(zc_fd_state(fd)))
+		return;
 	if (zc_fd_state(fd) >= ZC_FD_SLOT0)
 		zc_sock_forget(fd);
 	else
@@ -659,6 +778,8 @@ void zc_sock_dup(int fd, int fd2)
 
 	if (fd == fd2 || (unsigned)fd2 >= ZC_FD_MAX)
 		return;
+	if (vm_child_change(st) || vm_child_change(st2))
+		return;   /* a vfork child's fd table is its own */
 	/* The number was closed where the shim could not see it. */
 	if (st2 >= ZC_FD_SLOT0)
 		zc_sock_forget_stale(fd2, st2 - ZC_FD_SLOT0);
@@ -695,11 +816,13 @@ void zc_sock_dup(int fd, int fd2)
 
 int zc_sock_replace_begin(int fd, int old, uint32_t *slotp, uint32_t *genp)
 {
-	uint32_t st = zc_fd_state(fd), slot;
+	uint32_t st, slot;
 	struct zc_sock *s;
 	int hold = -1;
 
-	if (st < ZC_FD_SLOT0)
+	zc_owner_check();
+	st = zc_fd_state(fd);
+	if (st < ZC_FD_SLOT0 || vm_child_change(st))
 		return -1;
 	slot = st - ZC_FD_SLOT0;
 	s = &zc_socks[slot];
@@ -838,10 +961,12 @@ void zc_sock_handoff_settle_locked(uint32_t slot)
 struct zc_handoff zc_sock_handoff_begin(int fd, int level, int name)
 {
 	struct zc_handoff h = { -1, 0, 0, 1 };
-	uint32_t st = zc_fd_state(fd), slot;
+	uint32_t st, slot;
 	struct zc_sock *s;
 
-	if (st < ZC_FD_SLOT0)
+	zc_owner_check();
+	st = zc_fd_state(fd);
+	if (st < ZC_FD_SLOT0 || vm_child_change(st))
 		return h;
 	slot = st - ZC_FD_SLOT0;
 	s = &zc_socks[slot];
@@ -895,17 +1020,91 @@ void zc_sock_handoff_end(int fd, struct zc_handoff h, int ok)
 
 void zc_sock_hands_off(int fd)
 {
+	struct inh_ent *e;
+
+	zc_owner_check();
+	if (vm_child_change(zc_fd_state(fd)))
+		return;
 	zc_sock_handoff_end(fd, zc_sock_handoff_begin(fd, SOL_SOCKET, SO_ZEROCOPY), 1);
+	/* The program's own error queue now: none of it is the parent's. */
+	if (zc_inh_theirs && (e = inh_find(zc_sock_cookie(fd))) && e->theirs)
+		__atomic_store_n(&e->theirs, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * fd, a socket this process inherited, reported an error condition. If
+ * the parent's shim may send zerocopy on it, and its error queue is not
+ * the program's (no IP_RECVERR, IPV6_RECVERR or transmit timestamps: the
+ * only other entries it can hold), the parent's notifications are read
+ * and handed back to it (relay.h): without the shim there would be none,
+ * and the program would see no POLLERR. A record that does not reach the
+ * parent (after exec there is no ring) costs it only time: its calls
+ * complete late (a write to their pages waits ZCSHIM_STALL_US and gets a
+ * private copy, a close does the same), never early: it cannot release
+ * anything on a notification it never had. Returns as
+ * zc_sock_error_is_ours.
+ */
+static int theirs_error(int fd, short mask, short *still_ready)
+{
+	struct pollfd p = { fd, mask, 0 };
+	struct inh_ent *e;
+	int v, domain = 0;
+	uint64_t n = 0, cookie = zc_sock_cookie(fd);
+
+	if (!(e = inh_find(cookie)) || !e->theirs)
+		return 0;
+	if (getopt_int(fd, SOL_SOCKET, SO_ZEROCOPY, &v) || !v ||
+	    getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) ||
+	    (!getopt_int(fd, SOL_IP, IP_RECVERR, &v) && v) ||
+	    (domain == AF_INET6 && !getopt_int(fd, SOL_IPV6, IPV6_RECVERR, &v) && v) ||
+	    (!getopt_int(fd, SOL_SOCKET, SO_TIMESTAMPING, &v) &&
+	     (v & (SOF_TIMESTAMPING_TX_HARDWARE | SOF_TIMESTAMPING_TX_SOFTWARE |
+		   SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_ACK))))
+		return 0;
+	for (int i = 0; i < 256; i++) {
+		union {
+			char buf[256];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr m = { 0 };
+
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof ctl.buf;
+		if (syscall(SYS_recvmsg, fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n++;
+		/* Handed back to the parent (relay.h). */
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+			struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(cm);
+
+			if (((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			     (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) &&
+			    ee->ee_origin == SO_EE_ORIGIN_ZEROCOPY && ee->ee_errno == 0)
+				zc_relay_put(cookie, ee->ee_info, ee->ee_data,
+					     (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) != 0);
+		}
+	}
+	ZC_STAT_ADD(inherited_notifications, n);
+	if (syscall(SYS_poll, &p, 1ul, 0) < 0)
+		return 0;
+	if (still_ready)
+		*still_ready = p.revents & mask;
+	return !(p.revents & POLLERR);
 }
 
 int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
 {
-	uint32_t st = zc_fd_state(fd), slot;
+	uint32_t st, slot;
 	struct pollfd p = { fd, mask, 0 };
 	int mine;
 
+	zc_owner_check();
+	st = zc_fd_state(fd);
 	if (st < ZC_FD_SLOT0)
-		return 0;
+		return zc_inh_theirs ? theirs_error(fd, mask, still_ready) : 0;
 	slot = st - ZC_FD_SLOT0;
 	zc_lock();
 	mine = zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set;
@@ -1038,6 +1237,16 @@ int zc_epoll_fd_of(int epfd, uint64_t data, uint32_t *events)
 				return fd;
 			}
 		}
+	}
+	/* An inherited socket that may carry the parent's notifications,
+	 * at the number it had (theirs_error checks it is still that one). */
+	for (uint32_t i = 0; zc_inh_theirs && i < ninh; i++) {
+		int fd = inh[i].fd;
+
+		if (inh[i].theirs && (unsigned)fd < ZC_FD_MAX &&
+		    __atomic_load_n(&epregs[fd].epfd1, __ATOMIC_ACQUIRE) == epfd + 1 &&
+		    epregs[fd].data == data)
+			return fd;
 	}
 	return -1;
 }

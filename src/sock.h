@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "idwin.h"
+#include "owner.h"
 
 #define ZC_SOCK_MAX 16384
 #define ZC_FD_MAX (1u << 20)
@@ -41,6 +42,8 @@ struct zc_sock {
 	uint8_t unconnected;      /* UDP without connect(): check each destination */
 	uint8_t zc_set;           /* SO_ZEROCOPY enabled by the shim */
 	uint8_t zc_off;           /* no new zerocopy sends (COPIED, or refused) */
+	uint8_t vm_changed;       /* a vfork/CLONE_VM child changed one of its fds in
+				   * its own fd table (sock.c, vm_child_change) */
 	int busy;                 /* a zerocopy send is under way (atomic) */
 	uint64_t cookie;
 	uint32_t copied;          /* COPIED completions seen */
@@ -175,6 +178,15 @@ void zc_sock_dup(int fd, int fd2);
 int zc_sock_replace_begin(int fd, int old, uint32_t *slot, uint32_t *gen);
 void zc_sock_replace_end(int fd, int hold, uint32_t slot, uint32_t gen, int ok);
 
+/* Is this a vfork/CLONE_VM child sending on, or reading the completions
+ * of, a socket whose fd it changed in its own fd table? Then it must not
+ * (sock.c, vm_child_change). Lock-free. */
+static inline int zc_sock_vm_child(const struct zc_sock *s)
+{
+	return ZC_UNLIKELY(__atomic_load_n(&s->vm_changed, __ATOMIC_RELAXED)) &&
+	       zc_owner_foreign_vm();
+}
+
 /* Is fd one of slot s's fds? (lock held) */
 int zc_sock_has_fd(const struct zc_sock *s, int fd);
 
@@ -182,7 +194,7 @@ int zc_sock_has_fd(const struct zc_sock *s, int fd);
 void zc_sock_free_locked(uint32_t s);
 
 /* Sockets with SO_ZEROCOPY set by the shim and still open (lock-free read:
- * the poll family does nothing extra while it is 0). */
+ * the poll family does nothing extra while it and zc_inh_theirs are 0). */
 extern uint32_t zc_live_zc;
 
 /* fd reported an error condition (POLLERR). If the shim sends zerocopy on
@@ -204,9 +216,20 @@ int zc_epoll_fd_of(int epfd, uint64_t data, uint32_t *events);
  * (see sock.c). gen_after: zc_epoll_gen() when the wait returned. */
 void zc_epoll_rearm(int epfd, int fd, uint64_t gen_after);
 
-/* In a fork child: remember every socket open now (inherited), so none of
- * them is ever sent with zerocopy here. */
-void zc_sock_note_inherited(void);
+/* Remember every socket open now as inherited, so none of them is ever
+ * sent with zerocopy here: forked, in a fork child (from the parent's
+ * tables: which ones the parent's shim may send zerocopy on); else at
+ * start-up, after exec (those with SO_ZEROCOPY on). */
+void zc_sock_note_inherited(int forked);
+
+/* Inherited sockets whose error queue may carry the parent's
+ * notifications: the poll family reads those for this program, which
+ * never asked for them (zc_sock_error_is_ours). */
+extern uint32_t zc_inh_theirs;
+
+/* The fork child's part of owner.c's reset: every slot freed, every
+ * inherited socket noted and passed through. */
+void zc_sock_child_reset(void);
 
 /* Host addresses, read once at start (getifaddrs allocates). */
 void zc_local_addrs_load(void);

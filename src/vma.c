@@ -298,3 +298,32 @@ int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 	refresh(t);
 	return lookup_copyable(start, end) > 0;
 }
+
+void zc_vma_child_unprotect(uintptr_t start, uintptr_t end, int first)
+{
+	static const struct zc_ext_table none;   /* no range is the guard's here */
+	uint32_t lo = 0, hi;
+
+	if (!vmas || start >= end || (start | end) & (zc_page - 1))
+		return;
+	if (first)
+		refresh(&none);
+	hi = nvmas;
+	while (lo < hi) {   /* the first mapping ending after start */
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (vmas[mid].end <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo; i < nvmas && vmas[i].start < end; i++) {
+		uintptr_t a = vmas[i].start > start ? vmas[i].start : start;
+		uintptr_t b = vmas[i].end < end ? vmas[i].end : end;
+
+		if ((vmas[i].flags & (ZC_VMA_READ | ZC_VMA_WRITE | ZC_VMA_EXEC | ZC_VMA_SHARED |
+				      ZC_VMA_ANON | ZC_VMA_STACK | ZC_VMA_SPECIAL)) ==
+		    (ZC_VMA_READ | ZC_VMA_ANON))
+			syscall(SYS_mprotect, (void *)a, (size_t)(b - a), PROT_READ | PROT_WRITE);
+	}
+}

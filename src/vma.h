@@ -59,6 +59,15 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
  * holds the global lock. */
 int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t);
 
+/* A fork child's reset: make [start, end) read-write where it lies in
+ * read-only private anonymous memory (what the guard leaves behind), and
+ * nowhere else. The range comes from the child's copy of the parent's
+ * records, which a thread of the parent may have been changing at the
+ * fork (_Fork does not wait for the lock): half-written, it must not make
+ * a file's pages or the stack writable. first: read /proc/self/maps (once
+ * per reset). Async-signal-safe; nothing else runs in the process. */
+void zc_vma_child_unprotect(uintptr_t start, uintptr_t end, int first);
+
 /* The program changed its mappings: forget what the cache knows. */
 void zc_vma_invalidate(void);
 
