@@ -43,6 +43,7 @@
 	X(sockets_zc_off, "sockets that stopped using zerocopy (COPIED)")           \
 	X(signals_deferred, "program signals held until the shim left a critical section") \
 	X(epoll_rearms, "one-shot epoll registrations armed again after a report the shim hid") \
+	X(errors_hidden, "error conditions poll/select/epoll reported that were only the shim's notifications, hidden") \
 	X(unkept_copies, "large sends copied: guarding them would pay a protection for that send alone") \
 	X(cost_pair_ns, "measured: mprotect read-only and back, one page (ns)")     \
 	X(cost_pair_page_ns, "measured: what each further page adds to that (ns)") \
@@ -54,6 +55,7 @@
 	X(sockets_id_unknown, "sockets stopped from zerocopy: a failed call may or may not have taken an id") \
 	X(handoff_shared, "sockets the program took for its error queue while shim calls were still out") \
 	X(stale_pages, "pages a record of the shim's described that the kernel found changed (unmapped, not readable, or writable again): record dropped, nothing granted") \
-	X(stack_exit_resolves, "exiting threads whose stack held guarded or kept pages, resolved before the C library may unmap it")
+	X(stack_exit_resolves, "exiting threads whose stack held guarded or kept pages, resolved before the C library may unmap it") \
+	X(probe_faults, "calls handed to the C library unread because a pointer of the program's faulted (it reports EFAULT)")
 
 #endif
