@@ -43,6 +43,7 @@
 	X(sockets_zc_off, "sockets that stopped using zerocopy (COPIED)")           \
 	X(signals_deferred, "program signals held until the shim left a critical section") \
 	X(epoll_rearms, "one-shot epoll registrations armed again after a report the shim hid") \
+	X(errors_hidden, "error conditions poll/select/epoll reported that were only the shim's notifications, hidden") \
 	X(unkept_copies, "large sends copied: guarding them would pay a protection for that send alone") \
 	X(cost_pair_ns, "measured: mprotect read-only and back, one page (ns)")     \
 	X(cost_pair_page_ns, "measured: what each further page adds to that (ns)") \
@@ -58,6 +59,7 @@
 	X(forks_unseen, "this process: a child made without fork's handlers (_Fork, raw clone), reset on its first call") \
 	X(inherited_notifications, "the parent's notifications read off inherited sockets, so no POLLERR shows") \
 	X(vm_child_copies, "large sends copied in a vfork/CLONE_VM child: a socket it opened, or whose fd it changed") \
-	X(completions_relayed, "of completions, those a child read off the socket and handed back")
+	X(completions_relayed, "of completions, those a child read off the socket and handed back") \
+	X(probe_faults, "calls handed to the C library unread because a pointer of the program's faulted (it reports EFAULT)")
 
 #endif

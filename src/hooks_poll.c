@@ -20,6 +20,7 @@
 #include "shim.h"
 #include "signals.h"
 #include "sock.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -90,6 +91,7 @@ static int filter_pollfds(struct pollfd *fds, nfds_t n, int r)
 		    !zc_sock_error_is_ours(fds[i].fd, 0, NULL))
 			continue;
 		fds[i].revents &= (short)~POLLERR;
+		ZC_STAT_ADD(errors_hidden, 1);
 		if (!fds[i].revents)
 			r--;
 	}
@@ -187,6 +189,7 @@ static int filter_fdsets(int nfds, fd_set *rd, fd_set *wr, int r)
 		if (ZC_REAL(poll)(&p, 1, 0) <= 0 || !(p.revents & POLLERR) ||
 		    !zc_sock_error_is_ours(fd, want, &still))
 			continue;
+		ZC_STAT_ADD(errors_hidden, 1);
 		if (inr && !(still & POLLIN)) {
 			FD_CLR(fd, rd);
 			r--;
@@ -280,6 +283,7 @@ static int filter_events(int epfd, struct epoll_event *ev, int r)
 
 			if (fd >= 0 && zc_sock_error_is_ours(fd, 0, NULL)) {
 				ev[i].events &= ~(uint32_t)EPOLLERR;
+				ZC_STAT_ADD(errors_hidden, 1);
 				if (!ev[i].events && (events & EPOLLONESHOT))
 					zc_epoll_rearm(epfd, fd, gen);
 			}

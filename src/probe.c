@@ -4,6 +4,7 @@
 #include "probe.h"
 #include "shim.h"
 #include "sigdefer.h"
+#include "stats.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -41,6 +42,7 @@ int zc_probe_run(void (*fn)(void *), void *arg)
 	window_open();
 	if (sigsetjmp(env, 0)) {
 		window_close();   /* zc_probe_jump cleared probe_env */
+		ZC_STAT_ADD(probe_faults, 1);
 		return -1;
 	}
 	probe_env = &env;

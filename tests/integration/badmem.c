@@ -29,6 +29,13 @@
  * Each must fail with EFAULT, and a datagram from good memory sent after
  * them must arrive intact (the shim still works). BADMEM_NO_BADPTR=1
  * leaves out raw and args (valgrind reports every read of their pointers).
+ *
+ * Without the shim every case passes too: the kernel says EFAULT. So under
+ * the shim each case must also show, in the stats line dumped after it,
+ * that it went the shim's way: the file mapping cases copied (the shim saw
+ * the send, looked at the mapping and never read it: no probe fault), the
+ * raw and args cases each handed back by exactly one fault probe
+ * (probe_faults), and the good sends around them sent with zerocopy.
  */
 #include "common.h"
 
@@ -42,7 +49,6 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -66,12 +72,92 @@ static int expect_efault(const char *what, ssize_t r)
 	return 1;
 }
 
+/* Under the shim (BADMEM_SHIM=1, from badmem.sh): each case's path is
+ * checked in the stats line the shim writes on SIGUSR1. */
+static int shim;
+
+struct counts {
+	long long probe_faults, copy_sends, zc_sends;
+};
+
+/* The shim's counter key in the last line of its stats file; -1 if none. */
+static long long last_stat(const char *key)
+{
+	static char text[1 << 20];
+	const char *file = getenv("ZCSHIM_STATS_FILE"), *line, *at;
+	char pat[64];
+	FILE *f = file ? fopen(file, "r") : NULL;
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = 0;
+	while (n && text[n - 1] == '\n')
+		text[--n] = 0;
+	line = strrchr(text, '\n');
+	line = line ? line + 1 : text;
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	at = strstr(line, pat);
+	return at ? strtoll(at + strlen(pat), NULL, 10) : -1;
+}
+
+static void counts_now(struct counts *c)
+{
+	if (!shim)
+		return;
+	/* Without the shim's handler, SIGUSR1 ends the program (138). */
+	itest_dump_stats();
+	c->probe_faults = last_stat("probe_faults");
+	c->copy_sends = last_stat("copy_sends");
+	c->zc_sends = last_stat("zc_sends");
+	if (c->probe_faults < 0 || c->copy_sends < 0 || c->zc_sends < 0) {
+		fprintf(stderr, "badmem: no stats line from the shim in %s\n",
+			getenv("ZCSHIM_STATS_FILE") ? getenv("ZCSHIM_STATS_FILE") : "(unset)");
+		exit(ITEST_ERROR);
+	}
+}
+
+/* Under the shim: since *c, the case took dprobe fault probes, dcopy
+ * copied sends and dzc zerocopy sends (-1: any number). *c moves on. */
+static int went(const char *what, struct counts *c, long long dprobe, long long dcopy,
+		long long dzc)
+{
+	struct counts n;
+	int bad;
+
+	if (!shim)
+		return 0;
+	counts_now(&n);
+	bad = n.probe_faults - c->probe_faults != dprobe ||
+	      (dcopy >= 0 && n.copy_sends - c->copy_sends != dcopy) ||
+	      (dzc >= 0 && n.zc_sends - c->zc_sends != dzc);
+	if (bad)
+		fprintf(stderr,
+			"badmem: %s: probe_faults +%lld, copy_sends +%lld, zc_sends +%lld; want +%lld, +%lld, +%lld (-1: any)\n",
+			what, n.probe_faults - c->probe_faults, n.copy_sends - c->copy_sends,
+			n.zc_sends - c->zc_sends, dprobe, dcopy, dzc);
+	*c = n;
+	return bad;
+}
+
 /* A pointer no call can read (the first page is never mapped); volatile,
  * so that the compiler does not see it. */
 static void *volatile badptr = (void *)16;
 #define BADPTR badptr
 
-static int bad_args(int tx, int rx, char *body)
+/* A call the kernel answers with EFAULT for a bad pointer among its
+ * arguments, which the shim reads in one fault probe window and hands
+ * back unsent. */
+#define PROBED(what, call)                                   \
+	do {                                                 \
+		errno = 0;                                   \
+		bad |= expect_efault(what, call);            \
+		bad |= went(what, c, 1, 0, 0);               \
+	} while (0)
+
+static int bad_args(int tx, int rx, char *body, struct counts *c)
 {
 	struct iovec v = { body + 4096, BODY };
 	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
@@ -80,47 +166,44 @@ static int bad_args(int tx, int rx, char *body)
 	int bad = 0;
 
 	getsockname(rx, (struct sockaddr *)&to, &len);
-	errno = 0;
-	bad |= expect_efault("args: sendmsg's msghdr", sendmsg(tx, BADPTR, 0));
+	PROBED("args: sendmsg's msghdr", sendmsg(tx, BADPTR, 0));
 	m.msg_iov = BADPTR;
-	errno = 0;
-	bad |= expect_efault("args: sendmsg's iovecs", sendmsg(tx, &m, 0));
+	PROBED("args: sendmsg's iovecs", sendmsg(tx, &m, 0));
 	m.msg_iov = &v;
 	m.msg_name = BADPTR;
 	m.msg_namelen = sizeof to;
-	errno = 0;
-	bad |= expect_efault("args: sendmsg's address", sendmsg(tx, &m, 0));
-	errno = 0;
-	bad |= expect_efault("args: writev's iovecs", writev(tx, BADPTR, 2));
-	errno = 0;
-	bad |= expect_efault("args: sendmmsg's vector", sendmmsg(tx, BADPTR, 2, 0));
-	errno = 0;
-	bad |= expect_efault("args: sendto's address",
-			     sendto(tx, body + 4096, BODY, 0, BADPTR, sizeof to));
+	PROBED("args: sendmsg's address", sendmsg(tx, &m, 0));
+	PROBED("args: writev's iovecs", writev(tx, BADPTR, 2));
+	PROBED("args: sendmmsg's vector", sendmmsg(tx, BADPTR, 2, 0));
+	PROBED("args: sendto's address", sendto(tx, body + 4096, BODY, 0, BADPTR, sizeof to));
 	{
 		struct timeval tv = { 0, 0 };
 		struct timespec ts = { 0, 0 };
 
-		errno = 0;
-		bad |= expect_efault("args: select's set", select(rx + 1, BADPTR, NULL, NULL, &tv));
-		errno = 0;
-		bad |= expect_efault("args: pselect's set",
-				     pselect(rx + 1, NULL, BADPTR, NULL, &ts, NULL));
+		PROBED("args: select's set", select(rx + 1, BADPTR, NULL, NULL, &tv));
+		PROBED("args: pselect's set", pselect(rx + 1, NULL, BADPTR, NULL, &ts, NULL));
 	}
 
 	/* A zerocopy send whose pages stay guarded until its completion is
 	 * read (by the next send): the read family now looks at where the
-	 * kernel will write. */
-	if (send(tx, body + 4096, BODY, 0) != BODY)
-		itest_die("send (args)");
-	errno = 0;
-	bad |= expect_efault("args: readv's iovecs", readv(rx, BADPTR, 2));
-	errno = 0;
-	bad |= expect_efault("args: recvmsg's msghdr", recvmsg(rx, BADPTR, MSG_DONTWAIT));
-	errno = 0;
-	bad |= expect_efault("args: recvfrom's address length",
-			     recvfrom(rx, body + 4096, BODY, MSG_DONTWAIT, (struct sockaddr *)&to,
-				      BADPTR));
+	 * kernel will write. Sent twice: by default (ZCSHIM_ADAPT) a
+	 * buffer's first send is copied, its next one guarded and kept. */
+	for (int k = 0; k < 2; k++)
+		if (send(tx, body + 4096, BODY, 0) != BODY)
+			itest_die("send (args)");
+	if (shim) {
+		long long zc = c->zc_sends;
+
+		bad |= went("args: the guarded sends", c, 0, -1, -1);
+		if (c->zc_sends == zc) {
+			fprintf(stderr, "badmem: args: neither send went out with zerocopy\n");
+			bad = 1;
+		}
+	}
+	PROBED("args: readv's iovecs", readv(rx, BADPTR, 2));
+	PROBED("args: recvmsg's msghdr", recvmsg(rx, BADPTR, MSG_DONTWAIT));
+	PROBED("args: recvfrom's address length",
+	       recvfrom(rx, body + 4096, BODY, MSG_DONTWAIT, (struct sockaddr *)&to, BADPTR));
 	return bad;
 }
 
@@ -133,10 +216,12 @@ int main(void)
 	char *map, *body, *got;
 	struct iovec v[2];
 	struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
-	const char *nb = getenv("BADMEM_NO_BADPTR");
+	const char *nb = getenv("BADMEM_NO_BADPTR"), *sh = getenv("BADMEM_SHIM");
 	int nobad = nb && !strcmp(nb, "1");
+	struct counts c = { 0 };
 	ssize_t r;
 
+	shim = sh && !strcmp(sh, "1");
 	if (f < 0)
 		itest_die("mkstemp");
 	unlink(path);
@@ -159,19 +244,26 @@ int main(void)
 	got = malloc(BODY + 200);
 	if (!got)
 		itest_die("malloc");
+	counts_now(&c);
 
+	/* The file mapping cases: the shim sees each send, finds that part of
+	 * it lies in a file mapping (whose pages past the end it must not
+	 * read) and copies it, that is hands it to the kernel as it is. */
 	errno = 0;
 	bad |= expect_efault("whole", send(tx, map + 8192 + 100, 60000, 0));
+	bad |= went("whole", &c, 0, 1, 0);
 
 	v[0] = (struct iovec){ map + 8192 + 100, 100 };
 	v[1] = (struct iovec){ body + 4096, BODY };
 	errno = 0;
 	bad |= expect_efault("header", sendmsg(tx, &m, 0));
+	bad |= went("header", &c, 0, 1, 0);
 
 	v[0] = (struct iovec){ body + 4096, BODY };
 	v[1] = (struct iovec){ map + 8192 + 100, 100 };
 	errno = 0;
 	bad |= expect_efault("tail", sendmsg(tx, &m, 0));
+	bad |= went("tail", &c, 0, 1, 0);
 
 	{
 		char *b = mmap(NULL, BODY + 4096, PROT_READ | PROT_WRITE,
@@ -186,6 +278,7 @@ int main(void)
 				itest_die("send (reused)");
 			recv(rx, got, BODY + 200, MSG_DONTWAIT);
 		}
+		bad |= went("reused: the rewritten buffer", &c, 0, -1, -1);
 		if (ftruncate(f, 0))
 			itest_die("ftruncate");
 		fm = mmap(b, BODY + 4096, PROT_READ, MAP_SHARED | MAP_FIXED, f, 0);
@@ -198,6 +291,7 @@ int main(void)
 				break;
 			}
 		}
+		bad |= went("reused", &c, 0, 2100, 0);
 		munmap(b, BODY + 4096);
 	}
 	if (!nobad) {
@@ -208,13 +302,16 @@ int main(void)
 		for (int k = 0; k < 2; k++)
 			if (send(tx, b + 100, 3 * 4096, 0) != 3 * 4096)
 				itest_die("send (raw)");
+		bad |= went("raw: the sends before", &c, 0, -1, -1);
 		if (syscall(SYS_munmap, b, 4096))
 			itest_die("munmap");
 		errno = 0;
 		bad |= expect_efault("raw", send(tx, b + 100, 3 * 4096, 0));
+		/* Its bounce copy faulted: copied, that is handed back. */
+		bad |= went("raw", &c, 1, 1, 0);
 	}
 	if (!nobad)
-		bad |= bad_args(tx, rx, body);
+		bad |= bad_args(tx, rx, body, &c);
 	while (recv(rx, got, BODY + 200, MSG_DONTWAIT) > 0)
 		;
 

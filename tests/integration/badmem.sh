@@ -2,6 +2,15 @@
 # as without the shim, instead of dying of SIGBUS in the shim's bounce copy.
 # See badmem.c.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+# The control: without the shim every case gives EFAULT (the kernel's
+# answer, which the shim must keep). It passes there too, so under the
+# shim the program also checks, case by case in the stats line, that the
+# call went the shim's way (BADMEM_SHIM=1): copied after a look at the
+# mapping, or handed back by a fault probe (probe_faults).
+if ! wrapped; then
+	timeout 60 "$ITEST_BIN/badmem" ||
+		fail "badmem without the shim exited $? (want 0: the kernel's EFAULT in every case)"
+fi
 # The defaults (adaptive) and ZCSHIM_ADAPT=0 (every large send zerocopy).
 # Under valgrind (scripts/memcheck) without the raw and args cases:
 # valgrind reports each deliberate bad pointer, the program's and the
@@ -10,9 +19,17 @@ skip=BADMEM_NO_BADPTR=0
 wrapped && skip=BADMEM_NO_BADPTR=1
 for adapt in 1 0; do
 	before=$failures
-	EXTRA_ENV="ZCSHIM_ADAPT=$adapt $skip" shim "$ITEST_BIN/badmem"
+	EXTRA_ENV="ZCSHIM_ADAPT=$adapt BADMEM_SHIM=1 $skip" shim "$ITEST_BIN/badmem"
 	rc=$?
-	[ $rc -eq 0 ] || fail "badmem (ZCSHIM_ADAPT=$adapt) exited $rc (135: killed by SIGBUS, 139: by SIGSEGV)"
-	[ $failures -eq $before ] && log "ok: ZCSHIM_ADAPT=$adapt: EFAULT from a truncated file mapping, good memory after it intact"
+	[ $rc -eq 0 ] || fail "badmem (ZCSHIM_ADAPT=$adapt) exited $rc (135: killed by SIGBUS, 139: by SIGSEGV, 138: by SIGUSR1, no shim to dump its stats)"
+	need zc_sends "badmem (ZCSHIM_ADAPT=$adapt): the sockets used zerocopy"
+	need copy_sends "badmem (ZCSHIM_ADAPT=$adapt): the file mapping sends were copied"
+	if wrapped; then
+		want probe_faults 0 "badmem (ZCSHIM_ADAPT=$adapt): no bad pointer under $ITEST_WRAP"
+	else
+		# raw, and eleven calls with a bad argument: one probe each.
+		want probe_faults 12 "badmem (ZCSHIM_ADAPT=$adapt): the bad pointers were met by the fault probes"
+	fi
+	[ $failures -eq $before ] && log "ok: ZCSHIM_ADAPT=$adapt: EFAULT from a truncated file mapping and bad pointers ($(num probe_faults) probe faults), good memory after it intact"
 done
 finish

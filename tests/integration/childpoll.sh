@@ -5,7 +5,7 @@
 # bytes in flight are childsend's.)
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 for mode in fork _fork exec epoll; do
-	expect_intact childpoll "$mode"
+	expect_intact guard_faults childpoll "$mode"
 	case $mode in
 	fork|_fork|epoll)
 		# What the child read reached the parent: message 0 completed

@@ -6,7 +6,7 @@ for mode in _fork clone vfork clonevm spawn _forklocked; do
 	# _forklocked: the other thread holds the shim's lock for 2 ms in
 	# every section, so the fork finds it held.
 	case $mode in _forklocked) EXTRA_ENV=ZCSHIM_TEST_HOLD_US=2000 ;; *) EXTRA_ENV= ;; esac
-	expect_intact childsend "$mode"
+	expect_intact guard_faults childsend "$mode"
 	# The vfork and clone(CLONE_VM) children share the parent's counters:
 	# their send on the socket they opened in place of the parent's was
 	# copied. (The other children's lines are checked by the program.)

@@ -5,10 +5,8 @@
 EXTRA_ENV="GLIBC_TUNABLES=glibc.pthread.stack_cache_size=0"
 # Not under valgrind: it reports each deliberate read of PROT_NONE memory.
 wrapped && EXTRA_ENV="$EXTRA_ENV DEADSTACK_NO_NONE_READ=1"
-expect_intact deadstack
-if ! wrapped; then
-	need stack_exit_resolves "threads exiting with guarded pages on their stack"
-	need guard_faults "sends from the new read-write mappings are guarded"
-fi
+# stack_exit_resolves: threads exiting with guarded pages on their stack;
+# guard_faults: sends from the new read-write mappings are guarded.
+expect_intact stack_exit_resolves,guard_faults deadstack
 expect_corrupt deadstack
 finish

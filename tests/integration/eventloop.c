@@ -4,7 +4,9 @@
  *
  * usage: eventloop poll|ppoll|select|epoll|epollet
  * After large sends whose completions are pending on the socket's error
- * queue, waiting for input on the (idle) socket must time out with no
+ * queue (a raw ppoll system call, which the shim does not see, must find
+ * POLLERR on the socket just before: else the wait would prove nothing),
+ * waiting for input on the (idle) socket must time out with no
  * error reported; the program's own recvmsg(MSG_ERRQUEUE) finds nothing;
  * getsockopt(SO_ERROR) is 0. Then the peer resets the connection: that
  * error must be reported.
@@ -19,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +92,20 @@ int main(int argc, char **argv)
 	itest_wait_received(rx, (size_t)NMSG * MSGLEN);
 	usleep(50000);   /* the completions are queued by now */
 
+	/* The control: the kernel reports an error condition on the socket
+	 * right now (the notifications), as the program's wait begins. */
+	{
+		struct pollfd p = { s, 0, 0 };
+		struct timespec zero = { 0, 0 };
+
+		if (syscall(SYS_ppoll, &p, 1, &zero, NULL, (size_t)8) != 1 ||
+		    !(p.revents & POLLERR)) {
+			fprintf(stderr,
+				"eventloop %s: no error condition pending before the wait (%#x): nothing to hide\n",
+				how, p.revents);
+			return ITEST_ERROR;
+		}
+	}
 	t0 = now_ms();
 	ev = wait_in(how, s, 300);
 	waited = now_ms() - t0;

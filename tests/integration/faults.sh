@@ -28,11 +28,11 @@ for mode in reset shutdown exit nofile mapcount maplimit storm forkfault forkinh
 	elif [ $mode = forkinhandler ]; then
 		# A long stall, so the writer is certainly inside the handler,
 		# waiting for the completion, when the other thread forks.
-		EXTRA_ENV=ZCSHIM_STALL_US=10000000 expect_intact faults $mode
+		EXTRA_ENV=ZCSHIM_STALL_US=10000000 expect_intact guard_faults faults $mode
 		need guard_stall_ns "faults forkinhandler (the write waited in the handler)"
 		want cow_pages 0 "faults forkinhandler (the completion came within the stall)"
 	else
-		expect_intact faults $mode
+		expect_intact guard_faults faults $mode
 	fi
 	case $mode in
 	mapcount) v=$(num cow_pages)

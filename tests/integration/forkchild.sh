@@ -1,5 +1,5 @@
 # See forkchild.c: fork and exec with data in flight.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
-expect_intact forkchild
+expect_intact guard_faults forkchild
 expect_corrupt forkchild
 finish

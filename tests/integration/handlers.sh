@@ -1,5 +1,5 @@
 # See handlers.c for what it checks.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
-expect_intact handlers
+expect_intact guard_faults handlers
 expect_corrupt handlers
 finish

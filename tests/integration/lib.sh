@@ -5,7 +5,7 @@
 # send goes out with zerocopy, even from a buffer the test rewrites each
 # time, which by default would be copied after its first rewrite). expect_intact runs it with
 # the guard and wants exit 0 plus proof from the stats line that zerocopy
-# and the guard really acted. expect_corrupt runs the same program with
+# and the guard really acted, in the way the caller names. expect_corrupt runs the same program with
 # ZCSHIM_TEST_NO_GUARD=1 and wants exit 1: the program detects the
 # corruption the guard prevents, so the test cannot pass by accident.
 
@@ -68,7 +68,19 @@ expect_jemalloc() {
 # to detect without the guard). Tests skip exactly those checks there.
 wrapped() { [ -n "${ITEST_WRAP:-}" ]; }
 
-expect_intact() { # expect_intact PROG ARGS...
+# expect_intact PROOF PROG ARGS...: PROOF names the counters (comma
+# separated) that show the guard did this program's job, each of which
+# must be above zero: guard_faults for an overwrite in flight,
+# kernel_write_resolves for the read family, quarantined for free(),
+# cow_pages for copies given without a fault (close), and so on. Any guard
+# activity at all is no proof: a read test must not pass on a quarantine.
+expect_intact() {
+	proof=$1
+	shift
+	if [ -z "$proof" ] || [ -x "$ITEST_BIN/$proof" ]; then
+		fail "expect_intact $proof $*: name first the counters that prove the case (expect_intact COUNTER[,COUNTER] PROG ARGS)"
+		return
+	fi
 	shim "$ITEST_BIN/$@"
 	rc=$?
 	if [ $rc -ne 0 ]; then
@@ -77,10 +89,12 @@ expect_intact() { # expect_intact PROG ARGS...
 	fi
 	need zc_sends "$*"
 	wrapped && { log "ok: $* intact under $ITEST_WRAP"; return; }
-	g=$(( $(num guard_faults) + $(num cow_pages) + $(num discard_pages) + $(num quarantined) + \
-		$(num kernel_write_resolves) ))
-	[ "$g" -gt 0 ] || fail "$*: no guard activity in the stats: $(tail -n 1 "$STATS")"
-	log "ok: $* intact ($(stat zc_sends) zerocopy sends, $(stat guard_faults) guard faults, $(stat cow_pages) pages copied, $(stat discard_pages) discarded)"
+	before_proof=$failures
+	for key in $(echo "$proof" | tr , ' '); do
+		need "$key" "$*: the guard's $key (the proof of this case)"
+	done
+	[ $failures -eq $before_proof ] &&
+		log "ok: $* intact ($(stat zc_sends) zerocopy sends;$(for key in $(echo "$proof" | tr , ' '); do printf ' %s=%s' "$key" "$(stat "$key")"; done))"
 }
 
 expect_corrupt() { # expect_corrupt PROG ARGS...

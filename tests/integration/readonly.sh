@@ -1,5 +1,5 @@
 # See readonly.c for what it checks.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
-expect_intact readonly
+expect_intact guard_faults readonly
 expect_corrupt readonly
 finish

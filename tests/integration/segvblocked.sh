@@ -3,7 +3,7 @@
 # a handler) is not fatal; a real fault with SIGSEGV blocked still is.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 for how in samask sigsuspend longjmp; do
-	expect_intact segvblocked "$how"
+	expect_intact guard_faults segvblocked "$how"
 	expect_corrupt segvblocked "$how"
 done
 shim "$ITEST_BIN/segvblocked" realfault || fail "segvblocked realfault: see the lines above"

@@ -30,7 +30,7 @@ held() { # held MODE: signals were really deferred in that run
 
 for signals in $signal_modes; do
 	for mode in $modes; do
-		EXTRA_ENV="ZCSHIM_TEST_HOLD_US=200 ZCSHIM_SIGNALS=$signals" expect_intact sigdefer $mode $rounds
+		EXTRA_ENV="ZCSHIM_TEST_HOLD_US=200 ZCSHIM_SIGNALS=$signals" expect_intact guard_faults sigdefer $mode $rounds
 		# longjmp: how many signals meet a section varies (0 to 4 seen):
 		# a jump out of a send abandons it, and its socket copies from
 		# then on (no section). What it checks is that the program lives.
@@ -40,7 +40,7 @@ for signals in $signal_modes; do
 done
 
 EXTRA_ENV=ZCSHIM_TEST_HOLD_US=200 PRELOAD_AFTER="$ITEST_BIN/.libs/libearlysig.so" \
-	expect_intact sigdefer early $rounds
+	expect_intact guard_faults sigdefer early $rounds
 held early
 
 # The dispositions read back as libc reports them: the same program, first

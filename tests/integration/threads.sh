@@ -1,5 +1,5 @@
 # See threads.c for what it checks.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
-expect_intact threads
+expect_intact guard_faults threads
 expect_corrupt threads
 finish
