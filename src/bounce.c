@@ -4,6 +4,7 @@
 #include "bounce.h"
 #include "iovplan.h"
 #include "shim.h"
+#include "sys.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
@@ -23,14 +24,14 @@ static uint32_t next_free[ZC_BOUNCE_SLOTS];   /* slot + 1 below each, 0: none */
 
 int zc_bounce_init(void)
 {
-	void *p = mmap(NULL, (size_t)ZC_BOUNCE_SLOT * ZC_BOUNCE_SLOTS, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = zc_sys_mmap(NULL, (size_t)ZC_BOUNCE_SLOT * ZC_BOUNCE_SLOTS, PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED)
 		return -1;
 	pool = p;
-	p = mmap(NULL, sizeof(struct zc_plan) * ZC_BOUNCE_SLOTS, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = zc_sys_mmap(NULL, sizeof(struct zc_plan) * ZC_BOUNCE_SLOTS, PROT_READ | PROT_WRITE,
+		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	plans = p;

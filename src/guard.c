@@ -12,6 +12,7 @@
 #include "calibrate.h"
 #include "kcheck.h"
 #include "shim.h"
+#include "sys.h"
 #include "sock.h"
 #include "stats.h"
 #include "vma.h"
@@ -63,8 +64,8 @@ uint64_t zc_pin_cap;
 
 int zc_guard_init(void)
 {
-	void *p = mmap(NULL, EXT_MAX * sizeof(struct zc_ext), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = zc_sys_mmap(NULL, EXT_MAX * sizeof(struct zc_ext), PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED)
 		return -1;
@@ -72,8 +73,8 @@ int zc_guard_init(void)
 	zc_ext.cap = EXT_MAX;
 	zc_ext.reserve = EXT_RESERVE;
 	zc_ext.n = 0;
-	p = mmap(NULL, IDLE_MAX * sizeof(struct zc_ext_range), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = zc_sys_mmap(NULL, IDLE_MAX * sizeof(struct zc_ext_range), PROT_READ | PROT_WRITE,
+		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	zc_ext.idle = p;

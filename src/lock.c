@@ -8,6 +8,7 @@
  */
 #include "owner.h"
 #include "shim.h"
+#include "sys.h"
 #include "sigdefer.h"
 
 #include <errno.h>
@@ -45,7 +46,7 @@ static void reentered(void)
 		"inside it; the handler was installed without libc's sigaction() (a raw "
 		"rt_sigaction system call?), so the shim could not hold it back. Run the "
 		"program with ZCSHIM_SIGNALS=block.\n";
-	ssize_t r = write(2, msg, sizeof msg - 1);
+	ssize_t r = zc_sys_write(2, msg, sizeof msg - 1);
 
 	(void)r;
 	abort();

@@ -4,6 +4,7 @@
 #include "quarantine.h"
 #include "guard.h"
 #include "shim.h"
+#include "sys.h"
 #include "stats.h"
 
 #include <sys/mman.h>
@@ -22,8 +23,8 @@ static uint32_t drained_seq;    /* zc_release_seq at the last drain */
 
 int zc_quarantine_init(void)
 {
-	void *p = mmap(NULL, Q_MAX * sizeof(struct held), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = zc_sys_mmap(NULL, Q_MAX * sizeof(struct held), PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED)
 		return -1;

@@ -12,6 +12,7 @@
  */
 #include "relay.h"
 #include "shim.h"
+#include "sys.h"
 
 #include <sys/mman.h>
 
@@ -36,8 +37,8 @@ static uint64_t seen;   /* this process: records looked at */
 
 void zc_relay_init(void)
 {
-	void *p = mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		       -1, 0);
+	void *p = zc_sys_mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		              -1, 0);
 
 	if (p != MAP_FAILED)
 		ring = p;   /* else: children's reads are lost, as after exec */

@@ -37,6 +37,7 @@
 #include "probe.h"
 #include "owner.h"
 #include "shim.h"
+#include "sys.h"
 #include "sigdefer.h"
 #include "stats.h"
 
@@ -306,7 +307,7 @@ static void altstack_free(void *p)
 	memset(&off, 0, sizeof off);
 	off.ss_flags = SS_DISABLE;
 	sigaltstack(&off, NULL);
-	munmap((char *)p - zc_page, ALTSTACK_SIZE + zc_page);
+	zc_sys_munmap((char *)p - zc_page, ALTSTACK_SIZE + zc_page);
 }
 
 int zc_altstack_setup(void)
@@ -328,16 +329,16 @@ int zc_altstack_setup(void)
 		return 0;
 	if (sigaltstack(NULL, &cur) || !(cur.ss_flags & SS_DISABLE))
 		return 0;   /* the program has one: the handler runs there */
-	p = mmap(NULL, ALTSTACK_SIZE + zc_page, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	p = zc_sys_mmap(NULL, ALTSTACK_SIZE + zc_page, PROT_READ | PROT_WRITE,
+		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (p == MAP_FAILED)
 		return 0;
-	mprotect(p, zc_page, PROT_NONE);   /* overflow faults, not corrupts */
+	zc_sys_mprotect(p, zc_page, PROT_NONE);   /* overflow faults, not corrupts */
 	memset(&ss, 0, sizeof ss);
 	ss.ss_sp = p + zc_page;
 	ss.ss_size = ALTSTACK_SIZE;
 	if (sigaltstack(&ss, NULL)) {
-		munmap(p, ALTSTACK_SIZE + zc_page);
+		zc_sys_munmap(p, ALTSTACK_SIZE + zc_page);
 		return 0;
 	}
 	if (altstack_key_ok)

@@ -12,6 +12,7 @@
 #include "owner.h"
 #include "relay.h"
 #include "shim.h"
+#include "sys.h"
 #include "sigdefer.h"
 #include "stats.h"
 
@@ -58,10 +59,10 @@ static int nlocal;
 
 int zc_sock_init(void)
 {
-	void *p = mmap(NULL, ZC_SOCK_MAX * sizeof(struct zc_sock), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	void *q = mmap(NULL, ZC_FD_MAX * sizeof(uint32_t), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = zc_sys_mmap(NULL, ZC_SOCK_MAX * sizeof(struct zc_sock), PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *q = zc_sys_mmap(NULL, ZC_FD_MAX * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED || q == MAP_FAILED)
 		return -1;
@@ -1088,7 +1089,7 @@ static int theirs_error(int fd, short mask, short *still_ready)
 		}
 	}
 	ZC_STAT_ADD(inherited_notifications, n);
-	if (syscall(SYS_poll, &p, 1ul, 0) < 0)
+	if (zc_sys_poll(&p, 1, 0) < 0)
 		return 0;
 	if (still_ready)
 		*still_ready = p.revents & mask;
@@ -1116,7 +1117,7 @@ int zc_sock_error_is_ours(int fd, short mask, short *still_ready)
 	if (!mine)
 		return 0;
 	/* What is left after the shim's notifications are gone. */
-	if (syscall(SYS_poll, &p, 1ul, 0) < 0)
+	if (zc_sys_poll(&p, 1, 0) < 0)
 		return 0;
 	if (still_ready)
 		*still_ready = p.revents & mask;
@@ -1165,15 +1166,15 @@ void zc_epoll_note(int epfd, int fd, uint32_t events, uint64_t data, int add)
 	if ((unsigned)fd >= ZC_FD_MAX)
 		return;
 	if (!epregs) {
-		void *p = mmap(NULL, ZC_FD_MAX * sizeof(struct epreg), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		void *p = zc_sys_mmap(NULL, ZC_FD_MAX * sizeof(struct epreg), PROT_READ | PROT_WRITE,
+			              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		struct epreg *expect = NULL;
 
 		if (p == MAP_FAILED)
 			return;
 		if (!__atomic_compare_exchange_n(&epregs, &expect, (struct epreg *)p, 0,
 						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			munmap(p, ZC_FD_MAX * sizeof(struct epreg));
+			zc_sys_munmap(p, ZC_FD_MAX * sizeof(struct epreg));
 	}
 	if (add) {
 		epregs[fd].data = data;

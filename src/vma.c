@@ -7,6 +7,7 @@
  */
 #include "vma.h"
 #include "shim.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,8 +119,8 @@ int zc_vma_flags_eligible(unsigned flags)
 
 int zc_vma_init(void)
 {
-	void *p = mmap(NULL, VMA_MAX * sizeof(struct zc_vma), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = zc_sys_mmap(NULL, VMA_MAX * sizeof(struct zc_vma), PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED)
 		return -1;
