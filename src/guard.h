@@ -3,8 +3,8 @@
  * a write to one waits for the completion, then gets a private copy.
  *
  * Locking rules (see the invariant in shim.h):
- *   - zc_ext, zc_release_seq, the socket slots and the bounce pool change
- *     only under the global lock;
+ *   - zc_ext, zc_release_seq and the socket slots change only under the
+ *     global lock (the bounce pool's free list is lock-free, bounce.c);
  *   - functions named *_locked expect the lock held; the others take it;
  *   - nothing under the lock writes to program memory, and nothing waits
  *     for the kernel under it except non-blocking error-queue reads and

@@ -50,8 +50,9 @@ static inline int zc_sigmask(int how, const sigset_t *set, sigset_t *old)
 uint64_t zc_now_ns(void);
 
 /*
- * The global lock guards the in-flight table, socket slots, bounce pool and
- * the VMA cache.
+ * The global lock guards the in-flight table, the socket slots and the VMA
+ * cache. The bounce pool is not under it: its free list is lock-free
+ * (bounce.c), because the send path takes a slot before it takes the lock.
  *
  * Invariant (why the fault handler may take it): every holder is inside a
  * critical section (sigdefer.h) for as long as it holds the lock, so no

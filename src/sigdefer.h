@@ -10,7 +10,8 @@
 #include <signal.h>
 
 /* Depth of the critical sections this thread is in (the global lock, the
- * fork lock). Read by the program's handlers' trampolines. */
+ * epoll registration lock, a probe window, a forked child's reset). Read by
+ * the program's handlers' trampolines. */
 extern __thread int zc_crit_depth ZC_TLS_MODEL;
 
 /* Slow halves of enter/leave: ZCSHIM_SIGNALS=block, or signals to deliver. */
@@ -44,8 +45,9 @@ static inline void zc_crit_leave(void)
 	}
 }
 
-/* In a fork child: the child left the fork lock's section; the signals
- * the parent deferred are the parent's, but the mask was inherited. */
+/* In a fork child: the child left the section of the global lock that
+ * fork's prepare handler took; the signals the parent deferred are the
+ * parent's, but the mask was inherited. */
 void zc_crit_reset_child(void);
 
 typedef void (*zc_sigfn_t)(int, siginfo_t *, void *);

@@ -22,7 +22,6 @@ struct zc_stats {
 extern struct zc_stats zc_stats;
 
 #define ZC_STAT_ADD(name, v) __atomic_fetch_add(&zc_stats.name, (uint64_t)(v), __ATOMIC_RELAXED)
-#define ZC_STAT_SUB(name, v) __atomic_fetch_sub(&zc_stats.name, (uint64_t)(v), __ATOMIC_RELAXED)
 
 /* inflight_bytes += delta, keeping inflight_max_bytes as the high water. */
 void zc_stats_inflight(int64_t delta);

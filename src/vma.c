@@ -114,8 +114,9 @@ int zc_vma_flags_eligible(unsigned flags)
 	       (ZC_VMA_READ | ZC_VMA_WRITE | ZC_VMA_ANON);
 }
 
-/* Mapping flags are cached as /proc/self/maps showed them; GUARDED marks
- * the read-only pieces that were the guard's own (see refresh). */
+/* Mapping flags are cached as /proc/self/maps showed them, except the
+ * read-only pieces that were the guard's own: cached writable (see
+ * refresh). */
 
 int zc_vma_init(void)
 {
@@ -170,7 +171,7 @@ static void refresh(const struct zc_ext_table *t)
 						ZC_VMA_ANON | ZC_VMA_STACK | ZC_VMA_SPECIAL)) ==
 					    (ZC_VMA_READ | ZC_VMA_ANON) &&
 				    zc_ext_uncovered(t, v.start, v.end, &gap, 1) == 0)
-					v.flags |= ZC_VMA_GUARDED | ZC_VMA_WRITE;
+					v.flags |= ZC_VMA_WRITE;
 				vmas[nvmas++] = v;
 			}
 			line = nl + 1;

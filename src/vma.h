@@ -30,7 +30,6 @@ enum {
 	ZC_VMA_ANON = 16,       /* no file behind it ([heap], [anon:...], none) */
 	ZC_VMA_STACK = 32,      /* the main thread's [stack] */
 	ZC_VMA_SPECIAL = 64,    /* [vdso], [vvar], [vsyscall] */
-	ZC_VMA_GUARDED = 128,   /* read-only only because the guard made it so */
 };
 
 struct zc_vma {

@@ -389,9 +389,8 @@ START_TEST(test_inflight)
 	/* Counters and reset. */
 	ZC_STAT_ADD(zc_sends, 3);
 	ZC_STAT_ADD(zc_bytes, 1 << 20);
-	ZC_STAT_SUB(zc_sends, 1);
 	zc_stats_snapshot(&snap);
-	ck_assert_uint_eq(snap.zc_sends, 2);
+	ck_assert_uint_eq(snap.zc_sends, 3);
 	ck_assert_uint_eq(snap.zc_bytes, 1 << 20);
 	zc_stats_reset();
 	zc_stats_snapshot(&snap);
