@@ -15,14 +15,13 @@
  * by free(), resized by realloc(). A block that realloc() grows past the
  * threshold, and calloc()'s, stay as the allocator places them.
  *
- * Only with ZCSHIM_ALIGN=1: it pays where buffers are kept and sent again
- * (60 KiB sends 13 to 14% more GB per CPU-second, one piece instead of
- * three; docs/BENCHMARKS.md), and costs where a block is allocated per
- * message: 5 to 9% at 60 KiB. Not the aligned allocation itself (a loop
- * of posix_memalign, fill, free costs what malloc's does): under the shim
- * the aligned blocks land at more addresses, each a buffer to learn, and
- * glibc's heap grows and shrinks more (docs/PERF-HISTORY.md). By default
- * malloc() goes straight to the next allocator.
+ * Only with ZCSHIM_ALIGN=1, because whether it pays depends on the
+ * program. Where buffers are kept and sent again it does: each send goes
+ * out as one piece instead of three, with no bounce copy. Where a block is
+ * allocated per message it costs: not the aligned allocation itself, but
+ * the aligned blocks land at more addresses, each a buffer the shim has to
+ * learn, and glibc's heap grows and shrinks more. So by default malloc()
+ * goes straight to the next allocator (the figures: docs/PERF-HISTORY.md).
  *
  * malloc() is called before the shim's constructor (by ld.so, libc, other
  * libraries' constructors): those calls bind the shim's libc functions

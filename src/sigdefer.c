@@ -5,8 +5,9 @@
  * interrupted by the program: a handler that sends, frees, writes a guarded
  * page or siglongjmps out would re-enter or abandon a held lock. Blocking
  * every signal around each section costs two rt_sigprocmask calls per
- * section, and a send takes two sections (0.7 us of a 4 us send, see
- * docs/PERF-HISTORY.md). Instead every handler of the program's runs
+ * section, and a send takes two sections: four system calls on every
+ * send, more than the shim's own code costs it (docs/PERF-HISTORY.md has
+ * the figures). Instead every handler of the program's runs
  * behind a handler of the shim's (signals.c: the program installs its
  * handlers through sigaction(), signal() and the rest of libc's family,
  * and those found installed at start are taken over). When that handler
