@@ -31,6 +31,7 @@ static int64_t take_locked(struct zc_sock *s, struct msghdr *msg)
 {
 	int64_t released = -1;
 
+	zc_assert_locked();
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
 		struct sock_extended_err *ee;
 		uint32_t newly, count;
@@ -59,6 +60,7 @@ static void settle_locked(uint32_t slot, int64_t released)
 {
 	struct zc_sock *s = &zc_socks[slot];
 
+	zc_assert_locked();
 	if (released > 0) {
 		for (uint32_t i = 0; i < zc_ext.n;) {
 			struct zc_ext *e = &zc_ext.v[i];
@@ -85,6 +87,7 @@ static void settle_locked(uint32_t slot, int64_t released)
  * (relay.h): marked as if read here. */
 static void relayed_locked(uint64_t cookie, uint32_t lo, uint32_t hi, int copied)
 {
+	zc_assert_locked();
 	for (uint32_t slot = 0; slot < zc_sock_hwm; slot++) {
 		struct zc_sock *s = &zc_socks[slot];
 		uint32_t newly;
@@ -105,6 +108,7 @@ static void relayed_locked(uint64_t cookie, uint32_t lo, uint32_t hi, int copied
 
 void zc_reap_locked(uint32_t slot)
 {
+	zc_assert_locked();
 	zc_reap_max_locked(slot, 0);
 }
 
@@ -113,6 +117,7 @@ void zc_reap_max_locked(uint32_t slot, int max)
 	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = 0;
 
+	zc_assert_locked();
 	if (ZC_UNLIKELY(zc_relay_pending()))
 		zc_relay_take(relayed_locked);
 	/* The program's own entries may be in the queue: an entry read here
@@ -173,6 +178,7 @@ void zc_reap_all_locked(void)
 	uint32_t seen[64];
 	int nseen = 0;
 
+	zc_assert_locked();
 	for (uint32_t i = 0; i < zc_ext.n && nseen < 64; i++) {
 		struct zc_ext *e = &zc_ext.v[i];
 		int dup = 0;

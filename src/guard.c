@@ -94,6 +94,7 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 	size_t n;
 	int whole = 0;
 
+	zc_assert_locked();
 	if (zc_cfg.test_no_guard)
 		return 0;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
@@ -180,6 +181,7 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 	size_t n;
 	uintptr_t p = start;
 
+	zc_assert_locked();
 	if (zc_cfg.test_no_guard || start >= end)
 		return;
 	do {
@@ -195,6 +197,7 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 /* The call's accounting, carried by its head entry. */
 static void settle_head_locked(struct zc_ext *e, int orphan_bounce)
 {
+	zc_assert_locked();
 	if (!e->head)
 		return;
 	if (e->bounce)
@@ -211,6 +214,7 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
 {
 	struct zc_ext e = zc_ext.v[i];
 
+	zc_assert_locked();
 	settle_head_locked(&e, orphan_bounce);
 	zc_ext_remove(&zc_ext, i);
 	if (zc_ext_guarded(&e))
@@ -437,6 +441,7 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	struct zc_ext_range r[32];
 	size_t n, pages = 0;
 
+	zc_assert_locked();
 	if (!zc_cfg.adapt || zc_cfg.test_no_guard)
 		return ZC_WORTH_PROTECT;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
@@ -460,6 +465,7 @@ void zc_guard_retire_locked(uint32_t i)
 {
 	struct zc_ext *e = &zc_ext.v[i];
 
+	zc_assert_locked();
 	settle_head_locked(e, 0);
 	zc_release_seq++;   /* a call completed: the quarantine may free */
 	/* Lazy release: pages stay read-only until the program writes them;
@@ -495,6 +501,7 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 	size_t n;
 	int dropped = 0;
 
+	zc_assert_locked();
 	if (!zc_ext.nidle)
 		return 0;
 	do {
@@ -515,6 +522,7 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 
 void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
 {
+	zc_assert_locked();
 	for (uint32_t i = 0; i < zc_ext.n;) {
 		struct zc_ext *e = &zc_ext.v[i];
 
@@ -591,6 +599,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 	size_t n;
 	int rc = 0;
 
+	zc_assert_locked();
 	if (mode == ZC_RESOLVE_COPY)
 		n = zc_ext_touching(&zc_ext, start, end, r, 16);
 	else
@@ -628,6 +637,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 
 void zc_guard_orphan_slot_locked(uint32_t slot, uint32_t sgen)
 {
+	zc_assert_locked();
 	/* First give the program private copies of every guarded page these
 	 * calls hold (act_locked detaches them, so each pass finds fewer). */
 	for (int tries = 0; tries < 1024; tries++) {
@@ -671,6 +681,7 @@ static int reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds
 	uint32_t seen[16];
 	int nseen = 0, nfds = 0;
 
+	zc_assert_locked();
 	for (uint32_t i = 0; i < zc_ext.n && nseen < 16; i++) {
 		struct zc_ext *e = &zc_ext.v[i];
 		int dup = 0;

@@ -10,6 +10,7 @@
 #include "shim.h"
 #include "sys.h"
 #include "sigdefer.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -25,6 +26,17 @@
  * without fork's handlers gets zeroed: ZC_LOCK_WIPED, neither free nor
  * held, so the first zc_lock there misses its fast path and resets. */
 static __thread int lock_mine ZC_TLS_MODEL; /* this thread holds it */
+
+#ifdef ZC_DEBUG
+/* The holder's thread id, 0 when free: what zc_assert_locked checks. A
+ * thread id rather than lock_mine, so that a thread that believes it holds
+ * the lock after the holder changed (a fork child, a missed unlock) is
+ * caught too. */
+static int lock_owner;
+#define OWNER_SET(v) __atomic_store_n(&lock_owner, (v), __ATOMIC_RELAXED)
+#else
+#define OWNER_SET(v) ((void)0)
+#endif
 
 static void futex_wait(int *addr, int val)
 {
@@ -100,6 +112,7 @@ again:
 		}
 	}
 	lock_mine = 1;
+	OWNER_SET((int)syscall(SYS_gettid));
 	if (ZC_UNLIKELY(zc_cfg.test_hold_us))
 		test_hold();
 	errno = saved;
@@ -111,6 +124,7 @@ void zc_unlock(void)
 	int *lock_word = &zc_own->lock_word;
 
 	lock_mine = 0;
+	OWNER_SET(0);
 	if (__atomic_fetch_sub(lock_word, 1, __ATOMIC_RELEASE) != ZC_LOCK_HELD) {
 		__atomic_store_n(lock_word, ZC_LOCK_FREE, __ATOMIC_RELEASE);
 		futex_wake(lock_word);
@@ -143,8 +157,28 @@ void zc_lock_child(void)
 		lock_mine = 0;
 		zc_crit_reset_child();
 	}
+	OWNER_SET(0);
 	__atomic_store_n(&zc_own->lock_word, ZC_LOCK_FREE, __ATOMIC_RELEASE);
 }
+
+#ifdef ZC_DEBUG
+void zc_assert_locked_in(const char *func)
+{
+	static const char pre[] = "libzcshim: ";
+	static const char post[] = "() called without the global lock held by this thread "
+				   "(a debug build's check; a bug in the shim)\n";
+	int saved = errno;
+
+	if (__atomic_load_n(&lock_owner, __ATOMIC_RELAXED) == (int)syscall(SYS_gettid)) {
+		errno = saved;
+		return;
+	}
+	zc_sys_write(2, pre, sizeof pre - 1);
+	zc_sys_write(2, func, strlen(func));
+	zc_sys_write(2, post, sizeof post - 1);
+	abort();
+}
+#endif
 
 uint64_t zc_now_ns(void)
 {

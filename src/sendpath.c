@@ -98,6 +98,7 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 	uint64_t pin = pin_bytes_of(total);
 	uint32_t out = zc_idwin_outstanding(&s->win);
 
+	zc_assert_locked();
 	/* Notifications merge in the queue: one read per send keeps up; a
 	 * longer backlog is read in full. While every call out would leave
 	 * its pages as they are when released (a buffer sent again and
@@ -122,6 +123,7 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
  * Step 5 on failure: no id was consumed and the kernel holds nothing. */
 static void disarm_locked(uint32_t slot, uint32_t gen, int b)
 {
+	zc_assert_locked();
 	for (uint32_t k = 0; k < zc_ext.n;) {
 		if (is_pending(&zc_ext.v[k], slot, gen, b))
 			zc_guard_remove_locked(k, 0);
@@ -136,6 +138,7 @@ static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *
 {
 	unsigned char worth[ZC_PLAN_IN_MAX];
 
+	zc_assert_locked();
 	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap)
 		goto refuse;
 	for (int i = 0; i < p->next; i++)
@@ -193,6 +196,7 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	int closed = !s->used || s->gen != gen, keeps = 1;
 	uint32_t id = closed ? 0 : zc_idwin_take(&s->win);
 
+	zc_assert_locked();
 	for (uint32_t k = 0; k < zc_ext.n; k++) {
 		struct zc_ext *e = &zc_ext.v[k];
 
@@ -295,6 +299,7 @@ enum { FAIL_NO_ID, FAIL_ID_TAKEN, FAIL_ID_UNKNOWN };
 static int fail_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 		       const struct zc_plan *p, int err)
 {
+	zc_assert_locked();
 	if (!s->used || s->gen != gen || !s->udp) {
 		disarm_locked(slot, gen, b);
 		return FAIL_NO_ID;

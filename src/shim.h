@@ -67,6 +67,18 @@ uint64_t zc_now_ns(void);
  */
 void zc_lock(void);
 void zc_unlock(void);
+
+/* Debug builds (configure --enable-debug, ZC_DEBUG): every function named
+ * *_locked starts with zc_assert_locked(), which stops the program with a
+ * message naming the function when the calling thread does not hold the
+ * global lock. Async-signal-safe (the fault handler calls *_locked
+ * functions): a raw gettid and write. Release builds: nothing. */
+#ifdef ZC_DEBUG
+void zc_assert_locked_in(const char *func);
+#define zc_assert_locked() zc_assert_locked_in(__func__)
+#else
+#define zc_assert_locked() ((void)0)
+#endif
 /* fork: the prepare handler holds the lock across the fork, the parent
  * handler releases it. zc_lock_child: in the child (owner.c's reset, in
  * the thread that forked), the lock is free and this thread outside it. */

@@ -158,6 +158,7 @@ int zc_sock_has_fd(const struct zc_sock *s, int fd)
  * Returns the fds left. (lock held) */
 static int drop_fd_locked(struct zc_sock *s, int fd)
 {
+	zc_assert_locked();
 	for (int i = 0; i < s->nfds; i++) {
 		if (s->fds[i] != fd)
 			continue;
@@ -436,6 +437,7 @@ static void add_fd_locked(uint32_t slot, int fd2)
 {
 	struct zc_sock *s = &zc_socks[slot];
 
+	zc_assert_locked();
 	if (zc_sock_has_fd(s, fd2))
 		return;
 	if (s->nfds == ZC_SOCK_FDS) {
@@ -622,6 +624,7 @@ int zc_sock_get(int fd)
 
 void zc_sock_free_locked(uint32_t s)
 {
+	zc_assert_locked();
 	if (zc_socks[s].zc_set)
 		__atomic_fetch_sub(&zc_live_zc, 1, __ATOMIC_RELAXED);
 	zc_socks[s].used = 0;
@@ -944,6 +947,7 @@ static void release_locked(uint32_t slot)
 {
 	struct zc_sock *s = &zc_socks[slot];
 
+	zc_assert_locked();
 	for (int i = 0; i < s->nfds; i++)
 		zc_fd_set(s->fds[i], ZC_FD_PASS);
 	zc_sock_free_locked(slot);
@@ -953,6 +957,7 @@ void zc_sock_handoff_settle_locked(uint32_t slot)
 {
 	struct zc_sock *s = &zc_socks[slot];
 
+	zc_assert_locked();
 	/* A send under way (busy) may still take an id. */
 	if (s->used && s->handoff && !zc_idwin_outstanding(&s->win) &&
 	    !__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE))
