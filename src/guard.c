@@ -1,5 +1,7 @@
 /*
  * guard.c - protection, release, copy-on-write and the fault path.
+ * Mechanism only: which sends to guard, and which released pages to keep
+ * read-only, is decided by policy.c over the tables kept here.
  *
  * Signal-context invariant: zc_guard_fault and everything it calls
  * (zc_guard_resolve, the *_locked helpers, zc_reap_locked) run in the
@@ -11,6 +13,7 @@
 #include "bounce.h"
 #include "calibrate.h"
 #include "kcheck.h"
+#include "policy.h"
 #include "shim.h"
 #include "sys.h"
 #include "sock.h"
@@ -28,33 +31,20 @@
 
 #define EXT_MAX 65536u
 #define EXT_RESERVE 4096u
-/* Idle ranges kept (lazy release): a content cache of thousands of
- * buffers fits. Each one kept read-only can split a mapping in up to three,
- * and mappings are counted against vm.max_map_count (65530 by default): so
- * that the program's own mmap() never runs out because of them, they take
- * at most a sixteenth of that limit (each range costing two mappings at
- * worst: 4095 ranges, 8190 mappings of 65530). */
-#define IDLE_MAX 16384u
-#define MAP_COUNT_DEFAULT 65530u
 
+/* The idle set's cap (policy.h) from vm.max_map_count. */
 static uint32_t idle_cap_for_map_count(void)
 {
 	char buf[32];
-	unsigned long v = 0;
-	long n;
+	long n = -1;
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/vm/max_map_count",
 			      O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
 		n = syscall(SYS_read, fd, buf, sizeof buf - 1);
 		syscall(SYS_close, fd);
-		for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-			v = v * 10 + (unsigned long)(buf[i] - '0');
 	}
-	if (!v)
-		v = MAP_COUNT_DEFAULT;
-	v /= 16;
-	return v > IDLE_MAX ? IDLE_MAX : (uint32_t)v;
+	return zc_policy_idle_cap(buf, n);
 }
 
 struct zc_ext_table zc_ext;
@@ -73,7 +63,7 @@ int zc_guard_init(void)
 	zc_ext.cap = EXT_MAX;
 	zc_ext.reserve = EXT_RESERVE;
 	zc_ext.n = 0;
-	p = zc_sys_mmap(NULL, IDLE_MAX * sizeof(struct zc_ext_range), PROT_READ | PROT_WRITE,
+	p = zc_sys_mmap(NULL, ZC_IDLE_MAX * sizeof(struct zc_ext_range), PROT_READ | PROT_WRITE,
 		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
@@ -221,219 +211,43 @@ void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
 		zc_guard_unprotect_locked(e.start, e.end);
 }
 
-/*
- * Hot buffers. A buffer the program writes between two sends pays two
- * protection changes and a fault per send under the guard, more than the
- * copy zerocopy saves. Such buffers (keyed by their first guarded page)
- * are remembered here; their sends are copied, and one in HOT_PROBE is
- * tried with zerocopy again in case the program changed its ways. A probe
- * costs a full guard cycle (two protection changes and a fault), so a
- * buffer found rewritten again right after its probe waits twice as long
- * for the next one, up to HOT_PROBE << HOT_LEVEL_MAX sends.
- *
- * Most probes of a buffer still rewritten need not be made: the send before
- * a probe samples the content of the buffer's first guarded page, and the
- * probe samples it again. Different: the program wrote the buffer between
- * the two sends, which is what the probe would find, at the price of a
- * guard cycle; the probe is skipped and counted as failed. The same: the
- * probe is made (a rewrite with the same bytes, or outside the sampled
- * words, is found by the guard as before). A sample only ever skips a
- * probe; it never lets a send go out unguarded.
- */
-#define HOT_SET_BITS 8   /* 256 sets of HOT_WAYS: 1024 buffers */
-#define HOT_WAYS 4
-#define HOT_SIZE ((1u << HOT_SET_BITS) * HOT_WAYS)
-#define HOT_PROBE 64
-#define HOT_LEVEL_MAX 4
-
-/* Keys apart from the rest, so that the lookup on every send reads one
- * cache line: the HOT_WAYS keys of a set. 0: an empty entry. */
-static uintptr_t hot_key[HOT_SIZE] __attribute__((aligned(64)));
-static struct {
-	uint64_t sample;   /* content sample taken by the send before a probe */
-	uint32_t sends;
-	uint8_t level;     /* probes every HOT_PROBE << level sends */
-	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
-	uint8_t sampled;   /* sample is valid */
-} hot[HOT_SIZE];
-static uint32_t hot_victim;   /* under the lock: see way_for_new */
-
-/*
- * The set of a buffer (keyed by its first guarded page) in a table of
- * 1 << bits sets; hot_key[] and seen_once[] both use it. The top bits of
- * the page number times 2^64 / phi (Fibonacci hashing): the low bits of
- * such a product depend only on the low bits of the page number, so
- * buffers a power of two of pages apart (an allocator's size classes; 1 MiB
- * blocks are 256 pages apart) would share a few sets and push each other
- * out. Sets of several ways absorb the collisions a hash still has.
- */
-static inline uint32_t page_set(uintptr_t start, unsigned bits)
-{
-	return (uint32_t)(((uint64_t)(start >> 12) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-}
-
-/* The way of a set of n keys that holds key, or -1. Relaxed loads:
- * hot_key[] is read without the lock. */
-static int way_of(const uintptr_t *set, uint32_t n, uintptr_t key)
-{
-	for (uint32_t w = 0; w < n; w++)
-		if (__atomic_load_n(&set[w], __ATOMIC_RELAXED) == key)
-			return (int)w;
-	return -1;
-}
-
-/* The way a new key takes in a set of n keys (0: empty): an empty one, or
- * else the one a counter shared by all sets names, close to a random
- * choice: with more keys than ways sent round robin, giving up the least
- * recently used would lose each key just before it is sent again. Under
- * the lock. */
-static uint32_t way_for_new(const uintptr_t *set, uint32_t n, uint32_t *victim)
-{
-	int w = way_of(set, n, 0);
-
-	return w >= 0 ? (uint32_t)w : (*victim)++ % n;
-}
-
-/* The entry of start, or -1. Without the lock. */
-static int hot_find(uintptr_t start)
-{
-	uint32_t h = page_set(start, HOT_SET_BITS) * HOT_WAYS;
-	int w;
-
-	if (!start || (w = way_of(&hot_key[h], HOT_WAYS, start)) < 0)
-		return -1;
-	return (int)h + w;
-}
-
-/* Under the lock; zc_guard_copy_hot reads without it (a stale read only
- * changes one send between copy and zerocopy, both correct). */
-static void mark_hot(uintptr_t start)
-{
-	int found = hot_find(start);
-	uint32_t h;
-	uint8_t level = 0;
-
-	if (found >= 0) {
-		h = (uint32_t)found;
-		level = hot[h].level;
-		if (hot[h].probing && level < HOT_LEVEL_MAX)
-			level++;   /* still rewritten after its probe */
-	} else {
-		uint32_t set = page_set(start, HOT_SET_BITS) * HOT_WAYS;
-
-		h = set + way_for_new(&hot_key[set], HOT_WAYS, &hot_victim);
-		/* A reader that still matches the old key meanwhile reads
-		 * this state for it: one send copied or guarded, both right. */
-		__atomic_store_n(&hot_key[h], (uintptr_t)0, __ATOMIC_RELAXED);
-	}
-	__atomic_store_n(&hot[h].sends, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&hot[h].level, level, __ATOMIC_RELAXED);
-	__atomic_store_n(&hot[h].probing, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&hot[h].sampled, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&hot_key[h], start, __ATOMIC_RELAXED);
-}
-
-/* Known to be rewritten between sends, and not on probation. */
-static int is_hot(uintptr_t start)
-{
-	int h = hot_find(start);
-
-	return h >= 0 && !__atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED);
-}
+/* The policy's tables (policy.h): the hot table is read without the lock
+ * (zc_guard_copy_hot, zc_guard_hot_note, zc_guard_hot_probe) and written
+ * under it; the seen table only under it. */
+static struct zc_hot_table hot_tab;
+static struct zc_seen_table seen_tab;
 
 int zc_guard_copy_hot(uintptr_t start)
 {
-	int h;
-	uint32_t every, n;
-
-	if (!zc_cfg.adapt || (h = hot_find(start)) < 0 ||
-	    __atomic_load_n(&hot[h].probing, __ATOMIC_RELAXED))
+	if (!zc_cfg.adapt)
 		return ZC_HOT_NO;
-	every = (uint32_t)HOT_PROBE << __atomic_load_n(&hot[h].level, __ATOMIC_RELAXED);
-	n = __atomic_add_fetch(&hot[h].sends, 1, __ATOMIC_RELAXED) % every;
-	if (ZC_LIKELY(n != 0 && n != every - 1))
-		return ZC_HOT_COPY;
-	return n ? ZC_HOT_SAMPLE : ZC_HOT_PROBE;
+	return zc_policy_hot_copy(&hot_tab, start);
 }
 
-/* These run without the lock, as zc_guard_copy_hot does: a race with
- * mark_hot (under the lock) or another sender only moves a probe. */
 void zc_guard_hot_note(uintptr_t start, int ok, uint64_t sample)
 {
-	int h = hot_find(start);
-
-	if (h < 0)
-		return;
-	__atomic_store_n(&hot[h].sample, sample, __ATOMIC_RELAXED);
-	__atomic_store_n(&hot[h].sampled, (uint8_t)(ok != 0), __ATOMIC_RELAXED);
+	zc_policy_hot_note(&hot_tab, start, ok, sample);
 }
 
 int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
 {
-	int h = hot_find(start);
-
-	if (h < 0)
-		return 1;   /* forgotten meanwhile: not known rewritten */
-	if (ok && __atomic_load_n(&hot[h].sampled, __ATOMIC_RELAXED) &&
-	    __atomic_load_n(&hot[h].sample, __ATOMIC_RELAXED) != sample) {
-		uint8_t level = __atomic_load_n(&hot[h].level, __ATOMIC_RELAXED);
-
-		/* Rewritten since the send before: what a failed probe does. */
-		if (level < HOT_LEVEL_MAX)
-			__atomic_store_n(&hot[h].level, (uint8_t)(level + 1), __ATOMIC_RELAXED);
-		__atomic_store_n(&hot[h].sends, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&hot[h].sampled, 0, __ATOMIC_RELAXED);
+	switch (zc_policy_hot_probe(&hot_tab, start, ok, sample)) {
+	case ZC_PROBE_SKIP:
 		ZC_STAT_ADD(hot_probes_skipped, 1);
 		return 0;
+	case ZC_PROBE_MAKE:
+		ZC_STAT_ADD(hot_probes, 1);
+		return 1;
+	default:
+		return 1;   /* forgotten meanwhile: not known rewritten */
 	}
-	__atomic_store_n(&hot[h].sampled, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&hot[h].probing, 1, __ATOMIC_RELAXED);   /* probe */
-	ZC_STAT_ADD(hot_probes, 1);
-	return 1;
-}
-
-/*
- * Buffers seen completing before. Only a buffer sent again unchanged keeps
- * its pages read-only after a completion: read-only pages are a limit for
- * the program (a kernel write into them other than the read family fails
- * with EFAULT until the program writes them itself), so a buffer sent
- * once, a scratch buffer, gets its pages back at once. Sized for a content
- * cache of thousands of buffers sent round robin (a smaller table would
- * forget most of them between two sends): 16384 sets of SEEN_WAYS keys
- * (page_set above), all under the lock.
- */
-#define SEEN_SET_BITS 14
-#define SEEN_WAYS 4
-static uintptr_t seen_once[(1u << SEEN_SET_BITS) * SEEN_WAYS] __attribute__((aligned(64)));
-static uint32_t seen_victim;   /* see way_for_new */
-
-static int seen_has(uintptr_t start)
-{
-	return way_of(&seen_once[page_set(start, SEEN_SET_BITS) * SEEN_WAYS], SEEN_WAYS, start) >= 0;
-}
-
-static void seen_note(uintptr_t start)
-{
-	uintptr_t *set = &seen_once[page_set(start, SEEN_SET_BITS) * SEEN_WAYS];
-
-	if (way_of(set, SEEN_WAYS, start) < 0)
-		set[way_for_new(set, SEEN_WAYS, &seen_victim)] = start;
-}
-
-/* Will the buffer whose first guarded page is start stay read-only when
- * its call is released: not rewritten, seen before, and idle already or
- * with room in the idle set? */
-static int kept_on_release(uintptr_t start)
-{
-	return !is_hot(start) && seen_has(start) &&
-	       (zc_ext.nidle < zc_ext.idle_cap || zc_ext_idle_find(&zc_ext, start) >= 0);
 }
 
 int zc_guard_release_keeps(const struct zc_ext *e)
 {
 	if (!zc_ext_guarded(e) || zc_cfg.test_no_guard)
 		return 1;
-	return kept_on_release(e->start);
+	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, e->start);
 }
 
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
@@ -445,20 +259,12 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	if (!zc_cfg.adapt || zc_cfg.test_no_guard)
 		return ZC_WORTH_PROTECT;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
-	if (n == 0)
-		return ZC_WORTH_COVERED;   /* read-only already: no protection to pay */
 	if (n > 32)
 		pages = (end - start) / zc_page;
 	else
 		for (size_t i = 0; i < n; i++)
 			pages += (r[i].end - r[i].start) / zc_page;
-	if (kept_on_release(start))
-		return ZC_WORTH_PROTECT;   /* paid once for many sends */
-	if (pages >= zc_calib_once_min_pages())
-		return ZC_WORTH_PROTECT;   /* big enough that even one guard cycle beats the copy */
-	/* Copied; sent again, the buffer is kept (and so worth guarding). */
-	seen_note(start);
-	return ZC_WORTH_COPY;
+	return zc_policy_worth(&hot_tab, &seen_tab, &zc_ext, start, pages, zc_calib_once_min_pages());
 }
 
 void zc_guard_retire_locked(uint32_t i)
@@ -473,22 +279,18 @@ void zc_guard_retire_locked(uint32_t i)
 	 * joins the idle set, and removing the entry below then makes
 	 * writable only what nothing covers any more (nothing, unless the
 	 * idle set is full). */
-	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && !is_hot(e->start)) {
-		if (seen_has(e->start)) {
-			int k = zc_ext_idle_find(&zc_ext, e->start);
-
-			if (k >= 0 && zc_ext.idle[k].end >= e->end) {
-				/* Sent while idle (a buffer sent again and
-				 * again): the idle range holds it all, so there
-				 * is nothing to add and nothing to make
-				 * writable. One search instead of two. */
-				zc_ext_remove(&zc_ext, i);
-				return;
-			}
+	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard) {
+		switch (zc_policy_release(&hot_tab, &seen_tab, &zc_ext, e->start, e->end)) {
+		case ZC_RELEASE_HELD:
+			/* The idle range holds it all: nothing to add and
+			 * nothing to make writable. */
+			zc_ext_remove(&zc_ext, i);
+			return;
+		case ZC_RELEASE_IDLE:
 			zc_ext_idle_add(&zc_ext, e->start, e->end);
 			__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
-		} else
-			seen_note(e->start);
+			break;
+		}
 	}
 	zc_guard_remove_locked(i, 0);
 }
@@ -511,7 +313,7 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 		for (size_t k = 0; k < n; k++) {
 			zc_guard_unprotect_locked(r[k].start, r[k].end);
 			if (rewritten)
-				mark_hot(r[k].start);
+				zc_policy_hot_mark(&hot_tab, r[k].start);
 		}
 		dropped += (int)n;
 	} while (n == 16);
@@ -610,7 +412,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 		size_t pages = (r[i].end - r[i].start) / zc_page;
 
 		if (written)
-			mark_hot(r[i].start);   /* written while in flight */
+			zc_policy_hot_mark(&hot_tab, r[i].start);   /* written while in flight */
 		if ((mode == ZC_RESOLVE_COPY || mode == ZC_RESOLVE_DISCARD) &&
 		    !zc_cfg.test_no_guard) {
 			/* Only over what the kernel says is still mapped and

@@ -1,6 +1,8 @@
 /*
  * guard.h - the guard: pages of unreleased zerocopy sends stay read-only;
  * a write to one waits for the completion, then gets a private copy.
+ * The mechanism: what is worth guarding, and what stays read-only after a
+ * release, is policy.h's to decide.
  *
  * Locking rules (see the invariant in shim.h):
  *   - zc_ext, zc_release_seq and the socket slots change only under the
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #include "extent.h"
+#include "policy.h"
 
 extern struct zc_ext_table zc_ext;
 /* Bumped whenever a guarded page may have become writable or a call
@@ -67,8 +70,8 @@ int zc_guard_release_keeps(const struct zc_ext *e);
  * pages cheaper than the copy. No (ZC_WORTH_COPY): the send is copied, and
  * the buffer is remembered so that its next send is kept. ZC_WORTH_COVERED:
  * every page is read-only already (no protection to make); otherwise
- * ZC_WORTH_PROTECT, always with ZCSHIM_ADAPT=0. (lock held) */
-enum { ZC_WORTH_COPY, ZC_WORTH_PROTECT, ZC_WORTH_COVERED /* nothing to protect */ };
+ * ZC_WORTH_PROTECT, always with ZCSHIM_ADAPT=0. The decision is
+ * zc_policy_worth's (policy.h). (lock held) */
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end);
 
 /* Make the idle pages of [start, end) writable again; rewritten: the
@@ -83,8 +86,8 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);
  *   ZC_HOT_SAMPLE  copy it, and give zc_guard_hot_note() a sample of the
  *                  page's content: the next send is due to probe;
  *   ZC_HOT_PROBE   a probe is due: zc_guard_hot_probe() decides, with a
- *                  sample of the page's content now. */
-enum { ZC_HOT_NO, ZC_HOT_COPY, ZC_HOT_SAMPLE, ZC_HOT_PROBE };
+ *                  sample of the page's content now. ZC_HOT_NO always with
+ *                  ZCSHIM_ADAPT=0. The hot table is policy.h's. */
 int zc_guard_copy_hot(uintptr_t start);
 void zc_guard_hot_note(uintptr_t start, int ok, uint64_t sample);
 /* 1: probe (send with zerocopy); 0: the content changed since the send

@@ -20,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, vma_suite());
 	srunner_add_suite(sr, costmodel_suite());
+	srunner_add_suite(sr, policy_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);

@@ -13,5 +13,6 @@ Suite *config_suite(void);
 Suite *stats_suite(void);
 Suite *vma_suite(void);
 Suite *costmodel_suite(void);
+Suite *policy_suite(void);
 
 #endif
