@@ -106,16 +106,17 @@ static void relayed_locked(uint64_t cookie, uint32_t lo, uint32_t hi, int copied
 	}
 }
 
-void zc_reap_locked(uint32_t slot)
+int zc_reap_locked(uint32_t slot)
 {
 	zc_assert_locked();
-	zc_reap_max_locked(slot, 0);
+	return zc_reap_max_locked(slot, 0);
 }
 
-void zc_reap_max_locked(uint32_t slot, int max)
+int zc_reap_max_locked(uint32_t slot, int max)
 {
 	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = 0;
+	int read = 0;
 
 	zc_assert_locked();
 	if (ZC_UNLIKELY(zc_relay_pending()))
@@ -124,7 +125,7 @@ void zc_reap_max_locked(uint32_t slot, int max)
 	 * could not be given back. Only its own reads take the shim's. A
 	 * vfork child's fd may be another socket now. */
 	if (!s->used || !s->zc_set || s->handoff == ZC_HANDOFF_SHARED || zc_sock_vm_child(s))
-		return;
+		return 0;
 	if (max <= 0 || max > REAP_MAX_PER_CALL)
 		max = REAP_MAX_PER_CALL;
 	for (int n = 0; n < max; n++) {
@@ -145,11 +146,13 @@ void zc_reap_max_locked(uint32_t slot, int max)
 				continue;
 			break;   /* EAGAIN: empty; anything else: nothing to read */
 		}
+		read++;
 		got = take_locked(s, &msg);
 		if (got > 0)
 			released += got;
 	}
 	settle_locked(slot, released);
+	return read;
 }
 
 int zc_claim_errqueue_entry(int fd, struct msghdr *msg)

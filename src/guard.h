@@ -124,10 +124,11 @@ int zc_guard_fault(uintptr_t addr);
 /* Read the error queue of every socket with calls in flight (lock held). */
 void zc_reap_all_locked(void);
 
-/* Read slot's error queue and complete what it releases (lock held). */
-void zc_reap_locked(uint32_t slot);
+/* Read slot's error queue and complete what it releases (lock held).
+ * Returns how many messages were read off the queue. */
+int zc_reap_locked(uint32_t slot);
 /* The same, reading at most max messages (0: all). */
-void zc_reap_max_locked(uint32_t slot, int max);
+int zc_reap_max_locked(uint32_t slot, int max);
 
 /* The program read an error-queue message on fd (recvmsg MSG_ERRQUEUE): if
  * it was the shim's notification, take it and return 1 (the program reads
