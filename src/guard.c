@@ -93,7 +93,7 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 	size_t n;
 	int whole = 0;
 
-	if (zc_cfg.test_no_guard)
+	if (zc_test_no_guard())
 		return 0;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n > 32) {
@@ -179,7 +179,7 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 	size_t n;
 	uintptr_t p = start;
 
-	if (zc_cfg.test_no_guard || start >= end)
+	if (zc_test_no_guard() || start >= end)
 		return;
 	do {
 		n = zc_ext_uncovered(&zc_ext, p, end, r, 32);
@@ -426,7 +426,7 @@ static int kept_on_release(uintptr_t start)
 
 int zc_guard_release_keeps(const struct zc_ext *e)
 {
-	if (!zc_ext_guarded(e) || zc_cfg.test_no_guard)
+	if (!zc_ext_guarded(e) || zc_test_no_guard())
 		return 1;
 	return kept_on_release(e->start);
 }
@@ -436,7 +436,7 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	struct zc_ext_range r[32];
 	size_t n, pages = 0;
 
-	if (!zc_cfg.adapt || zc_cfg.test_no_guard)
+	if (!zc_cfg.adapt || zc_test_no_guard())
 		return ZC_WORTH_PROTECT;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n == 0)
@@ -466,7 +466,7 @@ void zc_guard_retire_locked(uint32_t i)
 	 * joins the idle set, and removing the entry below then makes
 	 * writable only what nothing covers any more (nothing, unless the
 	 * idle set is full). */
-	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard && !is_hot(e->start)) {
+	if (zc_ext_guarded(e) && !zc_test_no_guard() && !is_hot(e->start)) {
 		if (seen_has(e->start)) {
 			int k = zc_ext_idle_find(&zc_ext, e->start);
 
@@ -602,7 +602,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 		if (written)
 			mark_hot(r[i].start);   /* written while in flight */
 		if ((mode == ZC_RESOLVE_COPY || mode == ZC_RESOLVE_DISCARD) &&
-		    !zc_cfg.test_no_guard) {
+		    !zc_test_no_guard()) {
 			/* Only over what the kernel says is still mapped and
 			 * readable (readable_runs), and only with the
 			 * mapping's attributes (fresh_range). */
@@ -834,12 +834,12 @@ void zc_guard_child_reset(void)
 
 	/* The child's copies of the guarded pages become writable, and only
 	 * they: the records may be half-written (vma.c checks each range). */
-	for (uint32_t i = 0; i < n && !zc_cfg.test_no_guard; i++)
+	for (uint32_t i = 0; i < n && !zc_test_no_guard(); i++)
 		if (zc_ext_guarded(&zc_ext.v[i])) {
 			zc_vma_child_unprotect(zc_ext.v[i].start, zc_ext.v[i].end, first);
 			first = 0;
 		}
-	for (uint32_t i = 0; i < nidle && !zc_cfg.test_no_guard; i++) {
+	for (uint32_t i = 0; i < nidle && !zc_test_no_guard(); i++) {
 		zc_vma_child_unprotect(zc_ext.idle[i].start, zc_ext.idle[i].end, first);
 		first = 0;
 	}
