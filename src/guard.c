@@ -85,7 +85,7 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 	int whole = 0;
 
 	zc_assert_locked();
-	if (zc_cfg.test_no_guard)
+	if (zc_test_no_guard())
 		return 0;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n > 32) {
@@ -172,7 +172,7 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 	uintptr_t p = start;
 
 	zc_assert_locked();
-	if (zc_cfg.test_no_guard || start >= end)
+	if (zc_test_no_guard() || start >= end)
 		return;
 	do {
 		n = zc_ext_uncovered(&zc_ext, p, end, r, 32);
@@ -245,7 +245,7 @@ int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
 
 int zc_guard_release_keeps(const struct zc_ext *e)
 {
-	if (!zc_ext_guarded(e) || zc_cfg.test_no_guard)
+	if (!zc_ext_guarded(e) || zc_test_no_guard())
 		return 1;
 	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, e->start);
 }
@@ -256,7 +256,7 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	size_t n, pages = 0;
 
 	zc_assert_locked();
-	if (!zc_cfg.adapt || zc_cfg.test_no_guard)
+	if (!zc_cfg.adapt || zc_test_no_guard())
 		return ZC_WORTH_PROTECT;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n > 32)
@@ -279,7 +279,7 @@ void zc_guard_retire_locked(uint32_t i)
 	 * joins the idle set, and removing the entry below then makes
 	 * writable only what nothing covers any more (nothing, unless the
 	 * idle set is full). */
-	if (zc_ext_guarded(e) && !zc_cfg.test_no_guard) {
+	if (zc_ext_guarded(e) && !zc_test_no_guard()) {
 		switch (zc_policy_release(&hot_tab, &seen_tab, &zc_ext, e->start, e->end)) {
 		case ZC_RELEASE_HELD:
 			/* The idle range holds it all: nothing to add and
@@ -414,7 +414,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 		if (written)
 			zc_policy_hot_mark(&hot_tab, r[i].start);   /* written while in flight */
 		if ((mode == ZC_RESOLVE_COPY || mode == ZC_RESOLVE_DISCARD) &&
-		    !zc_cfg.test_no_guard) {
+		    !zc_test_no_guard()) {
 			/* Only over what the kernel says is still mapped and
 			 * readable (readable_runs), and only with the
 			 * mapping's attributes (fresh_range). */
@@ -648,12 +648,12 @@ void zc_guard_child_reset(void)
 
 	/* The child's copies of the guarded pages become writable, and only
 	 * they: the records may be half-written (vma.c checks each range). */
-	for (uint32_t i = 0; i < n && !zc_cfg.test_no_guard; i++)
+	for (uint32_t i = 0; i < n && !zc_test_no_guard(); i++)
 		if (zc_ext_guarded(&zc_ext.v[i])) {
 			zc_vma_child_unprotect(zc_ext.v[i].start, zc_ext.v[i].end, first);
 			first = 0;
 		}
-	for (uint32_t i = 0; i < nidle && !zc_cfg.test_no_guard; i++) {
+	for (uint32_t i = 0; i < nidle && !zc_test_no_guard(); i++) {
 		zc_vma_child_unprotect(zc_ext.idle[i].start, zc_ext.idle[i].end, first);
 		first = 0;
 	}

@@ -177,14 +177,16 @@ static void log_settings(void)
 		ADD(" ZCSHIM_ALIGN=1");
 	if (zc_cfg.signals_block)
 		ADD(" ZCSHIM_SIGNALS=block");
+#ifdef ZC_TEST_HOOKS
 	if (zc_cfg.test_no_guard)
-		ADD(" ZCSHIM_TEST_NO_GUARD=1 (GUARD DISABLED: tests only)");
+		ADD(" ZCSHIM_TEST_NO_GUARD=1 (GUARD DISABLED: test build)");
 	if (zc_cfg.test_no_altstack)
-		ADD(" ZCSHIM_TEST_NO_ALTSTACK=1 (tests only)");
+		ADD(" ZCSHIM_TEST_NO_ALTSTACK=1 (test build)");
 	if (zc_cfg.test_hold_us)
-		ADD(" ZCSHIM_TEST_HOLD_US=%u (tests only)", zc_cfg.test_hold_us);
+		ADD(" ZCSHIM_TEST_HOLD_US=%u (test build)", zc_cfg.test_hold_us);
 	if (zc_cfg.test_copy_signal)
-		ADD(" ZCSHIM_TEST_COPY_SIGNAL=%d (tests only)", zc_cfg.test_copy_signal);
+		ADD(" ZCSHIM_TEST_COPY_SIGNAL=%d (test build)", zc_cfg.test_copy_signal);
+#endif
 #undef ADD
 	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
 	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",

@@ -64,11 +64,11 @@ static void reentered(void)
 	abort();
 }
 
-/* ZCSHIM_TEST_HOLD_US: tests only, keep every critical section open this
- * long, so signals sent meanwhile meet one. */
+/* ZCSHIM_TEST_HOLD_US (the test build only, testhooks.h): keep every
+ * critical section open this long, so signals sent meanwhile meet one. */
 static void test_hold(void)
 {
-	uint64_t until = zc_now_ns() + (uint64_t)zc_cfg.test_hold_us * 1000u;
+	uint64_t until = zc_now_ns() + (uint64_t)zc_test_hold_us() * 1000u;
 
 	while (zc_now_ns() < until)
 		;
@@ -113,7 +113,7 @@ again:
 	}
 	lock_mine = 1;
 	OWNER_SET((int)syscall(SYS_gettid));
-	if (ZC_UNLIKELY(zc_cfg.test_hold_us))
+	if (ZC_UNLIKELY(zc_test_hold_us()))
 		test_hold();
 	errno = saved;
 }

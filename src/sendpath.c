@@ -43,16 +43,17 @@
 
 #define MMSG_MAX 16
 
-/* ZCSHIM_TEST_COPY_SIGNAL: tests only. The process's first bounce copy
- * sends that signal to its own thread inside its window, where a signal
- * may land at any time (tests/integration/copywindow.sh). */
+/* ZCSHIM_TEST_COPY_SIGNAL (the test build only, testhooks.h): the
+ * process's first bounce copy sends that signal to its own thread inside
+ * its window, where a signal may land at any time
+ * (tests/integration/copywindow.sh). */
 static void test_copy_signal(void)
 {
 	static int sent;
 
 	if (!__atomic_exchange_n(&sent, 1, __ATOMIC_RELAXED))
 		syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid), (pid_t)syscall(SYS_gettid),
-			zc_cfg.test_copy_signal);
+			zc_test_copy_signal());
 }
 
 struct bounce_copy {
@@ -64,7 +65,7 @@ static void do_copy_bounce(void *a)
 {
 	const struct bounce_copy *c = a;
 
-	if (ZC_UNLIKELY(zc_cfg.test_copy_signal))
+	if (ZC_UNLIKELY(zc_test_copy_signal()))
 		test_copy_signal();
 	for (int i = 0; i < c->p->ncopy; i++)
 		memcpy(c->bounce + c->p->copy[i].dst, c->p->copy[i].src, c->p->copy[i].len);

@@ -27,10 +27,12 @@ struct zc_config {
 	int adapt;                 /* ZCSHIM_ADAPT: copy buffers rewritten between sends */
 	int align;                 /* ZCSHIM_ALIGN: large malloc() blocks on a page boundary */
 	int signals_block;         /* ZCSHIM_SIGNALS=block: block signals in critical sections */
-	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: tests only, sends unguarded */
-	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: tests only (scripts/memcheck) */
-	uint32_t test_hold_us;     /* ZCSHIM_TEST_HOLD_US: tests only, lengthen critical sections */
-	int test_copy_signal;      /* ZCSHIM_TEST_COPY_SIGNAL: tests only, a signal in the first bounce copy */
+#ifdef ZC_TEST_HOOKS              /* the test build only: testhooks.h */
+	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: sends unguarded */
+	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: no alternate stack (scripts/memcheck) */
+	uint32_t test_hold_us;     /* ZCSHIM_TEST_HOLD_US: lengthen critical sections */
+	int test_copy_signal;      /* ZCSHIM_TEST_COPY_SIGNAL: a signal in the first bounce copy */
+#endif
 };
 
 #define ZC_DEFAULT_THRESHOLD (64u * 1024u)

@@ -6,6 +6,7 @@
 #define ZC_SHIM_H
 
 #include "settings.h"
+#include "testhooks.h"
 
 #include <signal.h>
 #include <stddef.h>

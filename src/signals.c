@@ -325,7 +325,7 @@ int zc_altstack_setup(void)
 	 * unaddressable after an asynchronous signal delivered on an
 	 * alternate stack (reproduced without the shim): scripts/memcheck
 	 * turns this stack off so its reports are about the shim. */
-	if (zc_cfg.test_no_altstack)
+	if (zc_test_no_altstack())
 		return 0;
 	if (sigaltstack(NULL, &cur) || !(cur.ss_flags & SS_DISABLE))
 		return 0;   /* the program has one: the handler runs there */

@@ -21,7 +21,7 @@ as_nobody() { # as_nobody [ENV=VALUE...]: overwrite send, as nobody, 512K memloc
 	rm -f "$RUN/stats"   # the child creates it: the shim writes only its own file
 	timeout 120 prlimit --memlock=524288:524288 \
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env LD_PRELOAD="$RUN/libzcshim.so" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
+		env LD_PRELOAD="$RUN/${ZCSHIM_LIB##*/}" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
 		ZCSHIM_MAX_INFLIGHT=64M ZCSHIM_STATS_FILE="$RUN/stats" "$@" ${ITEST_WRAP:-} "$RUN/overwrite" send
 	rc=$?
 	cp "$RUN/stats" "$STATS" 2>/dev/null || : > "$STATS"

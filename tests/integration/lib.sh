@@ -9,8 +9,20 @@
 # ZCSHIM_TEST_NO_GUARD=1 and wants exit 1: the program detects the
 # corruption the guard prevents, so the test cannot pass by accident.
 
+#
+# Two builds of the library (Makefile.am): ZCSHIM_LIB, the release library,
+# and ZCSHIM_TEST_LIB, the test build, which alone has the ZCSHIM_TEST_*
+# knobs (src/testhooks.h) that expect_corrupt and a few tests use. The
+# integration tests preload the test build; a test of what the released
+# library itself does sets ITEST_RELEASE=1 before sourcing this file and
+# keeps the release one (settings.sh, secureexec.sh, release.sh, the system
+# tests). ZCSHIM_RELEASE_LIB is the release library either way.
+
 set -u
-: "${ZCSHIM_LIB:?set by make check}" "${ITEST_BIN:?set by make check}"
+: "${ZCSHIM_LIB:?set by make check}" "${ZCSHIM_TEST_LIB:?set by make check}" \
+	"${ITEST_BIN:?set by make check}"
+ZCSHIM_RELEASE_LIB=$ZCSHIM_LIB
+[ -n "${ITEST_RELEASE:-}" ] || ZCSHIM_LIB=$ZCSHIM_TEST_LIB
 
 STATS=$(mktemp /tmp/zcshim-itest.XXXXXX)
 trap 'rm -f "$STATS"' EXIT

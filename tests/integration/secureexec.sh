@@ -7,6 +7,7 @@
 # default place, and standard error says once what was ignored. With
 # ZCSHIM_STATS_SIGNAL=none the stats signal is still the shim's (the
 # default), not the user's choice.
+ITEST_RELEASE=1   # the library as installed system-wide
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 [ "$(id -u)" = 0 ] || skip "needs root (a set-user-ID root program, a mount namespace)"
 wrapped && skip "valgrind does not run set-user-ID programs"

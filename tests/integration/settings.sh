@@ -4,6 +4,7 @@
 # file when asked, to standard error with "stderr", nowhere (SIGUSR1 keeps
 # its default action) with none; the stats file is never a symbolic link's
 # target nor another user's file.
+ITEST_RELEASE=1   # what an operator sees: the release library
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 ERR=$(mktemp /tmp/zcshim-settings.XXXXXX)
 DIR=$(mktemp -d /tmp/zcshim-settings.XXXXXX)

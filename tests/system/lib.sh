@@ -5,6 +5,7 @@
 # loopback, and are stopped when the test ends.
 set -u
 : "${ZCSHIM_LIB:?set by make check}" "${ITEST_SRC:?set by make check}"
+ITEST_RELEASE=1   # real servers run the release library
 . "$ITEST_SRC/lib.sh" || exit 99
 SYS_SRC=$(cd "$ITEST_SRC/../system" && pwd)
 WORK=$(mktemp -d /tmp/zcshim-system.XXXXXX)
