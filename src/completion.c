@@ -11,6 +11,7 @@
  * uses the raw recvmsg syscall and the caller's stack only.
  */
 #include "guard.h"
+#include "inflight.h"
 #include "relay.h"
 #include "shim.h"
 #include "sock.h"
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -62,15 +64,7 @@ static void settle_locked(uint32_t slot, int64_t released)
 
 	zc_assert_locked();
 	if (released > 0) {
-		for (uint32_t i = 0; i < zc_ext.n;) {
-			struct zc_ext *e = &zc_ext.v[i];
-
-			if (e->sent && e->slot == slot && e->sgen == s->gen &&
-			    zc_idwin_is_done(&s->win, e->id))
-				zc_guard_retire_locked(i);
-			else
-				i++;
-		}
+		zc_inflight_complete_done_locked(slot, s->gen, &s->win);
 		zc_idwin_advance(&s->win);
 	}
 	/* The kernel's advice: a socket whose data is copied anyway should
@@ -179,20 +173,28 @@ int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
 void zc_reap_all_locked(void)
 {
 	uint32_t seen[64];
-	int nseen = 0;
+	int nseen;
 
 	zc_assert_locked();
-	for (uint32_t i = 0; i < zc_ext.n && nseen < 64; i++) {
-		struct zc_ext *e = &zc_ext.v[i];
-		int dup = 0;
-
-		if (!e->head || !e->sent)
-			continue;
-		for (int k = 0; k < nseen; k++)
-			dup |= seen[k] == e->slot;
-		if (!dup && zc_socks[e->slot].used && zc_socks[e->slot].gen == e->sgen)
-			seen[nseen++] = e->slot;
-	}
+	nseen = zc_inflight_sockets_locked(seen, 64);
 	for (int k = 0; k < nseen; k++)
 		zc_reap_locked(seen[k]);
+}
+
+int zc_reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds, int max)
+{
+	uint32_t seen[16];
+	int nseen, nfds = 0;
+
+	zc_assert_locked();
+	nseen = zc_inflight_owners_locked(start, end, seen, 16);
+	for (int k = 0; k < nseen; k++)
+		zc_reap_locked(seen[k]);
+	for (int k = 0; k < nseen && nfds < max; k++) {
+		fds[nfds].fd = zc_socks[seen[k]].fd;
+		fds[nfds].events = 0;   /* POLLERR: the error queue has something */
+		fds[nfds].revents = 0;
+		nfds++;
+	}
+	return nfds;
 }

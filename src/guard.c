@@ -10,13 +10,13 @@
  * and memory the shim mapped itself. No malloc, no stdio.
  */
 #include "guard.h"
+#include "inflight.h"
 #include "bounce.h"
 #include "calibrate.h"
 #include "kcheck.h"
 #include "policy.h"
 #include "shim.h"
 #include "sys.h"
-#include "sock.h"
 #include "stats.h"
 #include "vma.h"
 #include "vmattr.h"
@@ -49,8 +49,6 @@ static uint32_t idle_cap_for_map_count(void)
 
 struct zc_ext_table zc_ext;
 uint32_t zc_release_seq;
-uint64_t zc_pin_bytes;
-uint64_t zc_pin_cap;
 
 int zc_guard_init(void)
 {
@@ -184,33 +182,6 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 	zc_release_seq++;
 }
 
-/* The call's accounting, carried by its head entry. */
-static void settle_head_locked(struct zc_ext *e, int orphan_bounce)
-{
-	zc_assert_locked();
-	if (!e->head)
-		return;
-	if (e->bounce)
-		zc_bounce_put((int)e->bounce - 1, orphan_bounce);
-	if (e->sent) {
-		zc_pin_bytes -= e->pin_pages * zc_page;
-		zc_stats_inflight(-(int64_t)e->bytes);
-	}
-	e->head = 0;
-	e->bounce = 0;
-}
-
-void zc_guard_remove_locked(uint32_t i, int orphan_bounce)
-{
-	struct zc_ext e = zc_ext.v[i];
-
-	zc_assert_locked();
-	settle_head_locked(&e, orphan_bounce);
-	zc_ext_remove(&zc_ext, i);
-	if (zc_ext_guarded(&e))
-		zc_guard_unprotect_locked(e.start, e.end);
-}
-
 /* The policy's tables (policy.h): the hot table is read without the lock
  * (zc_guard_copy_hot, zc_guard_hot_note, zc_guard_hot_probe) and written
  * under it; the seen table only under it. */
@@ -243,11 +214,11 @@ int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
 	}
 }
 
-int zc_guard_release_keeps(const struct zc_ext *e)
+int zc_guard_release_keeps(uintptr_t start, uintptr_t end)
 {
-	if (!zc_ext_guarded(e) || zc_test_no_guard())
+	if (start >= end || zc_test_no_guard())
 		return 1;
-	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, e->start);
+	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, start);
 }
 
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
@@ -267,32 +238,28 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	return zc_policy_worth(&hot_tab, &seen_tab, &zc_ext, start, pages, zc_calib_once_min_pages());
 }
 
-void zc_guard_retire_locked(uint32_t i)
+int zc_guard_release_locked(uintptr_t start, uintptr_t end)
 {
-	struct zc_ext *e = &zc_ext.v[i];
-
 	zc_assert_locked();
-	settle_head_locked(e, 0);
 	zc_release_seq++;   /* a call completed: the quarantine may free */
 	/* Lazy release: pages stay read-only until the program writes them;
 	 * a buffer sent again meanwhile needs no new protection. The range
-	 * joins the idle set, and removing the entry below then makes
-	 * writable only what nothing covers any more (nothing, unless the
-	 * idle set is full). */
-	if (zc_ext_guarded(e) && !zc_test_no_guard()) {
-		switch (zc_policy_release(&hot_tab, &seen_tab, &zc_ext, e->start, e->end)) {
-		case ZC_RELEASE_HELD:
-			/* The idle range holds it all: nothing to add and
-			 * nothing to make writable. */
-			zc_ext_remove(&zc_ext, i);
-			return;
-		case ZC_RELEASE_IDLE:
-			zc_ext_idle_add(&zc_ext, e->start, e->end);
-			__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
-			break;
-		}
+	 * joins the idle set, and removing the entry then makes writable
+	 * only what nothing covers any more (nothing, unless the idle set is
+	 * full). */
+	if (start >= end || zc_test_no_guard())
+		return 0;
+	switch (zc_policy_release(&hot_tab, &seen_tab, &zc_ext, start, end)) {
+	case ZC_RELEASE_HELD:
+		/* The idle range holds it all: nothing to add and nothing
+		 * to make writable. */
+		return 1;
+	case ZC_RELEASE_IDLE:
+		zc_ext_idle_add(&zc_ext, start, end);
+		__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
+		break;
 	}
-	zc_guard_remove_locked(i, 0);
+	return 0;
 }
 
 /* Drop the idle entries touching [start, end): their pages become writable
@@ -320,19 +287,6 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 	if (dropped)
 		__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
 	return dropped;
-}
-
-void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id)
-{
-	zc_assert_locked();
-	for (uint32_t i = 0; i < zc_ext.n;) {
-		struct zc_ext *e = &zc_ext.v[i];
-
-		if (e->sent && e->slot == slot && e->sgen == sgen && e->id == id)
-			zc_guard_retire_locked(i);
-		else
-			i++;
-	}
 }
 
 /* What fresh_range could not do. */
@@ -437,74 +391,10 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 	return rc;
 }
 
-void zc_guard_orphan_slot_locked(uint32_t slot, uint32_t sgen)
+int zc_guard_copy_locked(uintptr_t start, uintptr_t end)
 {
 	zc_assert_locked();
-	/* First give the program private copies of every guarded page these
-	 * calls hold (act_locked detaches them, so each pass finds fewer). */
-	for (int tries = 0; tries < 1024; tries++) {
-		uintptr_t s0 = 0, e0 = 0;
-
-		for (uint32_t i = 0; i < zc_ext.n; i++) {
-			struct zc_ext *e = &zc_ext.v[i];
-
-			if (e->sent && e->slot == slot && e->sgen == sgen && zc_ext_guarded(e)) {
-				s0 = e->start;
-				e0 = e->end;
-				break;
-			}
-		}
-		if (s0 == e0 || act_locked(s0, e0, ZC_RESOLVE_COPY, 0))
-			break;
-	}
-	/* Then drop the calls. An entry whose copy failed keeps guarding its
-	 * pages: a write to them retries the copy (see zc_guard_resolve). */
-	for (uint32_t i = 0; i < zc_ext.n;) {
-		struct zc_ext *e = &zc_ext.v[i];
-
-		if (e->sent && e->slot == slot && e->sgen == sgen) {
-			if (!zc_ext_guarded(e)) {
-				zc_guard_remove_locked(i, 1);
-				continue;
-			}
-			if (e->head && e->bounce) {
-				zc_bounce_put((int)e->bounce - 1, 1);
-				e->bounce = 0;
-			}
-		}
-		i++;
-	}
-}
-
-/* Reap the sockets owning guarded pages of [start, end); put into fds the
- * ones still holding some, for the caller to wait on. */
-static int reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds, int max)
-{
-	uint32_t seen[16];
-	int nseen = 0, nfds = 0;
-
-	zc_assert_locked();
-	for (uint32_t i = 0; i < zc_ext.n && nseen < 16; i++) {
-		struct zc_ext *e = &zc_ext.v[i];
-		int dup = 0;
-
-		if (!e->sent || !zc_ext_guarded(e) || e->end <= start || end <= e->start)
-			continue;
-		for (int k = 0; k < nseen; k++)
-			dup |= seen[k] == e->slot;
-		if (dup || !zc_socks[e->slot].used || zc_socks[e->slot].gen != e->sgen)
-			continue;
-		seen[nseen++] = e->slot;
-	}
-	for (int k = 0; k < nseen; k++)
-		zc_reap_locked(seen[k]);
-	for (int k = 0; k < nseen && nfds < max; k++) {
-		fds[nfds].fd = zc_socks[seen[k]].fd;
-		fds[nfds].events = 0;   /* POLLERR: the error queue has something */
-		fds[nfds].revents = 0;
-		nfds++;
-	}
-	return nfds;
+	return act_locked(start, end, ZC_RESOLVE_COPY, 0);
 }
 
 static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_t wait_ns);
@@ -549,7 +439,7 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		}
 		had = 1;
 		if (mode == ZC_RESOLVE_COPY) {
-			nfds = reap_owners_locked(start, end, fds, 16);
+			nfds = zc_reap_owners_locked(start, end, fds, 16);
 			/* A call the reap completed may have left its pages
 			 * kept read-only (idle): writable at once, as above,
 			 * not after a wait for a completion already read. */

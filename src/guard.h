@@ -7,6 +7,8 @@
  * Locking rules (see the invariant in shim.h):
  *   - zc_ext, zc_release_seq and the socket slots change only under the
  *     global lock (the bounce pool's free list is lock-free, bounce.c);
+ *     the table's call entries change only in inflight.c (inflight.h),
+ *     the idle set only here;
  *   - functions named *_locked expect the lock held; the others take it;
  *   - nothing under the lock writes to program memory, and nothing waits
  *     for the kernel under it except non-blocking error-queue reads and
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 #include "extent.h"
+#include "inflight.h"   /* zc_pin_cap, which init.c sets through this header */
 #include "policy.h"
 
 extern struct zc_ext_table zc_ext;
@@ -25,8 +28,6 @@ extern struct zc_ext_table zc_ext;
  * completed: lets the fault handler tell a write that raced with a release
  * from a real fault, and the quarantine know when to look. */
 extern uint32_t zc_release_seq;
-extern uint64_t zc_pin_bytes;     /* locked-memory charge of calls in flight */
-extern uint64_t zc_pin_cap;       /* the most the shim keeps pinned */
 
 int zc_guard_init(void);
 
@@ -50,18 +51,23 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end);
 /* Give write permission back to the parts of [start, end) no entry guards. */
 void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end);
 
-/* Remove entry i: unprotect what it alone guarded, settle its accounting
- * (bounce slot back, orphaned or not). */
-void zc_guard_remove_locked(uint32_t i, int orphan_bounce);
+/* A call's entry guarding [start, end) (empty: none) is released: counts
+ * the release, and keeps the pages read-only (idle) until written when
+ * the policy says so. Returns 1 if the idle set already holds all of it
+ * (remove the entry, nothing to make writable); 0: remove the entry, then
+ * make writable what nothing else guards (inflight.c does both). */
+int zc_guard_release_locked(uintptr_t start, uintptr_t end);
 
-/* Entry i's call was released: settle its accounting and keep its pages
- * read-only (idle) until written, or release them now. */
-void zc_guard_retire_locked(uint32_t i);
+/* Would the release of an entry guarding [start, end) leave its pages as
+ * they are (unguarded, or a buffer seen completing before, idle already or
+ * with room to be kept idle)? Then nothing waits on reading its completion
+ * soon. (lock held) */
+int zc_guard_release_keeps(uintptr_t start, uintptr_t end);
 
-/* Would the release of entry e leave its pages as they are (unguarded, or
- * a buffer seen completing before, idle already or with room to be kept
- * idle)? Then nothing waits on reading its completion soon. (lock held) */
-int zc_guard_release_keeps(const struct zc_ext *e);
+/* Give the program private copies of the guarded pages of the calls that
+ * touch [start, end), and stop guarding them (the entries are detached).
+ * Returns 0, or nonzero if some could not be copied (they stay guarded). */
+int zc_guard_copy_locked(uintptr_t start, uintptr_t end);
 
 /* Is guarding [start, end) for one send worth what the protection costs?
  * Yes if its pages are read-only already, or will be kept read-only after
@@ -96,14 +102,6 @@ void zc_guard_hot_note(uintptr_t start, int ok, uint64_t sample);
  * page could not be read): probe. (lock-free) */
 int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample);
 
-/* The kernel released call id of (slot, sgen). */
-void zc_call_complete_locked(uint32_t slot, uint32_t sgen, uint32_t id);
-
-/* The socket of (slot, sgen) is going away: calls it has sent can never
- * complete. Their guarded pages become private copies, their bounce slots
- * are orphaned. Calls still being sent are left to their sender. */
-void zc_guard_orphan_slot_locked(uint32_t slot, uint32_t sgen);
-
 enum zc_resolve {
 	ZC_RESOLVE_IDLE,      /* only make released (idle) pages writable again */
 	ZC_RESOLVE_COPY,      /* wait up to the stall budget, then copy-on-write */
@@ -121,8 +119,16 @@ int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint6
  * fault is not the guard's. */
 int zc_guard_fault(uintptr_t addr);
 
+/* The completion path (completion.c), which the guard waits on. */
+
 /* Read the error queue of every socket with calls in flight (lock held). */
 void zc_reap_all_locked(void);
+
+/* Read the error queue of the sockets whose calls guard pages of
+ * [start, end); put into fds (at most max) the ones still holding some,
+ * for the caller to wait on (POLLERR). Returns how many. (lock held) */
+struct pollfd;
+int zc_reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds, int max);
 
 /* Read slot's error queue and complete what it releases (lock held).
  * Returns how many messages were read off the queue. */

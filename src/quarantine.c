@@ -3,6 +3,7 @@
  */
 #include "quarantine.h"
 #include "guard.h"
+#include "inflight.h"
 #include "shim.h"
 #include "sys.h"
 #include "stats.h"
@@ -38,7 +39,7 @@ int zc_quarantine_put(void *p, uintptr_t start, uintptr_t end)
 
 	zc_lock();
 	zc_guard_drop_idle_locked(zc_page_up(start), zc_page_down(end), 1);
-	if (!zc_ext_overlaps_active(&zc_ext, zc_page_up(start), zc_page_down(end)))
+	if (!zc_inflight_overlaps_locked(zc_page_up(start), zc_page_down(end)))
 		r = 0;
 	else if (!held || zc_quarantine_count >= Q_MAX)
 		r = -1;
@@ -66,8 +67,8 @@ void zc_quarantine_drain(void)
 	zc_lock();
 	drained_seq = zc_release_seq;
 	for (uint32_t i = 0; i < zc_quarantine_count && n < DRAIN_BATCH;) {
-		if (zc_ext_overlaps_active(&zc_ext, zc_page_up(held[i].start),
-					   zc_page_down(held[i].end))) {
+		if (zc_inflight_overlaps_locked(zc_page_up(held[i].start),
+						zc_page_down(held[i].end))) {
 			i++;
 			continue;
 		}

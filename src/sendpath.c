@@ -6,7 +6,7 @@
  *     from the program's memory, which unaligned bytes from the slot;
  *  2. reserve (lock): read this socket's completions, check the pin budget
  *     and the id window;
- *  3. arm (same lock): check the pages may be guarded and the bytes to copy
+ *  3. arm (same lock, inflight.h): check the pages may be guarded and the bytes to copy
  *     lie in private anonymous memory (a file page past the end of its
  *     file raises SIGBUS when read, where the kernel's read gives EFAULT),
  *     record the pages as pending and make them read-only BEFORE the
@@ -25,6 +25,7 @@
 #include "bounce.h"
 #include "calibrate.h"
 #include "guard.h"
+#include "inflight.h"
 #include "iovplan.h"
 #include "owner.h"
 #include "probe.h"
@@ -80,23 +81,11 @@ static int copy_bounce(const struct zc_plan *p, char *bounce)
 	return zc_probe_run(do_copy_bounce, &c);
 }
 
-static uint64_t pin_bytes_of(size_t total)
-{
-	return ((uint64_t)(total / zc_page) + 2) * zc_page;
-}
-
-/* Pending entries of one call are tagged (slot, sgen, sent=0, id=bounce). */
-static int is_pending(const struct zc_ext *e, uint32_t slot, uint32_t gen, int b)
-{
-	return !e->sent && e->slot == slot && e->sgen == gen && e->id == (uint32_t)b;
-}
-
 #define REAP_BATCH 8u
 
 /* Step 2: room for the call. Returns 0, or -1 (copy instead). */
 static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 {
-	uint64_t pin = pin_bytes_of(total);
 	uint32_t out = zc_idwin_outstanding(&s->win);
 
 	zc_assert_locked();
@@ -108,9 +97,9 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 	if (out && (out >= REAP_BATCH ||
 		    (s->must_reap && !zc_idwin_is_done(&s->win, s->must_reap_id))))
 		zc_reap_max_locked(slot, out < 32 ? 1 : 0);
-	if (zc_pin_bytes + pin > zc_pin_cap) {
+	if (!zc_inflight_pin_fits_locked(total)) {
 		zc_reap_all_locked();
-		if (zc_pin_bytes + pin > zc_pin_cap) {
+		if (!zc_inflight_pin_fits_locked(total)) {
 			ZC_STAT_ADD(budget_fallbacks, 1);
 			return -1;
 		}
@@ -124,67 +113,10 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
  * Step 5 on failure: no id was consumed and the kernel holds nothing. */
 static void disarm_locked(uint32_t slot, uint32_t gen, int b)
 {
-	zc_assert_locked();
-	for (uint32_t k = 0; k < zc_ext.n;) {
-		if (is_pending(&zc_ext.v[k], slot, gen, b))
-			zc_guard_remove_locked(k, 0);
-		else
-			k++;
-	}
-}
-
-/* Step 3, under the same lock as step 2. Returns 0, or -1 (nothing armed,
- * bounce slot returned). */
-static int arm_locked(uint32_t slot, uint32_t gen, int b, const struct zc_plan *p)
-{
-	unsigned char worth[ZC_PLAN_IN_MAX];
+	struct zc_call c = zc_call_pending(slot, gen, b);
 
 	zc_assert_locked();
-	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap)
-		goto refuse;
-	for (int i = 0; i < p->next; i++)
-		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
-			goto refuse;
-	for (int i = 0; i < p->ncopy; i++)
-		if (!zc_vma_copyable((uintptr_t)p->copy[i].src,
-				     (uintptr_t)p->copy[i].src + p->copy[i].len, &zc_ext))
-			goto refuse;   /* a file page past its end would raise SIGBUS */
-	for (int i = 0; i < p->next; i++) {
-		worth[i] = (unsigned char)zc_guard_worth_locked(p->ext[i].start, p->ext[i].end);
-		if (worth[i] == ZC_WORTH_COPY) {
-			ZC_STAT_ADD(unkept_copies, 1);
-			goto refuse;
-		}
-	}
-	for (int i = 0; i < p->next; i++) {
-		struct zc_ext e = { 0 };
-
-		/* (Covered stays covered: nothing below takes protection away
-		 * before the entries are added.) */
-		if (worth[i] != ZC_WORTH_COVERED &&
-		    zc_guard_protect_locked(p->ext[i].start, p->ext[i].end)) {
-			/* Undo the entries already armed; without a head
-			 * entry yet, b goes back here. */
-			if (i == 0)
-				zc_bounce_put(b, 0);
-			disarm_locked(slot, gen, b);
-			return -1;
-		}
-		e.start = p->ext[i].start;
-		e.end = p->ext[i].end;
-		e.slot = slot;
-		e.sgen = gen;
-		e.id = (uint32_t)b;
-		e.head = i == 0;
-		e.bounce = i == 0 ? (uint32_t)b + 1 : 0;
-		e.bytes = p->total;
-		e.pin_pages = pin_bytes_of(p->total) / zc_page;
-		zc_ext_add(&zc_ext, &e);
-	}
-	return 0;
-refuse:
-	zc_bounce_put(b, 0);
-	return -1;
+	zc_inflight_disarm_locked(&c);
 }
 
 /* Step 5 on success: sent bytes went out under the socket's next id.
@@ -194,24 +126,13 @@ refuse:
 static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 			  const struct zc_plan *p, size_t sent, int failed)
 {
-	int closed = !s->used || s->gen != gen, keeps = 1;
+	int closed = !s->used || s->gen != gen, keeps;
 	uint32_t id = closed ? 0 : zc_idwin_take(&s->win);
+	struct zc_call c = zc_call_pending(slot, gen, b);
 
 	zc_assert_locked();
-	for (uint32_t k = 0; k < zc_ext.n; k++) {
-		struct zc_ext *e = &zc_ext.v[k];
-
-		if (!is_pending(e, slot, gen, b))
-			continue;
-		e->sent = 1;
-		e->id = id;
-		keeps &= zc_guard_release_keeps(e);
-		if (e->head) {
-			e->bytes = sent;
-			zc_pin_bytes += e->pin_pages * zc_page;
-			zc_stats_inflight((int64_t)sent);
-		}
-	}
+	/* (A closed socket's calls are orphaned whole below: nothing to trim.) */
+	keeps = zc_inflight_commit_locked(&c, id, p, sent, !closed);
 	if (!failed) {
 		ZC_STAT_ADD(zc_sends, 1);
 		ZC_STAT_ADD(zc_bytes, sent);
@@ -220,31 +141,8 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	if (closed) {
 		/* The socket was closed while this call was under way: its
 		 * completion will never be read. Private copies now. */
-		zc_guard_orphan_slot_locked(slot, gen);
+		zc_inflight_orphan_slot_locked(slot, gen);
 		return;
-	}
-	/* A partial send: pages past what the kernel took need no guard. */
-	for (int i = 0; i < p->next; i++) {
-		if (p->ext[i].off < sent)
-			continue;
-		for (uint32_t k = 0; k < zc_ext.n;) {
-			struct zc_ext *e = &zc_ext.v[k];
-
-			if (e->sent && e->slot == slot && e->sgen == gen && e->id == id &&
-			    e->start == p->ext[i].start && e->end == p->ext[i].end) {
-				if (e->head) {
-					uintptr_t s0 = e->start, e0 = e->end;
-
-					e->start = e->end = 0;
-					zc_guard_unprotect_locked(s0, e0);
-					k++;
-				} else {
-					zc_guard_remove_locked(k, 0);
-				}
-			} else {
-				k++;
-			}
-		}
 	}
 	if (!keeps) {   /* (pages a partial send left unsent are counted too) */
 		s->must_reap = 1;
@@ -252,7 +150,7 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	}
 	if (zc_idwin_is_done(&s->win, id)) {
 		/* Another thread read the completion before we got here. */
-		zc_call_complete_locked(slot, gen, id);
+		zc_inflight_complete_locked(&c);
 		zc_idwin_advance(&s->win);
 	}
 }
@@ -417,7 +315,7 @@ static int copy_hot(uintptr_t key)
 	 * raises SIGBUS, which the fault probe does not catch): look first,
 	 * under the lock, and read without it. */
 	zc_lock();
-	ok = zc_vma_copyable(key, key + zc_page, &zc_ext);
+	ok = zc_inflight_copyable_locked(key, key + zc_page);
 	zc_unlock();
 	ok = ok && page_sample((const volatile uint64_t *)key, &sample) == 0;
 	if (hot == ZC_HOT_SAMPLE) {
@@ -627,18 +525,21 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 		return -1;
 	}
 	zc_lock();
-	if (s->used && s->gen == gen && reserve_locked(s, slot, total) == 0)
-		err = arm_locked(slot, gen, b, p);   /* on failure it puts b back */
+	if (s->used && s->gen == gen && reserve_locked(s, slot, total) == 0) {
+		struct zc_call c = zc_call_pending(slot, gen, b);
+
+		err = zc_inflight_arm_locked(&c, p);   /* on failure it puts b back */
+	}
 	else
 		zc_bounce_put(b, 0);
 	zc_unlock();
 	if (err)
 		return -1;
-	/* The bounce copy comes after arming: arm_locked has checked that
-	 * its sources are memory a read cannot turn into SIGBUS, and a send
-	 * the shim copies after all (a refusal, the cost model) reads
-	 * nothing. The pieces lie outside the guarded pages, so arming
-	 * changes nothing for them. */
+	/* The bounce copy comes after arming: zc_inflight_arm_locked has
+	 * checked that its sources are memory a read cannot turn into
+	 * SIGBUS, and a send the shim copies after all (a refusal, the cost
+	 * model) reads nothing. The pieces lie outside the guarded pages, so
+	 * arming changes nothing for them. */
 	if (copy_bounce(p, zc_bounce_addr(b))) {
 		zc_lock();
 		disarm_locked(slot, gen, b);

@@ -9,6 +9,7 @@
  */
 #include "sock.h"
 #include "guard.h"
+#include "inflight.h"
 #include "owner.h"
 #include "relay.h"
 #include "shim.h"
@@ -690,7 +691,7 @@ void zc_sock_forget_stale(int fd, uint32_t slot)
 	zc_lock();
 	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) &&
 	    drop_fd_locked(&zc_socks[slot], fd) == 0) {
-		zc_guard_orphan_slot_locked(slot, zc_socks[slot].gen);
+		zc_inflight_orphan_slot_locked(slot, zc_socks[slot].gen);
 		zc_sock_free_locked(slot);
 	}
 	zc_fd_set(fd, ZC_FD_UNKNOWN);
@@ -745,7 +746,7 @@ static void forget_slot_fd(uint32_t slot, int fd)
 	zc_lock();
 	if (s->used && s->gen == gen && zc_sock_has_fd(s, fd)) {
 		zc_reap_locked(slot);
-		zc_guard_orphan_slot_locked(slot, gen);
+		zc_inflight_orphan_slot_locked(slot, gen);
 		zc_sock_free_locked(slot);
 	}
 	zc_unlock();

@@ -1,0 +1,320 @@
+/*
+ * inflight.c - the zerocopy calls in flight (see the header): every walk
+ * and change of the table's call entries, and the pin budget.
+ *
+ * Signal-context invariant: zc_inflight_complete_locked,
+ * zc_inflight_complete_done_locked and the lookups run in the fault
+ * handler (through zc_reap_locked and the guard's resolve). They use the
+ * table the shim mapped itself and the guard's mechanism only: no malloc,
+ * no stdio.
+ */
+#include "inflight.h"
+#include "bounce.h"
+#include "guard.h"
+#include "shim.h"
+#include "sock.h"
+#include "stats.h"
+#include "vma.h"
+
+uint64_t zc_pin_bytes;
+uint64_t zc_pin_cap;
+
+/*
+ * Is entry e one of call c's? The entry's id field holds what the call's
+ * key holds: the bounce slot while pending, the kernel id once sent (a
+ * pending call's bounce slot is its sender's alone, and a sent call's id
+ * is unique on its socket), so the state decides which is compared.
+ */
+static inline int same_call(const struct zc_ext *e, const struct zc_call *c)
+{
+	return e->sent == c->sent && e->slot == c->slot && e->sgen == c->sgen && e->id == c->key;
+}
+
+/* Is entry e a sent call of the socket of (slot, sgen)? */
+static inline int sent_by(const struct zc_ext *e, uint32_t slot, uint32_t sgen)
+{
+	return e->sent && e->slot == slot && e->sgen == sgen;
+}
+
+static uint64_t pin_bytes_of(size_t total)
+{
+	return ((uint64_t)(total / zc_page) + 2) * zc_page;
+}
+
+int zc_inflight_pin_fits_locked(size_t total)
+{
+	zc_assert_locked();
+	return zc_pin_bytes + pin_bytes_of(total) <= zc_pin_cap;
+}
+
+/* The call's accounting, carried by its head entry. */
+static void settle_head_locked(struct zc_ext *e, int orphan_bounce)
+{
+	zc_assert_locked();
+	if (!e->head)
+		return;
+	if (e->bounce)
+		zc_bounce_put((int)e->bounce - 1, orphan_bounce);
+	if (e->sent) {
+		zc_pin_bytes -= e->pin_pages * zc_page;
+		zc_stats_inflight(-(int64_t)e->bytes);
+	}
+	e->head = 0;
+	e->bounce = 0;
+}
+
+/* Remove entry i: settle its accounting (bounce slot back, orphaned or
+ * not), then make writable what it alone guarded. */
+static void remove_locked(uint32_t i, int orphan_bounce)
+{
+	struct zc_ext e = zc_ext.v[i];
+
+	zc_assert_locked();
+	settle_head_locked(&e, orphan_bounce);
+	zc_ext_remove(&zc_ext, i);
+	if (zc_ext_guarded(&e))
+		zc_guard_unprotect_locked(e.start, e.end);
+}
+
+/* Entry i's call was released: settle its accounting, and let the guard
+ * keep its pages read-only (idle) until written, or release them now. */
+static void retire_locked(uint32_t i)
+{
+	struct zc_ext *e = &zc_ext.v[i];
+
+	zc_assert_locked();
+	settle_head_locked(e, 0);
+	if (zc_guard_release_locked(e->start, e->end)) {
+		/* The idle set holds it all: nothing to make writable. */
+		zc_ext_remove(&zc_ext, i);
+		return;
+	}
+	remove_locked(i, 0);
+}
+
+int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
+{
+	unsigned char worth[ZC_PLAN_IN_MAX];
+	int b = (int)c->key;
+
+	zc_assert_locked();
+	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap)
+		goto refuse;
+	for (int i = 0; i < p->next; i++)
+		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
+			goto refuse;
+	for (int i = 0; i < p->ncopy; i++)
+		if (!zc_vma_copyable((uintptr_t)p->copy[i].src,
+				     (uintptr_t)p->copy[i].src + p->copy[i].len, &zc_ext))
+			goto refuse;   /* a file page past its end would raise SIGBUS */
+	for (int i = 0; i < p->next; i++) {
+		worth[i] = (unsigned char)zc_guard_worth_locked(p->ext[i].start, p->ext[i].end);
+		if (worth[i] == ZC_WORTH_COPY) {
+			ZC_STAT_ADD(unkept_copies, 1);
+			goto refuse;
+		}
+	}
+	for (int i = 0; i < p->next; i++) {
+		struct zc_ext e = { 0 };
+
+		/* (Covered stays covered: nothing below takes protection away
+		 * before the entries are added.) */
+		if (worth[i] != ZC_WORTH_COVERED &&
+		    zc_guard_protect_locked(p->ext[i].start, p->ext[i].end)) {
+			/* Undo the entries already armed; without a head
+			 * entry yet, b goes back here. */
+			if (i == 0)
+				zc_bounce_put(b, 0);
+			zc_inflight_disarm_locked(c);
+			return -1;
+		}
+		e.start = p->ext[i].start;
+		e.end = p->ext[i].end;
+		e.slot = c->slot;
+		e.sgen = c->sgen;
+		e.id = c->key;   /* pending: the bounce slot names the call */
+		e.head = i == 0;
+		e.bounce = i == 0 ? (uint32_t)b + 1 : 0;
+		e.bytes = p->total;
+		e.pin_pages = pin_bytes_of(p->total) / zc_page;
+		zc_ext_add(&zc_ext, &e);
+	}
+	return 0;
+refuse:
+	zc_bounce_put(b, 0);
+	return -1;
+}
+
+void zc_inflight_disarm_locked(const struct zc_call *c)
+{
+	zc_assert_locked();
+	for (uint32_t k = 0; k < zc_ext.n;) {
+		if (same_call(&zc_ext.v[k], c))
+			remove_locked(k, 0);
+		else
+			k++;
+	}
+}
+
+int zc_inflight_commit_locked(struct zc_call *c, uint32_t id, const struct zc_plan *p,
+			      size_t sent, int trim)
+{
+	int keeps = 1;
+
+	zc_assert_locked();
+	for (uint32_t k = 0; k < zc_ext.n; k++) {
+		struct zc_ext *e = &zc_ext.v[k];
+
+		if (!same_call(e, c))
+			continue;
+		e->sent = 1;
+		e->id = id;   /* sent: the kernel's id names the call from now on */
+		keeps &= zc_guard_release_keeps(e->start, e->end);
+		if (e->head) {
+			e->bytes = sent;
+			zc_pin_bytes += e->pin_pages * zc_page;
+			zc_stats_inflight((int64_t)sent);
+		}
+	}
+	c->sent = 1;
+	c->key = id;
+	if (!trim)
+		return keeps;
+	/* A partial send: pages past what the kernel took need no guard. */
+	for (int i = 0; i < p->next; i++) {
+		if (p->ext[i].off < sent)
+			continue;
+		for (uint32_t k = 0; k < zc_ext.n;) {
+			struct zc_ext *e = &zc_ext.v[k];
+
+			if (same_call(e, c) && e->start == p->ext[i].start && e->end == p->ext[i].end) {
+				if (e->head) {
+					uintptr_t s0 = e->start, e0 = e->end;
+
+					e->start = e->end = 0;
+					zc_guard_unprotect_locked(s0, e0);
+					k++;
+				} else {
+					remove_locked(k, 0);
+				}
+			} else {
+				k++;
+			}
+		}
+	}
+	return keeps;
+}
+
+void zc_inflight_complete_locked(const struct zc_call *c)
+{
+	zc_assert_locked();
+	for (uint32_t i = 0; i < zc_ext.n;) {
+		if (same_call(&zc_ext.v[i], c))
+			retire_locked(i);
+		else
+			i++;
+	}
+}
+
+void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen, const struct zc_idwin *win)
+{
+	zc_assert_locked();
+	for (uint32_t i = 0; i < zc_ext.n;) {
+		const struct zc_ext *e = &zc_ext.v[i];
+
+		if (sent_by(e, slot, sgen) && zc_idwin_is_done(win, e->id))
+			retire_locked(i);
+		else
+			i++;
+	}
+}
+
+void zc_inflight_orphan_slot_locked(uint32_t slot, uint32_t sgen)
+{
+	zc_assert_locked();
+	/* First give the program private copies of every guarded page these
+	 * calls hold (the copy detaches them, so each pass finds fewer). */
+	for (int tries = 0; tries < 1024; tries++) {
+		uintptr_t s0 = 0, e0 = 0;
+
+		for (uint32_t i = 0; i < zc_ext.n; i++) {
+			const struct zc_ext *e = &zc_ext.v[i];
+
+			if (sent_by(e, slot, sgen) && zc_ext_guarded(e)) {
+				s0 = e->start;
+				e0 = e->end;
+				break;
+			}
+		}
+		if (s0 == e0 || zc_guard_copy_locked(s0, e0))
+			break;
+	}
+	/* Then drop the calls. An entry whose copy failed keeps guarding its
+	 * pages: a write to them retries the copy (see zc_guard_resolve). */
+	for (uint32_t i = 0; i < zc_ext.n;) {
+		struct zc_ext *e = &zc_ext.v[i];
+
+		if (sent_by(e, slot, sgen)) {
+			if (!zc_ext_guarded(e)) {
+				remove_locked(i, 1);
+				continue;
+			}
+			if (e->head && e->bounce) {
+				zc_bounce_put((int)e->bounce - 1, 1);
+				e->bounce = 0;
+			}
+		}
+		i++;
+	}
+}
+
+/* Add e's socket to slots[0..*n) unless it is there, or gone (its slot
+ * is another socket's now). */
+static void note_socket(const struct zc_ext *e, uint32_t *slots, int *n)
+{
+	for (int k = 0; k < *n; k++)
+		if (slots[k] == e->slot)
+			return;
+	if (zc_socks[e->slot].used && zc_socks[e->slot].gen == e->sgen)
+		slots[(*n)++] = e->slot;
+}
+
+int zc_inflight_sockets_locked(uint32_t *slots, int max)
+{
+	int n = 0;
+
+	zc_assert_locked();
+	for (uint32_t i = 0; i < zc_ext.n && n < max; i++) {
+		const struct zc_ext *e = &zc_ext.v[i];
+
+		if (e->head && e->sent)
+			note_socket(e, slots, &n);
+	}
+	return n;
+}
+
+int zc_inflight_owners_locked(uintptr_t start, uintptr_t end, uint32_t *slots, int max)
+{
+	int n = 0;
+
+	zc_assert_locked();
+	for (uint32_t i = 0; i < zc_ext.n && n < max; i++) {
+		const struct zc_ext *e = &zc_ext.v[i];
+
+		if (e->sent && zc_ext_guarded(e) && e->start < end && start < e->end)
+			note_socket(e, slots, &n);
+	}
+	return n;
+}
+
+int zc_inflight_overlaps_locked(uintptr_t start, uintptr_t end)
+{
+	zc_assert_locked();
+	return zc_ext_overlaps_active(&zc_ext, start, end);
+}
+
+int zc_inflight_copyable_locked(uintptr_t start, uintptr_t end)
+{
+	zc_assert_locked();
+	return zc_vma_copyable(start, end, &zc_ext);
+}
