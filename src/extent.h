@@ -69,6 +69,13 @@ int zc_ext_maybe(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
 static inline int zc_ext_guarded(const struct zc_ext *e) { return e->start < e->end; }
 
+/* Does the table hold any entry or idle range? (a lock-free hint) */
+static inline int zc_ext_any(const struct zc_ext_table *t)
+{
+	return __atomic_load_n(&t->n, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&t->nidle, __ATOMIC_RELAXED) != 0;
+}
+
 /* Append an entry; -1 when only the split reserve is left. */
 int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e);
 

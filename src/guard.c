@@ -532,25 +532,18 @@ int zc_guard_fault(uintptr_t addr)
 
 void zc_guard_child_reset(void)
 {
-	int first = 1;
-	uint32_t n = zc_ext.n < zc_ext.cap ? zc_ext.n : zc_ext.cap;
 	uint32_t nidle = zc_ext.nidle < zc_ext.idle_cap ? zc_ext.nidle : zc_ext.idle_cap;
+	/* The calls first (inflight.c): their records, then the idle set's. */
+	int first = zc_inflight_child_reset(1);
 
 	/* The child's copies of the guarded pages become writable, and only
 	 * they: the records may be half-written (vma.c checks each range). */
-	for (uint32_t i = 0; i < n && !zc_test_no_guard(); i++)
-		if (zc_ext_guarded(&zc_ext.v[i])) {
-			zc_vma_child_unprotect(zc_ext.v[i].start, zc_ext.v[i].end, first);
-			first = 0;
-		}
 	for (uint32_t i = 0; i < nidle && !zc_test_no_guard(); i++) {
 		zc_vma_child_unprotect(zc_ext.idle[i].start, zc_ext.idle[i].end, first);
 		first = 0;
 	}
-	zc_ext.n = 0;
 	zc_ext.nidle = 0;
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);
-	zc_pin_bytes = 0;
 	zc_release_seq++;
 	zc_bounce_reset();
 }

@@ -34,8 +34,7 @@ int zc_guard_init(void);
 /* Is anything guarded at all? (a lock-free hint for fast paths) */
 static inline int zc_guard_any(void)
 {
-	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) != 0 ||
-	       __atomic_load_n(&zc_ext.nidle, __ATOMIC_RELAXED) != 0;
+	return zc_ext_any(&zc_ext);
 }
 
 /* Might [start, end) hold guarded pages? (lock-free, see extent.h) */

@@ -4,8 +4,9 @@
  *
  * Signal-context invariant: zc_inflight_complete_locked,
  * zc_inflight_complete_done_locked and the lookups run in the fault
- * handler (through zc_reap_locked and the guard's resolve). They use the
- * table the shim mapped itself and the guard's mechanism only: no malloc,
+ * handler (through zc_reap_locked and the guard's resolve), and
+ * zc_inflight_child_reset in a fork child. They use the table the shim
+ * mapped itself, raw syscalls and the guard's mechanism only: no malloc,
  * no stdio.
  */
 #include "inflight.h"
@@ -317,4 +318,20 @@ int zc_inflight_copyable_locked(uintptr_t start, uintptr_t end)
 {
 	zc_assert_locked();
 	return zc_vma_copyable(start, end, &zc_ext);
+}
+
+int zc_inflight_child_reset(int first)
+{
+	uint32_t n = zc_ext.n < zc_ext.cap ? zc_ext.n : zc_ext.cap;
+
+	/* The child's copies of the guarded pages become writable, and only
+	 * they: the records may be half-written (vma.c checks each range). */
+	for (uint32_t i = 0; i < n && !zc_test_no_guard(); i++)
+		if (zc_ext_guarded(&zc_ext.v[i])) {
+			zc_vma_child_unprotect(zc_ext.v[i].start, zc_ext.v[i].end, first);
+			first = 0;
+		}
+	zc_ext.n = 0;
+	zc_pin_bytes = 0;
+	return first;
 }

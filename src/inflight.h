@@ -15,7 +15,8 @@
  * The guard (guard.h) is the mechanism these use for the pages: protect,
  * release (retire to the idle set, or make writable), private copies.
  *
- * All functions expect the global lock held (shim.h). The ones the fault
+ * All functions but zc_inflight_child_reset expect the global lock held
+ * (shim.h). The ones the fault
  * handler reaches (complete, the lookups) are async-signal-safe: no
  * malloc, no stdio, memory the shim mapped itself.
  */
@@ -92,5 +93,12 @@ int zc_inflight_overlaps_locked(uintptr_t start, uintptr_t end);
 /* May bytes of [start, end) be read without SIGBUS (vma.h), given what the
  * table guards? */
 int zc_inflight_copyable_locked(uintptr_t start, uintptr_t end);
+
+/* Fork child, before anything else runs (no lock; async-signal-safe):
+ * make the child's copies of the calls' guarded pages writable and forget
+ * every call; the child's pages are its own. first: as for
+ * zc_vma_child_unprotect; returns it for the caller's next range. The
+ * idle set is the guard's (zc_guard_child_reset, which calls this). */
+int zc_inflight_child_reset(int first);
 
 #endif
