@@ -7,6 +7,7 @@
  */
 #include "bounce.h"
 #include "calibrate.h"
+#include "fork.h"
 #include "guard.h"
 #include "hooks_alloc.h"
 #include "kcheck.h"
@@ -21,7 +22,6 @@
 #include "vma.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,10 +193,6 @@ static void log_settings(void)
 	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal, zc_statsdest_describe());
 }
 
-static void atfork_prepare(void);
-static void atfork_parent(void);
-static void atfork_child(void);
-
 /* valgrind (3.19) ignores a handler's change to its ucontext's signal mask
  * at sigreturn, which holding a signal back relies on (sigdefer.c): under
  * valgrind the shim blocks signals in its critical sections instead, as
@@ -256,37 +252,8 @@ __attribute__((constructor)) static void zc_init(void)
 		       strerror(errno));
 		return;
 	}
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	zc_fork_install();
 	zc_align_init();
 	log_settings();
 	__atomic_store_n(&zc_ready, 1, __ATOMIC_RELEASE);
-}
-
-/*
- * fork: the prepare handler takes the global lock so the child never
- * inherits it mid-update. The child's memory is its own copy: it drops
- * every guard (unprotecting its copies of the pages), and every socket it
- * inherited is passed through from now on (the parent may still be
- * sending zerocopy on it, and the two processes would share one id
- * counter). Its counters start from zero. That reset is owner.c's, run
- * here or, in a child that fork's handlers never saw (_Fork, a raw
- * clone), on its first call into the shim.
- */
-static void atfork_prepare(void)
-{
-	if (zc_ready)
-		zc_lock_fork_prepare();
-}
-
-static void atfork_parent(void)
-{
-	if (zc_ready)
-		zc_lock_fork_parent();
-}
-
-static void atfork_child(void)
-{
-	if (!zc_ready)
-		return;
-	zc_owner_adopt_forked();
 }

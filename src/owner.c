@@ -1,18 +1,14 @@
 /*
- * owner.c - the owner page, and the one child reset (see owner.h).
+ * owner.c - the owner page, and noticing a child that has not reset yet
+ * (see owner.h). The reset itself, and its order, is fork.c's.
  *
- * Signal-context invariant: zc_owner_adopt and zc_child_reset may run in
+ * Signal-context invariant: zc_owner_adopt and zc_owner_take may run in
  * the SIGSEGV handler (the first call into the shim of a child made by
  * _Fork may be a write to a page its parent guarded). Raw syscalls, memory
  * the shim mapped itself, no malloc, no stdio, no global lock.
  */
 #include "owner.h"
-#include "calibrate.h"
-#include "guard.h"
-#include "sigdefer.h"
-#include "sock.h"
-#include "stats.h"
-#include "vma.h"
+#include "fork.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -59,13 +55,7 @@ static void adopt(int unseen)
 		return;
 	}
 	adopting = 1;
-	zc_lock_child();
-	zc_crit_enter();
-	zc_child_reset();
-	if (unseen)
-		ZC_STAT_ADD(forks_unseen, 1);
-	__atomic_store_n(&zc_own->state, ZC_OWN_OWNED, __ATOMIC_RELEASE);
-	zc_crit_leave();
+	zc_fork_child_reset(unseen);   /* ends with zc_owner_take */
 	adopting = 0;
 }
 
@@ -84,12 +74,8 @@ void zc_owner_adopt_forked(void)
 	adopt(0);
 }
 
-void zc_child_reset(void)
+void zc_owner_take(void)
 {
-	zc_guard_child_reset();
-	zc_sock_child_reset();
-	zc_stats_reset();
-	zc_calib_publish();   /* the parent's measurements hold here too */
-	zc_vma_invalidate();
 	__atomic_store_n(&zc_own->pid, (int)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	__atomic_store_n(&zc_own->state, ZC_OWN_OWNED, __ATOMIC_RELEASE);
 }

@@ -10,7 +10,7 @@
  *    the tables are stale copies. The owner word lives on a page marked
  *    MADV_WIPEONFORK, which the kernel gives every such child zeroed: the
  *    first call of the child's into the shim finds it zero and runs the
- *    child reset (the atfork handler runs the same one). The lock word is
+ *    child reset (fork.c; fork's child handler runs the same one). The lock word is
  *    there too, and reads as neither free nor held: the lock's fast path
  *    costs nothing more, and a few entry points that read the tables
  *    without the lock (send, close, poll) load the owner word first.
@@ -54,8 +54,9 @@ extern union zc_own_page zc_own_page;
  * then not noticed (the caller says so). */
 int zc_owner_init(void);
 
-/* Run the child reset if this process is a copy that has not run it
- * (counted in forks_unseen); _forked: from fork's child handler. */
+/* Run the child reset (fork.c, zc_fork_child_reset) if this process is a
+ * copy that has not run it (counted in forks_unseen), in one thread of
+ * it, once; _forked: from fork's child handler. */
 void zc_owner_adopt(void);
 void zc_owner_adopt_forked(void);
 
@@ -73,11 +74,9 @@ static inline int zc_owner_foreign_vm(void)
 	return (int)syscall(SYS_getpid) != __atomic_load_n(&zc_own->pid, __ATOMIC_RELAXED);
 }
 
-/* The child reset (fork's child handler, or zc_owner_adopt): every guard
- * dropped, every inherited socket passed through, counters from zero.
- * Makes this process the owner. The global lock is made free (a thread of
- * the parent may have held it). Async-signal-safe.
- * Run through zc_owner_adopt*, which publish the result. */
-void zc_child_reset(void);
+/* The child reset's last step (fork.c): this process is the owner, and
+ * the threads waiting in zc_owner_adopt* for the reset go on. Called only
+ * from fork.c's zc_fork_child_reset. Async-signal-safe. */
+void zc_owner_take(void);
 
 #endif

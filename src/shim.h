@@ -81,7 +81,7 @@ void zc_assert_locked_in(const char *func);
 #define zc_assert_locked() ((void)0)
 #endif
 /* fork: the prepare handler holds the lock across the fork, the parent
- * handler releases it. zc_lock_child: in the child (owner.c's reset, in
+ * handler releases it. zc_lock_child: in the child (fork.c's reset, in
  * the thread that forked), the lock is free and this thread outside it. */
 void zc_lock_fork_prepare(void);
 void zc_lock_fork_parent(void);

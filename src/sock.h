@@ -227,7 +227,7 @@ void zc_sock_note_inherited(int forked);
  * never asked for them (zc_sock_error_is_ours). */
 extern uint32_t zc_inh_theirs;
 
-/* The fork child's part of owner.c's reset: every slot freed, every
+/* The fork child's part of fork.c's reset: every slot freed, every
  * inherited socket noted and passed through. */
 void zc_sock_child_reset(void);
 
