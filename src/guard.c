@@ -1,31 +1,32 @@
 /*
  * guard.c - protection, release, copy-on-write and the fault path.
  * Mechanism only: which sends to guard, and which released pages to keep
- * read-only, is decided by policy.c over the tables kept here.
+ * read-only, is decided by policy.c over the tables kept here. What makes
+ * a page read-only, writable again or a private copy is the backend's
+ * (guard_backend.h; guard_mprotect.c): this file hands it page ranges and
+ * keeps the tables, the idle set, the waits and the accounting.
  *
  * Signal-context invariant: zc_guard_fault and everything it calls
- * (zc_guard_resolve, the *_locked helpers, zc_reap_locked) run in the
- * SIGSEGV handler. They use only raw syscalls (mprotect, mmap, mremap,
- * munmap, recvmsg, ppoll, clock_gettime, futex, rt_sigprocmask), memcpy,
- * and memory the shim mapped itself. No malloc, no stdio.
+ * (zc_guard_resolve, the *_locked helpers, the backend's primitives,
+ * zc_reap_locked) run in the SIGSEGV handler. They use only raw syscalls
+ * (recvmsg, ppoll, nanosleep, clock_gettime, futex, rt_sigprocmask, and
+ * the backend's), and memory the shim mapped itself. No malloc, no stdio.
  */
 #include "guard.h"
+#include "guard_backend.h"
 #include "inflight.h"
 #include "bounce.h"
 #include "calibrate.h"
-#include "kcheck.h"
 #include "policy.h"
 #include "shim.h"
 #include "sys.h"
 #include "stats.h"
-#include "vma.h"
-#include "vmattr.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/mman.h>   /* the tables' own mappings */
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,6 +50,9 @@ static uint32_t idle_cap_for_map_count(void)
 
 struct zc_ext_table zc_ext;
 uint32_t zc_release_seq;
+/* Pointer to const ops, so an indirect call costs one load more than a
+ * direct one; set before any thread but the constructor's runs. */
+const struct zc_guard_ops *zc_guard_backend = &zc_guard_mprotect;
 
 int zc_guard_init(void)
 {
@@ -68,12 +72,9 @@ int zc_guard_init(void)
 	zc_ext.idle = p;
 	zc_ext.idle_cap = idle_cap_for_map_count();
 	zc_ext.nidle = 0;
-	return 0;
-}
-
-static long sys_mprotect(uintptr_t start, uintptr_t end, int prot)
-{
-	return syscall(SYS_mprotect, (void *)start, (size_t)(end - start), prot);
+	/* The one backend there is. */
+	zc_guard_backend = &zc_guard_mprotect;
+	return zc_guard_backend->init();
 }
 
 int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
@@ -94,73 +95,19 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 		whole = 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		/* The VMA cache said read-write memory, but the kernel has the
-		 * last word (a raw mmap may have put something else there):
-		 * never make readable what is not, nor guard what is not
-		 * writable. (A whole range holds pages read-only already.) */
-		int ok = whole ? zc_kcheck_readable(r[i].start, r[i].end)
-			       : zc_kcheck_writable(r[i].start, r[i].end);
-
-		if (ok == 0) {
-			ZC_STAT_ADD(stale_pages, (r[i].end - r[i].start) / zc_page);
-			zc_vma_invalidate();
-			errno = EFAULT;
-		}
-		if (ok == 0 || sys_mprotect(r[i].start, r[i].end, PROT_READ)) {
+		if (zc_guard_backend->protect(r[i].start, r[i].end,
+					      whole ? ZC_GUARD_MAYHOLD : 0)) {
 			int e = errno;
 
-			/* Undo what this call protected. */
+			/* Undo what this call protected: all or nothing. */
 			for (size_t j = 0; j < i; j++)
-				sys_mprotect(r[j].start, r[j].end, PROT_READ | PROT_WRITE);
+				zc_guard_backend->unprotect(r[j].start, r[j].end);
 			errno = e;
 			return -1;
 		}
 		ZC_STAT_ADD(guard_protects, 1);
 	}
 	return 0;
-}
-
-/*
- * Write permission back for [start, end), which the guard made read-only,
- * only where the kernel says the pages are still mapped and readable. A
- * record can outlive its memory (unmapped behind the shim's back, see
- * kcheck.h): a page now unmapped, or mapped PROT_NONE by the program, is
- * left as it is and counted.
- */
-static void grant_write(uintptr_t start, uintptr_t end)
-{
-	if (zc_kcheck_readable(start, end) != 0) {
-		sys_mprotect(start, end, PROT_READ | PROT_WRITE);
-		return;
-	}
-	for (uintptr_t p = start; p < end; p += zc_page) {
-		if (zc_kcheck_readable(p, p + zc_page) == 1)
-			sys_mprotect(p, p + zc_page, PROT_READ | PROT_WRITE);
-		else
-			ZC_STAT_ADD(stale_pages, 1);
-	}
-}
-
-/* fn over the runs of [start, end) the kernel says are mapped and
- * readable; the other pages are counted stale and left alone. What fn
- * returned for the run it failed on, or 0. */
-static int readable_runs(uintptr_t start, uintptr_t end, int (*fn)(uintptr_t, uintptr_t))
-{
-	uintptr_t run = start;
-
-	if (zc_kcheck_readable(start, end) != 0)
-		return fn(start, end);
-	for (uintptr_t p = start; p < end; p += zc_page) {
-		int f;
-
-		if (zc_kcheck_readable(p, p + zc_page) == 1)
-			continue;
-		ZC_STAT_ADD(stale_pages, 1);
-		if (run < p && (f = fn(run, p)))
-			return f;
-		run = p + zc_page;
-	}
-	return run < end ? fn(run, end) : 0;
 }
 
 void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
@@ -175,7 +122,7 @@ void zc_guard_unprotect_locked(uintptr_t start, uintptr_t end)
 	do {
 		n = zc_ext_uncovered(&zc_ext, p, end, r, 32);
 		for (size_t i = 0; i < n && i < 32; i++)
-			grant_write(r[i].start, r[i].end);
+			zc_guard_backend->unprotect(r[i].start, r[i].end);
 		if (n > 32)
 			p = r[31].end;
 	} while (n > 32);
@@ -289,66 +236,9 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 	return dropped;
 }
 
-/* What fresh_range could not do. */
-#define FRESH_NOMAP (-1)     /* no mapping to be had (memory, max_map_count) */
-#define FRESH_ATTRS (-2)     /* the pages' attributes cannot be given to one */
-
-/* A fresh mapping takes the place of [start, end), atomically (mremap over
- * the pages): with their current bytes (copy: copy-on-write; the kernel
- * keeps its references to the originals until it is done with them), or
- * zero-filled (for memory being freed, whose content nobody reads again).
- * It gets every attribute of the mapping it replaces, or it is not made
- * (vmattr.h): a copy the program could tell apart from its memory (a
- * WIPEONFORK page a fork child reads, locked memory that swaps) would be
- * a change it never asked for. */
-static int fresh_range(uintptr_t start, uintptr_t end, int copy)
-{
-	size_t len = end - start;
-	long tmp = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int m;
-	long r;
-
-	if (tmp == -1)
-		return FRESH_NOMAP;
-	m = zc_vmattr_match(start, (uintptr_t)tmp, len);
-	if (m == ZC_VMATTR_REFUSED) {
-		syscall(SYS_munmap, (void *)tmp, len);
-		return FRESH_ATTRS;
-	}
-	if (copy)
-		memcpy((void *)tmp, (const void *)start, len);
-	if (zc_vmattr_finish((uintptr_t)tmp, len)) {
-		syscall(SYS_munmap, (void *)tmp, len);
-		return FRESH_ATTRS;
-	}
-	r = syscall(SYS_mremap, (void *)tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		    (void *)start);
-	if (r == -1) {
-		int e = errno;
-
-		syscall(SYS_munmap, (void *)tmp, len);
-		errno = e;
-		return FRESH_NOMAP;
-	}
-	if (m == ZC_VMATTR_CARRIED)
-		ZC_STAT_ADD(cow_attr_pages, len / zc_page);
-	return 0;
-}
-
-static int fresh_copy(uintptr_t start, uintptr_t end)
-{
-	return fresh_range(start, end, 1);
-}
-
-static int fresh_discard(uintptr_t start, uintptr_t end)
-{
-	return fresh_range(start, end, 0);
-}
-
 /* Act on the guarded pages of [start, end). written: the program is
- * writing them (the buffers are hot). Returns 0, or FRESH_NOMAP /
- * FRESH_ATTRS if some could not be resolved (they stay guarded). */
+ * writing them (the buffers are hot). Returns 0, or ZC_FRESH_NOMAP /
+ * ZC_FRESH_ATTRS if some could not be resolved (they stay guarded). */
 static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int written)
 {
 	struct zc_ext_range r[16];
@@ -369,14 +259,14 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 			zc_policy_hot_mark(&hot_tab, r[i].start);   /* written while in flight */
 		if ((mode == ZC_RESOLVE_COPY || mode == ZC_RESOLVE_DISCARD) &&
 		    !zc_test_no_guard()) {
-			/* Only over what the kernel says is still mapped and
-			 * readable (readable_runs), and only with the
-			 * mapping's attributes (fresh_range). */
-			int f = readable_runs(r[i].start, r[i].end,
-					      mode == ZC_RESOLVE_COPY ? fresh_copy : fresh_discard);
+			/* The backend skips what the kernel says is not
+			 * mapped and readable any more, and copies only with
+			 * the mapping's attributes (guard_backend.h). */
+			int f = zc_guard_backend->fresh(r[i].start, r[i].end,
+							mode == ZC_RESOLVE_COPY);
 
 			if (f) {
-				rc = rc == FRESH_ATTRS ? rc : f;
+				rc = rc == ZC_FRESH_ATTRS ? rc : f;
 				continue;
 			}
 			if (mode == ZC_RESOLVE_COPY)
@@ -385,7 +275,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 				ZC_STAT_ADD(discard_pages, pages);
 		}
 		if (zc_ext_detach(&zc_ext, r[i].start, r[i].end) && !rc)
-			rc = FRESH_NOMAP;
+			rc = ZC_FRESH_NOMAP;
 	}
 	zc_release_seq++;
 	return rc;
@@ -481,12 +371,12 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		 * is the only other safe outcome. Attributes do not go away by
 		 * themselves: such a wait looks again less often (a completion
 		 * still ends it at once). */
-		if (rc == FRESH_ATTRS && !attr_wait) {
+		if (rc == ZC_FRESH_ATTRS && !attr_wait) {
 			attr_wait = 1;
 			ZC_STAT_ADD(cow_attr_waits, 1);
 		}
 		{
-			struct timespec ts = { 0, rc == FRESH_ATTRS ? 10000000 : 1000000 };
+			struct timespec ts = { 0, rc == ZC_FRESH_ATTRS ? 10000000 : 1000000 };
 
 			if (nfds > 0)
 				syscall(SYS_ppoll, fds, (unsigned long)nfds, &ts, NULL, (size_t)8);
@@ -537,9 +427,10 @@ void zc_guard_child_reset(void)
 	int first = zc_inflight_child_reset(1);
 
 	/* The child's copies of the guarded pages become writable, and only
-	 * they: the records may be half-written (vma.c checks each range). */
+	 * they: the records may be half-written (the backend checks each
+	 * range, guard_backend.h). */
 	for (uint32_t i = 0; i < nidle && !zc_test_no_guard(); i++) {
-		zc_vma_child_unprotect(zc_ext.idle[i].start, zc_ext.idle[i].end, first);
+		zc_guard_backend->child_reset(zc_ext.idle[i].start, zc_ext.idle[i].end, first);
 		first = 0;
 	}
 	zc_ext.nidle = 0;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "extent.h"
+#include "guard_backend.h"   /* zc_guard_backend, the page primitives */
 #include "inflight.h"   /* zc_pin_cap, which init.c sets through this header */
 #include "policy.h"
 

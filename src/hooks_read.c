@@ -28,9 +28,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* A kernel write into a guarded page fails (EFAULT) with the mprotect
+ * backend instead of waiting like the program's own write: so the buffer
+ * is resolved first (guard_backend.h, kernel_writes_wait). */
 static void before_write_to_addr(uintptr_t a, size_t len)
 {
-	if (len && a + len > a &&
+	if (len && a + len > a && !zc_guard_backend->kernel_writes_wait &&
 	    zc_guard_resolve(a, a + len, ZC_RESOLVE_COPY, (uint64_t)zc_cfg.stall_us * 1000u))
 		ZC_STAT_ADD(kernel_write_resolves, 1);
 }

@@ -325,10 +325,11 @@ int zc_inflight_child_reset(int first)
 	uint32_t n = zc_ext.n < zc_ext.cap ? zc_ext.n : zc_ext.cap;
 
 	/* The child's copies of the guarded pages become writable, and only
-	 * they: the records may be half-written (vma.c checks each range). */
+	 * they: the records may be half-written (the guard's backend checks
+	 * each range, guard_backend.h). */
 	for (uint32_t i = 0; i < n && !zc_test_no_guard(); i++)
 		if (zc_ext_guarded(&zc_ext.v[i])) {
-			zc_vma_child_unprotect(zc_ext.v[i].start, zc_ext.v[i].end, first);
+			zc_guard_backend->child_reset(zc_ext.v[i].start, zc_ext.v[i].end, first);
 			first = 0;
 		}
 	zc_ext.n = 0;

@@ -10,7 +10,6 @@
 #include "fork.h"
 #include "guard.h"
 #include "hooks_alloc.h"
-#include "kcheck.h"
 #include "owner.h"
 #include "quarantine.h"
 #include "relay.h"
@@ -239,7 +238,6 @@ __attribute__((constructor)) static void zc_init(void)
 		       strerror(errno));
 		return;
 	}
-	zc_kcheck_init();
 	zc_local_addrs_load();
 	zc_relay_init();
 	/* Sockets open before main() came from the process that exec'd this

@@ -202,13 +202,14 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
+	uintptr_t addr;
 
 	/* A bad pointer read in a fault probe window (probe.h): a fault the
 	 * kernel raised (a SIGSEGV sent with kill() is the program's). */
 	if (si && si->si_code > 0)
 		zc_probe_jump();
-	if (si && si->si_code == SEGV_ACCERR && zc_ready &&
-	    zc_guard_fault((uintptr_t)si->si_addr)) {
+	if (zc_ready && zc_guard_backend->is_fault(sig, si, &addr) &&
+	    zc_guard_fault(addr)) {
 		errno = saved;
 		return;
 	}
