@@ -3,6 +3,10 @@
  * a write to one waits for the completion, then gets a private copy.
  * The mechanism: what is worth guarding, and what stays read-only after a
  * release, is policy.h's to decide.
+ * The page primitives (read-only, writable, a private copy, whether a
+ * fault is a write to a guarded page) are the backend's, behind struct
+ * zc_guard_ops (guard_backend.h, which states their contract); this file's
+ * functions hand it page ranges, never sockets.
  *
  * Locking rules (see the invariant in shim.h):
  *   - zc_ext, zc_release_seq and the socket slots change only under the

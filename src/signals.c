@@ -5,7 +5,8 @@
  * handles; app_act holds what the program set, and sigaction(), signal()
  * and the rest of libc's family read and write it, so the program sees
  * exactly what it set. Three handlers:
- *   SIGSEGV: the guard's fault handler (guard.c); a fault that is not the
+ *   SIGSEGV: the guard's fault handler (guard.c; its backend says whether the
+ *     signal may be a guard fault, guard_backend.h); a fault that is not the
  *     guard's goes to the program's disposition: its handler (with its
  *     mask and SA_SIGINFO/SA_RESETHAND/SA_NODEFER), or for SIG_DFL/SIG_IGN
  *     the default action: the shim restores SIG_DFL and returns, the
@@ -29,7 +30,7 @@
  * trampoline, and put it back: still right.
  *
  * Signal-context invariant: the handlers use only async-signal-safe calls
- * (see guard.c, stats.c and sigdefer.c) and preserve errno around the
+ * (see guard.c, guard_mprotect.c, stats.c and sigdefer.c) and preserve errno around the
  * shim's own work.
  */
 #include "signals.h"
