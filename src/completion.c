@@ -10,6 +10,7 @@
  * Signal-context invariant: zc_reap_locked runs in the fault handler. It
  * uses the raw recvmsg syscall and the caller's stack only.
  */
+#include "completion.h"
 #include "guard.h"
 #include "inflight.h"
 #include "relay.h"
@@ -197,4 +198,9 @@ int zc_reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds, in
 		nfds++;
 	}
 	return nfds;
+}
+
+void zc_completion_init(void)
+{
+	zc_guard_set_reaper(zc_reap_owners_locked);
 }

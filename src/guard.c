@@ -8,7 +8,7 @@
  *
  * Signal-context invariant: zc_guard_fault and everything it calls
  * (zc_guard_resolve, the *_locked helpers, the backend's primitives,
- * zc_reap_locked) run in the SIGSEGV handler. They use only raw syscalls
+ * the completion path's reaper) run in the SIGSEGV handler. They use only raw syscalls
  * (recvmsg, ppoll, nanosleep, clock_gettime, futex, rt_sigprocmask, and
  * the backend's), and memory the shim mapped itself. No malloc, no stdio.
  */
@@ -29,6 +29,15 @@
 #include <sys/mman.h>   /* the tables' own mappings */
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* The completion path's reader of the owning sockets' error queues
+ * (guard.h). Set once at start, before any page is guarded. */
+static zc_guard_reaper_fn reaper;
+
+void zc_guard_set_reaper(zc_guard_reaper_fn fn)
+{
+	reaper = fn;
+}
 
 #define EXT_MAX 65536u
 #define EXT_RESERVE 4096u
@@ -329,7 +338,7 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		}
 		had = 1;
 		if (mode == ZC_RESOLVE_COPY) {
-			nfds = zc_reap_owners_locked(start, end, fds, 16);
+			nfds = reaper ? reaper(start, end, fds, 16) : 0;
 			/* A call the reap completed may have left its pages
 			 * kept read-only (idle): writable at once, as above,
 			 * not after a wait for a completion already read. */

@@ -123,28 +123,16 @@ int zc_guard_resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint6
  * fault is not the guard's. */
 int zc_guard_fault(uintptr_t addr);
 
-/* The completion path (completion.c), which the guard waits on. */
-
-/* Read the error queue of every socket with calls in flight (lock held). */
-void zc_reap_all_locked(void);
-
-/* Read the error queue of the sockets whose calls guard pages of
- * [start, end); put into fds (at most max) the ones still holding some,
- * for the caller to wait on (POLLERR). Returns how many. (lock held) */
+/* The guard waits on the completions of the calls covering a page, but
+ * does not read them itself: the completion path registers, at start, the
+ * function that reads the error queues of the sockets whose calls guard
+ * pages of [start, end) and puts into fds (at most max) the ones still
+ * holding some, returning how many (completion.h, zc_reap_owners_locked).
+ * So the guard never knows of sockets, and nothing in it calls back up
+ * into the completion path but through this pointer. (lock held) */
 struct pollfd;
-int zc_reap_owners_locked(uintptr_t start, uintptr_t end, struct pollfd *fds, int max);
-
-/* Read slot's error queue and complete what it releases (lock held).
- * Returns how many messages were read off the queue. */
-int zc_reap_locked(uint32_t slot);
-/* The same, reading at most max messages (0: all). */
-int zc_reap_max_locked(uint32_t slot, int max);
-
-/* The program read an error-queue message on fd (recvmsg MSG_ERRQUEUE): if
- * it was the shim's notification, take it and return 1 (the program reads
- * again); 0 if it is the program's own. */
-struct msghdr;
-int zc_claim_errqueue_entry(int fd, struct msghdr *msg);
+typedef int (*zc_guard_reaper_fn)(uintptr_t start, uintptr_t end, struct pollfd *fds, int max);
+void zc_guard_set_reaper(zc_guard_reaper_fn fn);
 
 /* Fork child: drop every guard (the child's pages are its own). */
 void zc_guard_child_reset(void);

@@ -16,6 +16,7 @@
  * shim reads them in fault probe windows (probe.h) and leaves a bad one
  * for the kernel to report.
  */
+#include "completion.h"
 #include "guard.h"
 #include "probe.h"
 #include "shim.h"

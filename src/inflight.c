@@ -11,6 +11,7 @@
  */
 #include "inflight.h"
 #include "bounce.h"
+#include "completion.h"
 #include "guard.h"
 #include "shim.h"
 #include "sock.h"

@@ -7,6 +7,7 @@
  */
 #include "bounce.h"
 #include "calibrate.h"
+#include "completion.h"
 #include "fork.h"
 #include "guard.h"
 #include "hooks_alloc.h"
@@ -238,6 +239,7 @@ __attribute__((constructor)) static void zc_init(void)
 		       strerror(errno));
 		return;
 	}
+	zc_completion_init();
 	zc_local_addrs_load();
 	zc_relay_init();
 	/* Sockets open before main() came from the process that exec'd this

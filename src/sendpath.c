@@ -24,6 +24,7 @@
 #include "sendpath.h"
 #include "bounce.h"
 #include "calibrate.h"
+#include "completion.h"
 #include "guard.h"
 #include "inflight.h"
 #include "iovplan.h"

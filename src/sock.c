@@ -8,6 +8,7 @@
  * ZCSHIM_LOCAL=force.
  */
 #include "sock.h"
+#include "completion.h"
 #include "guard.h"
 #include "inflight.h"
 #include "owner.h"
