@@ -12,7 +12,7 @@
 #
 # Two builds of the library (Makefile.am): ZCSHIM_LIB, the release library,
 # and ZCSHIM_TEST_LIB, the test build, which alone has the ZCSHIM_TEST_*
-# knobs (src/testhooks.h) that expect_corrupt and a few tests use. The
+# knobs (src/platform/testhooks.h) that expect_corrupt and a few tests use. The
 # integration tests preload the test build; a test of what the released
 # library itself does sets ITEST_RELEASE=1 before sourcing this file and
 # keeps the release one (settings.sh, secureexec.sh, release.sh, the system

@@ -1,4 +1,4 @@
-# The release library has no test knob: ZCSHIM_TEST_* (src/testhooks.h)
+# The release library has no test knob: ZCSHIM_TEST_* (src/platform/testhooks.h)
 # exist only in the test build the other integration tests preload. The
 # release library holds none of their names, a program run with
 # ZCSHIM_TEST_NO_GUARD=1 keeps its guard, and `make install` installs the

@@ -3,7 +3,7 @@
  * shim interposes.
  *
  * The library exports mmap, munmap, mprotect, write, close, setsockopt ...
- * (src/hooks_*.c, signals.c). Inside the library those names resolve to the
+ * (src/hooks/hooks_*.c, signals.c). Inside the library those names resolve to the
  * shim's own wrappers, not libc's: a call from the shim would run through
  * its own hooks, take locks its caller may hold, count and re-check what
  * the caller already decided, and for mmap/munmap/mprotect drop the VMA
