@@ -30,8 +30,9 @@
 
 /* One error-queue message: count and mark what it releases. Returns the
  * calls newly released; -1 if the message holds no zerocopy notification. */
-static int64_t take_locked(struct zc_sock *s, struct msghdr *msg)
+static int64_t take_locked(uint32_t slot, struct msghdr *msg)
 {
+	struct zc_sock *s = &zc_socks[slot];
 	int64_t released = -1;
 
 	zc_assert_locked();
@@ -45,7 +46,7 @@ static int64_t take_locked(struct zc_sock *s, struct msghdr *msg)
 		ee = (struct sock_extended_err *)CMSG_DATA(cm);
 		if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee->ee_errno != 0)
 			continue;
-		newly = zc_idwin_mark(&s->win, ee->ee_info, ee->ee_data);
+		newly = zc_inflight_mark_released_locked(slot, ee->ee_info, ee->ee_data);
 		count = ee->ee_data - ee->ee_info + 1;
 		released = (released < 0 ? 0 : released) + newly;
 		ZC_STAT_ADD(completions, newly);
@@ -65,8 +66,8 @@ static void settle_locked(uint32_t slot, int64_t released)
 
 	zc_assert_locked();
 	if (released > 0) {
-		zc_inflight_complete_done_locked(slot, s->gen, &s->win);
-		zc_idwin_advance(&s->win);
+		zc_inflight_complete_done_locked(slot, s->gen);
+		zc_inflight_advance_locked(slot);
 	}
 	/* The kernel's advice: a socket whose data is copied anyway should
 	 * stop asking for zerocopy (unless the operator forces local peers,
@@ -89,7 +90,7 @@ static void relayed_locked(uint64_t cookie, uint32_t lo, uint32_t hi, int copied
 
 		if (!s->used || !s->zc_set || s->cookie != cookie)
 			continue;
-		newly = zc_idwin_mark(&s->win, lo, hi);
+		newly = zc_inflight_mark_released_locked(slot, lo, hi);
 		ZC_STAT_ADD(completions, newly);
 		ZC_STAT_ADD(completions_relayed, newly);
 		if (copied) {
@@ -142,7 +143,7 @@ int zc_reap_max_locked(uint32_t slot, int max)
 			break;   /* EAGAIN: empty; anything else: nothing to read */
 		}
 		read++;
-		got = take_locked(s, &msg);
+		got = take_locked(slot, &msg);
 		if (got > 0)
 			released += got;
 	}
@@ -161,7 +162,7 @@ int zc_claim_errqueue_entry(int fd, struct msghdr *msg)
 	zc_lock();
 	if (zc_socks[slot].used && zc_sock_has_fd(&zc_socks[slot], fd) && zc_socks[slot].zc_set &&
 	    !zc_sock_vm_child(&zc_socks[slot])) {
-		got = take_locked(&zc_socks[slot], msg);
+		got = take_locked(slot, msg);
 		if (got >= 0) {
 			settle_locked(slot, got);
 			zc_sock_handoff_settle_locked(slot);

@@ -3,9 +3,9 @@
  * and change of the table's call entries, and the pin budget.
  *
  * Signal-context invariant: zc_inflight_complete_locked,
- * zc_inflight_complete_done_locked and the lookups run in the fault
- * handler (through zc_reap_locked and the guard's resolve), and
- * zc_inflight_child_reset in a fork child. They use the table the shim
+ * zc_inflight_complete_done_locked, the window's mark and advance and the
+ * lookups run in the fault handler (through zc_reap_locked and the guard's
+ * resolve), and zc_inflight_child_reset in a fork child. They use the table the shim
  * mapped itself, raw syscalls and the guard's mechanism only: no malloc,
  * no stdio.
  */
@@ -218,8 +218,10 @@ void zc_inflight_complete_locked(const struct zc_call *c)
 	}
 }
 
-void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen, const struct zc_idwin *win)
+void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen)
 {
+	const struct zc_idwin *win = &zc_socks[slot].win;
+
 	zc_assert_locked();
 	for (uint32_t i = 0; i < zc_ext.n;) {
 		const struct zc_ext *e = &zc_ext.v[i];
@@ -229,6 +231,61 @@ void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen, const struct
 		else
 			i++;
 	}
+}
+
+/*
+ * The id windows. The storage is the slot's (struct zc_sock.win, so that a
+ * window lives and dies with its slot and needs no table of its own); these
+ * are the only functions that touch it. The fault handler reaches mark and
+ * advance through zc_reap_locked: pure arithmetic on the slot, no malloc.
+ */
+void zc_inflight_window_reset_locked(uint32_t slot)
+{
+	zc_assert_locked();
+	zc_idwin_init(&zc_socks[slot].win, 0);
+}
+
+uint32_t zc_inflight_outstanding(uint32_t slot)
+{
+	return zc_idwin_outstanding(&zc_socks[slot].win);
+}
+
+int zc_inflight_has_room_locked(uint32_t slot)
+{
+	zc_assert_locked();
+	return zc_idwin_has_room(&zc_socks[slot].win);
+}
+
+uint32_t zc_inflight_take_id_locked(uint32_t slot)
+{
+	zc_assert_locked();
+	return zc_idwin_take(&zc_socks[slot].win);
+}
+
+int zc_inflight_id_done_locked(uint32_t slot, uint32_t id)
+{
+	zc_assert_locked();
+	return zc_idwin_is_done(&zc_socks[slot].win, id);
+}
+
+int zc_inflight_next_id_done_locked(uint32_t slot)
+{
+	const struct zc_idwin *w = &zc_socks[slot].win;
+
+	zc_assert_locked();
+	return zc_idwin_has_room(w) && zc_idwin_is_done(w, w->next);
+}
+
+uint32_t zc_inflight_mark_released_locked(uint32_t slot, uint32_t lo, uint32_t hi)
+{
+	zc_assert_locked();
+	return zc_idwin_mark(&zc_socks[slot].win, lo, hi);
+}
+
+void zc_inflight_advance_locked(uint32_t slot)
+{
+	zc_assert_locked();
+	zc_idwin_advance(&zc_socks[slot].win);
 }
 
 void zc_inflight_orphan_slot_locked(uint32_t slot, uint32_t sgen)

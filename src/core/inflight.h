@@ -2,6 +2,11 @@
  * inflight.h - the zerocopy calls in flight: the owner of the in-flight
  * table's call entries (zc_ext.v[], extent.h) and of the pin budget.
  *
+ * It also owns each socket's id window (idwin.h): which of the socket's
+ * kernel ids are out and which the kernel has released. The window is
+ * kept in the socket's slot (struct zc_sock), but only the functions below
+ * read or change it, named by the slot.
+ *
  * A call is named by a handle, struct zc_call: the socket slot and its
  * generation, and a key whose meaning follows the call's state:
  *   - pending (armed, the syscall not yet returned): the bounce slot the
@@ -15,10 +20,10 @@
  * The guard (guard.h) is the mechanism these use for the pages: protect,
  * release (retire to the idle set, or make writable), private copies.
  *
- * All functions but zc_inflight_child_reset expect the global lock held
- * (shim.h). The ones the fault
- * handler reaches (complete, the lookups) are async-signal-safe: no
- * malloc, no stdio, memory the shim mapped itself.
+ * All functions but zc_inflight_child_reset and zc_inflight_outstanding
+ * expect the global lock held (shim.h). The ones the fault handler
+ * reaches (complete, the lookups, marking and advancing a window) are
+ * async-signal-safe: no malloc, no stdio, memory the shim mapped itself.
  */
 #ifndef ZC_INFLIGHT_H
 #define ZC_INFLIGHT_H
@@ -72,8 +77,40 @@ int zc_inflight_commit_locked(struct zc_call *c, uint32_t id, const struct zc_pl
 /* The kernel released sent call c: its pages are retired (guard.h). */
 void zc_inflight_complete_locked(const struct zc_call *c);
 
-/* Complete every sent call of (slot, sgen) whose id win marks done. */
-void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen, const struct zc_idwin *win);
+/* Complete every sent call of (slot, sgen) whose id the slot's window
+ * marks released. */
+void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen);
+
+/* The id window of the socket in slot (idwin.h). */
+
+/* A new socket in slot: no call out, its first call gets id 0. */
+void zc_inflight_window_reset_locked(uint32_t slot);
+
+/* How many of slot's calls are out (taken ids not yet retired). Without
+ * the lock, a hint only: a value that may be out of date by the time it
+ * is used, for a caller that then takes the lock and looks again or only
+ * decides whether to wait. */
+uint32_t zc_inflight_outstanding(uint32_t slot);
+
+/* Is there room in slot's window for one more call? */
+int zc_inflight_has_room_locked(uint32_t slot);
+
+/* The id the call on slot that just succeeded got. */
+uint32_t zc_inflight_take_id_locked(uint32_t slot);
+
+/* Has the kernel released id on slot? (ids already retired: yes) */
+int zc_inflight_id_done_locked(uint32_t slot, uint32_t id);
+
+/* Would the next call on slot fit the window, and has the kernel already
+ * released the id it would get? (A failed call that took an id.) */
+int zc_inflight_next_id_done_locked(uint32_t slot);
+
+/* The kernel released [lo, hi] (inclusive, wrapping) on slot: mark it.
+ * Returns how many ids out became released by this. */
+uint32_t zc_inflight_mark_released_locked(uint32_t slot, uint32_t lo, uint32_t hi);
+
+/* Retire the released prefix of slot's window. */
+void zc_inflight_advance_locked(uint32_t slot);
 
 /* The socket of (slot, sgen) is going away: calls it has sent can never
  * complete. Their guarded pages become private copies, their bounce slots

@@ -87,16 +87,17 @@ static int copy_bounce(const struct zc_plan *p, char *bounce)
 /* Step 2: room for the call. Returns 0, or -1 (copy instead). */
 static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 {
-	uint32_t out = zc_idwin_outstanding(&s->win);
+	uint32_t out;
 
 	zc_assert_locked();
+	out = zc_inflight_outstanding(slot);
 	/* Notifications merge in the queue: one read per send keeps up; a
 	 * longer backlog is read in full. While every call out would leave
 	 * its pages as they are when released (a buffer sent again and
 	 * again, kept read-only), one read per REAP_BATCH sends is enough:
 	 * nothing waits on those completions but the accounting. */
 	if (out && (out >= REAP_BATCH ||
-		    (s->must_reap && !zc_idwin_is_done(&s->win, s->must_reap_id))))
+		    (s->must_reap && !zc_inflight_id_done_locked(slot, s->must_reap_id))))
 		zc_reap_max_locked(slot, out < 32 ? 1 : 0);
 	if (!zc_inflight_pin_fits_locked(total)) {
 		zc_reap_all_locked();
@@ -105,7 +106,7 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 			return -1;
 		}
 	}
-	if (!zc_idwin_has_room(&s->win))
+	if (!zc_inflight_has_room_locked(slot))
 		return -1;
 	return 0;
 }
@@ -128,10 +129,11 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 			  const struct zc_plan *p, size_t sent, int failed)
 {
 	int closed = !s->used || s->gen != gen, keeps;
-	uint32_t id = closed ? 0 : zc_idwin_take(&s->win);
+	uint32_t id;
 	struct zc_call c = zc_call_pending(slot, gen, b);
 
 	zc_assert_locked();
+	id = closed ? 0 : zc_inflight_take_id_locked(slot);
 	/* (A closed socket's calls are orphaned whole below: nothing to trim.) */
 	keeps = zc_inflight_commit_locked(&c, id, p, sent, !closed);
 	if (!failed) {
@@ -149,10 +151,10 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 		s->must_reap = 1;
 		s->must_reap_id = id;
 	}
-	if (zc_idwin_is_done(&s->win, id)) {
+	if (zc_inflight_id_done_locked(slot, id)) {
 		/* Another thread read the completion before we got here. */
 		zc_inflight_complete_locked(&c);
-		zc_idwin_advance(&s->win);
+		zc_inflight_advance_locked(slot);
 	}
 }
 
@@ -205,7 +207,7 @@ static int fail_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 		return FAIL_NO_ID;
 	}
 	zc_reap_locked(slot);
-	if (zc_idwin_has_room(&s->win) && zc_idwin_is_done(&s->win, s->win.next)) {
+	if (zc_inflight_next_id_done_locked(slot)) {
 		ZC_STAT_ADD(failed_ids_taken, 1);
 		commit_locked(s, slot, gen, b, p, 0, 1);
 		return FAIL_ID_TAKEN;
@@ -458,7 +460,7 @@ static int candidate(int fd, int flags, const struct msg_view *msg)
 		 * all the same, so their pages do not stay guarded for want of
 		 * a zerocopy send on the socket. */
 		ZC_STAT_ADD(hot_copies, 1);
-		if (zc_idwin_outstanding(&s->win))
+		if (zc_inflight_outstanding(slot))
 			reap_now(slot);
 		return -2;
 	}
@@ -481,7 +483,7 @@ static int candidate(int fd, int flags, const struct msg_view *msg)
 			return -2;
 	}
 	if (s->zc_off) {
-		if (zc_idwin_outstanding(&s->win))
+		if (zc_inflight_outstanding(slot))
 			reap_now(slot);
 		return -2;
 	}

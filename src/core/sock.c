@@ -570,7 +570,7 @@ static int classify(int fd)
 		s->unconnected = (uint8_t)unconnected;
 		s->cookie = cookie;
 		s->verified = verified;
-		zc_idwin_init(&s->win, 0);
+		zc_inflight_window_reset_locked((uint32_t)slot);
 	}
 	if (!__atomic_compare_exchange_n(&zc_fdtab[fd], &expect, (uint32_t)slot + ZC_FD_SLOT0, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -650,7 +650,7 @@ static void drain(uint32_t slot, uint32_t gen, int fd, uint64_t budget_ns)
 			return;
 		}
 		zc_reap_locked(slot);
-		outstanding = zc_idwin_outstanding(&zc_socks[slot].win) != 0;
+		outstanding = zc_inflight_outstanding(slot) != 0;
 		zc_unlock();
 		now = zc_now_ns();
 		if (!outstanding || now >= deadline)
@@ -723,7 +723,7 @@ static void forget_slot_fd(uint32_t slot, int fd)
 	}
 	gen = s->gen;
 	zc_unlock();
-	if (zc_idwin_outstanding(&s->win) &&
+	if (zc_inflight_outstanding(slot) &&
 	    (s->untracked || __atomic_load_n(&unseen_all, __ATOMIC_RELAXED))) {
 		/* Copies of the socket the slot does not list may be open: the
 		 * notifications would go to them. */
@@ -742,7 +742,7 @@ static void forget_slot_fd(uint32_t slot, int fd)
 		}
 		zc_unlock();
 	}
-	if (zc_idwin_outstanding(&s->win))
+	if (zc_inflight_outstanding(slot))
 		drain(slot, gen, fd, (uint64_t)zc_cfg.stall_us * 1000u);
 	zc_lock();
 	if (s->used && s->gen == gen && zc_sock_has_fd(s, fd)) {
@@ -932,7 +932,7 @@ int zc_sock_send_check(uint32_t slot, int fd)
 		r = -1;
 	else if (s->local) {
 		/* Copied like a local peer's; what is still out is reaped. */
-		if (zc_idwin_outstanding(&s->win)) {
+		if (zc_inflight_outstanding(slot)) {
 			zc_lock();
 			if (s->used)
 				zc_reap_locked(slot);
@@ -961,7 +961,7 @@ void zc_sock_handoff_settle_locked(uint32_t slot)
 
 	zc_assert_locked();
 	/* A send under way (busy) may still take an id. */
-	if (s->used && s->handoff && !zc_idwin_outstanding(&s->win) &&
+	if (s->used && s->handoff && !zc_inflight_outstanding(slot) &&
 	    !__atomic_load_n(&s->busy, __ATOMIC_ACQUIRE))
 		release_locked(slot);
 }
@@ -994,7 +994,7 @@ struct zc_handoff zc_sock_handoff_begin(int fd, int level, int name)
 	if (!s->handoff)
 		s->handoff = ZC_HANDOFF_DRAIN;   /* no new zerocopy send */
 	zc_unlock();
-	if (h.entries && h.prev != ZC_HANDOFF_SHARED && zc_idwin_outstanding(&s->win))
+	if (h.entries && h.prev != ZC_HANDOFF_SHARED && zc_inflight_outstanding(slot))
 		drain(slot, h.gen, fd, (uint64_t)ZC_HANDOFF_WAIT_MS * 1000000u);
 	return h;
 }
@@ -1017,7 +1017,7 @@ void zc_sock_handoff_end(int fd, struct zc_handoff h, int ok)
 		s->handoff = h.prev;   /* the option was refused: nothing changed */
 	} else {
 		zc_reap_locked((uint32_t)h.slot);
-		if (h.entries && zc_idwin_outstanding(&s->win)) {
+		if (h.entries && zc_inflight_outstanding((uint32_t)h.slot)) {
 			s->handoff = ZC_HANDOFF_SHARED;
 			ZC_STAT_ADD(handoff_shared, 1);
 		}

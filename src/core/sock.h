@@ -61,6 +61,9 @@ struct zc_sock {
 	 * program's own MSG_ERRQUEUE reads (an entry the shim read could not be
 	 * put back). */
 	uint8_t handoff;
+	/* The socket's id window: kept here to live and die with the slot,
+	 * but owned by inflight.c. Only inflight.c may read or change it;
+	 * everyone else goes through zc_inflight_*(slot) (inflight.h). */
 	struct zc_idwin win;
 };
 
