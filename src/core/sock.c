@@ -269,6 +269,23 @@ struct dirent64_raw {
 	char name[];
 };
 
+/* An entry of /proc/self/fd as an fd number: 1 and *fd, or 0 for "." and
+ * "..". (Memory only: the atfork child handler's path uses it.) */
+static int fd_of_name(const char *name, int *fd)
+{
+	int v = 0;
+
+	if (!*name)
+		return 0;
+	for (const char *c = name; *c; c++) {
+		if (*c < '0' || *c > '9' || v > (INT32_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (*c - '0');
+	}
+	*fd = v;
+	return 1;
+}
+
 /* Grow the list by mmap (async-signal-safe: the atfork child handler may
  * run in a child of a multithreaded program). */
 static int inh_push(uint64_t cookie, int fd, int theirs)
@@ -340,18 +357,11 @@ void zc_sock_note_inherited(int forked)
 	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < n;) {
 			struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
-			int fd = 0, ok = d->name[0] != 0;
+			int fd = -1, ok = fd_of_name(d->name, &fd);
 			uint64_t cookie = 0;
 			socklen_t cl = sizeof cookie;
 
 			off += d->reclen;
-			for (const char *c = d->name; *c; c++) {
-				if (*c < '0' || *c > '9' || fd > (INT32_MAX - 9) / 10) {
-					ok = 0;
-					break;
-				}
-				fd = fd * 10 + (*c - '0');
-			}
 			if (!ok || fd == dfd ||
 			    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl) ||
 			    !cookie)
@@ -416,16 +426,9 @@ static int other_fds(uint64_t cookie, int not1, int not2, int *out, int max)
 	while (found < max && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < n && found < max;) {
 			struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
-			int fd = 0, ok = d->name[0] != 0;
+			int fd = -1, ok = fd_of_name(d->name, &fd);
 
 			off += d->reclen;
-			for (const char *c = d->name; *c; c++) {
-				if (*c < '0' || *c > '9' || fd > (INT32_MAX - 9) / 10) {
-					ok = 0;
-					break;
-				}
-				fd = fd * 10 + (*c - '0');
-			}
 			if (ok && fd != dfd && fd != not1 && fd != not2 && zc_sock_cookie(fd) == cookie)
 				out[found++] = fd;
 		}
