@@ -60,6 +60,10 @@
 	X(inherited_notifications, "the parent's notifications read off inherited sockets, so no POLLERR shows") \
 	X(vm_child_copies, "large sends copied in a vfork/CLONE_VM child: a socket it opened, or whose fd it changed") \
 	X(completions_relayed, "of completions, those a child read off the socket and handed back") \
-	X(probe_faults, "calls handed to the C library unread because a pointer of the program's faulted (it reports EFAULT)")
+	X(probe_faults, "calls handed to the C library unread because a pointer of the program's faulted (it reports EFAULT)") \
+	X(guard_uffd_registers, "mappings the userfaultfd guard registered (whole, once each)")    \
+	X(guard_uffd_busy, "sends copied because the program registered their memory with a userfaultfd of its own") \
+	X(guard_uffd_copies, "private copies the userfaultfd guard made in place (the mapping kept)") \
+	X(guard_uffd_reports, "reports of memory unmapped, moved or discarded that the userfaultfd guard applied")
 
 #endif

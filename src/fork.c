@@ -26,7 +26,10 @@
  *     the sockets: the records name the parent's sends, whose sockets step
  *     4 forgets. Bumping zc_release_seq lets quarantine.c free, on its next
  *     drain, the chunks it held for those sends (nothing of the
- *     quarantine's own is reset).
+ *     quarantine's own is reset). Under the userfaultfd guard the child
+ *     has no registration (the kernel dropped it and the write-protect
+ *     bits at the fork); it closes the parent's userfaultfd and opens its
+ *     own (a fork() child) or uses the mprotect guard (any other).
  *  4. zc_sock_child_reset (sock.c): every socket open now noted as
  *     inherited (by SO_COOKIE, from /proc/self/fd) and passed through,
  *     the parent's slots freed. The inherited list is made first, while
@@ -72,7 +75,7 @@ void zc_fork_child_reset(int unseen)
 {
 	zc_lock_child();                 /* 1 */
 	zc_crit_enter();                 /* 2 */
-	zc_guard_child_reset();          /* 3 */
+	zc_guard_child_reset(!unseen);   /* 3 */
 	zc_sock_child_reset();           /* 4 */
 	zc_stats_reset();                /* 5 */
 	if (unseen)                      /* 6 */

@@ -177,6 +177,10 @@ static void log_settings(void)
 		ADD(" ZCSHIM_ALIGN=1");
 	if (zc_cfg.signals_block)
 		ADD(" ZCSHIM_SIGNALS=block");
+	if (zc_cfg.guard == ZC_GUARD_UFFD)
+		ADD(" ZCSHIM_GUARD=uffd");
+	if (zc_cfg.guard == ZC_GUARD_MPROTECT)
+		ADD(" ZCSHIM_GUARD=mprotect");
 #ifdef ZC_TEST_HOOKS
 	if (zc_cfg.test_no_guard)
 		ADD(" ZCSHIM_TEST_NO_GUARD=1 (GUARD DISABLED: test build)");
@@ -188,9 +192,11 @@ static void log_settings(void)
 		ADD(" ZCSHIM_TEST_COPY_SIGNAL=%d (test build)", zc_cfg.test_copy_signal);
 #endif
 #undef ADD
-	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
+	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s; "
+	       "guard: %s",
 	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",
-	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal, zc_statsdest_describe());
+	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal, zc_statsdest_describe(),
+	       zc_guard_describe());
 }
 
 /* valgrind (3.19) ignores a handler's change to its ucontext's signal mask
@@ -204,6 +210,11 @@ static void under_valgrind(void)
 	if (RUNNING_ON_VALGRIND && !zc_cfg.signals_block) {
 		zc_cfg.signals_block = 1;
 		zc_log(ZC_LOG_INFO, "running under valgrind: ZCSHIM_SIGNALS=block");
+	}
+	/* valgrind does not know userfaultfd's ioctls. */
+	if (RUNNING_ON_VALGRIND && zc_cfg.guard != ZC_GUARD_MPROTECT) {
+		zc_cfg.guard = ZC_GUARD_MPROTECT;
+		zc_log(ZC_LOG_INFO, "running under valgrind: ZCSHIM_GUARD=mprotect");
 	}
 #endif
 #endif

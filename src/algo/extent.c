@@ -132,6 +132,37 @@ int zc_ext_add(struct zc_ext_table *t, const struct zc_ext *e)
 	return (int)t->n - 1;
 }
 
+int zc_ext_shift(struct zc_ext_table *t, uintptr_t start, uintptr_t end, uintptr_t to)
+{
+	uint32_t n = t->n;
+	int rc = 0;
+
+	if (start >= end || to == start)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct zc_ext m = t->v[i];
+		uintptr_t a, b;
+
+		if (!zc_ext_guarded(&m) || m.end <= start || m.start >= end)
+			continue;
+		a = m.start > start ? m.start : start;
+		b = m.end < end ? m.end : end;
+		/* The moved part, as an entry of the same call without its
+		 * accounting (the head keeps that, wherever it is). */
+		m.start = a - start + to;
+		m.end = b - start + to;
+		m.head = 0;
+		m.bounce = 0;
+		m.bytes = 0;
+		m.pin_pages = 0;
+		if (zc_ext_add(t, &m) < 0)
+			rc = -1;
+	}
+	if (zc_ext_detach(t, start, end))
+		rc = -1;
+	return rc;
+}
+
 int zc_ext_overlaps_active(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
 	if (start >= end)

@@ -128,6 +128,12 @@ size_t zc_ext_touching(const struct zc_ext_table *t, uintptr_t start, uintptr_t 
  * entries that could not be split keep their whole range). */
 int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
+/* The memory [start, end) moved to to (mremap): the calls' entries over it
+ * follow it (each overlap becomes an entry of the same call at the new
+ * address, and the old range is detached). -1 if the table had no room
+ * for some (those parts stay at the old address, where nothing guards). */
+int zc_ext_shift(struct zc_ext_table *t, uintptr_t start, uintptr_t end, uintptr_t to);
+
 /* Sort ranges and merge overlapping or touching ones; returns the new count. */
 size_t zc_ranges_merge(struct zc_ext_range *r, size_t n);
 

@@ -247,6 +247,15 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 			report(&r, "ZCSHIM_LOCAL", v, "is not skip or force", "skip");
 	}
 
+	if ((v = get("ZCSHIM_GUARD", ctx))) {
+		if (!strcasecmp(v, "uffd") || !strcasecmp(v, "userfaultfd"))
+			cfg->guard = ZC_GUARD_UFFD;
+		else if (!strcasecmp(v, "mprotect"))
+			cfg->guard = ZC_GUARD_MPROTECT;
+		else if (strcasecmp(v, "auto") && *v)
+			report(&r, "ZCSHIM_GUARD", v, "is not auto, uffd or mprotect", "auto");
+	}
+
 	if ((v = get("ZCSHIM_STALL_US", ctx))) {
 		if (parse_uint(v, ZC_MAX_STALL_US, &n)) {
 			snprintf(dflt, sizeof dflt, "%u", ZC_DEFAULT_STALL_US);

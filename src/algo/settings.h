@@ -7,6 +7,9 @@
 #ifndef ZC_SETTINGS_H
 #define ZC_SETTINGS_H
 
+/* ZCSHIM_GUARD: which guard backend (guard.c, choose_backend). */
+enum { ZC_GUARD_AUTO = 0, ZC_GUARD_UFFD = 1, ZC_GUARD_MPROTECT = 2 };
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +30,7 @@ struct zc_config {
 	int adapt;                 /* ZCSHIM_ADAPT: copy buffers rewritten between sends */
 	int align;                 /* ZCSHIM_ALIGN: large malloc() blocks on a page boundary */
 	int signals_block;         /* ZCSHIM_SIGNALS=block: block signals in critical sections */
+	int guard;                 /* ZCSHIM_GUARD: ZC_GUARD_AUTO, _UFFD or _MPROTECT */
 #ifdef ZC_TEST_HOOKS              /* the test build only: testhooks.h */
 	int test_no_guard;         /* ZCSHIM_TEST_NO_GUARD=1: sends unguarded */
 	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: no alternate stack (scripts/memcheck) */

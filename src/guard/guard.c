@@ -19,6 +19,7 @@
 #include "calibrate.h"
 #include "policy.h"
 #include "shim.h"
+#include "settings.h"
 #include "sys.h"
 #include "stats.h"
 
@@ -59,6 +60,7 @@ static uint32_t idle_cap_for_map_count(void)
 
 struct zc_ext_table zc_ext;
 uint32_t zc_release_seq;
+static const struct zc_guard_ops *choose_backend(void);
 /* Pointer to const ops, so an indirect call costs one load more than a
  * direct one; set before any thread but the constructor's runs. */
 const struct zc_guard_ops *zc_guard_backend = &zc_guard_mprotect;
@@ -79,11 +81,203 @@ int zc_guard_init(void)
 	if (p == MAP_FAILED)
 		return -1;
 	zc_ext.idle = p;
-	zc_ext.idle_cap = idle_cap_for_map_count();
 	zc_ext.nidle = 0;
-	/* The one backend there is. */
-	zc_guard_backend = &zc_guard_mprotect;
+	zc_guard_backend = choose_backend();
+	/* Kept read-only pages split mappings only under mprotect: there the
+	 * idle set's size is bounded by vm.max_map_count, elsewhere by the
+	 * table (the pages it holds are the memory's own). */
+	zc_ext.idle_cap = zc_guard_backend == &zc_guard_mprotect ? idle_cap_for_map_count()
+								 : ZC_IDLE_MAX;
+	zc_stats_guard = zc_guard_backend->name;
+	zc_stats_guard_kernel_faults = zc_guard_backend->kernel_writes_wait;
 	return zc_guard_backend->init();
+}
+
+static int kernel_faults_covered;
+static const char *backend_why = "";
+
+/* Is a seccomp filter in force? ("Seccomp:\t2" in /proc/self/status) */
+static int seccomp_filtered(void)
+{
+	static char buf[4096];
+	ssize_t n = 0;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+	const char *p;
+
+	if (fd < 0)
+		return 0;
+	for (ssize_t r; n < (ssize_t)sizeof buf - 1 &&
+		       (r = syscall(SYS_read, fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0;)
+		n += r;
+	syscall(SYS_close, fd);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strstr(buf, "\nSeccomp:");
+	if (!p)
+		return 0;
+	p += strlen("\nSeccomp:");
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '2';
+}
+
+/* ZCSHIM_GUARD: auto (userfaultfd where it opens and write-protects,
+ * otherwise mprotect), uffd (the same, with a warning when it cannot),
+ * mprotect. */
+static const struct zc_guard_ops *choose_backend(void)
+{
+	int kf = 0;
+
+	if (zc_cfg.guard == ZC_GUARD_MPROTECT)
+		return &zc_guard_mprotect;
+	/* A seccomp filter may kill the process for a system call it does
+	 * not list (systemd's SystemCallFilter= does, and @system-service
+	 * does not list userfaultfd): auto never tries it under one. */
+	if (zc_cfg.guard == ZC_GUARD_AUTO && seccomp_filtered()) {
+		backend_why = "a seccomp filter is in force";
+		zc_log(ZC_LOG_INFO, "a seccomp filter is in force: the mprotect guard is used "
+		       "(ZCSHIM_GUARD=uffd tries userfaultfd anyway, if the filter allows it)");
+		return &zc_guard_mprotect;
+	}
+	if (zc_uffd_open(&kf)) {
+		backend_why = errno == EPERM || errno == EACCES || errno == ENOSYS
+			? "userfaultfd is not allowed here" : "userfaultfd cannot write-protect here";
+		if (zc_cfg.guard == ZC_GUARD_UFFD)
+			zc_log(ZC_LOG_WARN, "ZCSHIM_GUARD=uffd, but %s (%s): using the mprotect "
+			       "guard. Check the kernel (5.13 or later) and the seccomp profile, or "
+			       "set ZCSHIM_GUARD=mprotect", backend_why, strerror(errno));
+		return &zc_guard_mprotect;
+	}
+	kernel_faults_covered = kf;
+	return kf ? &zc_guard_uffd : &zc_guard_uffd_user;
+}
+
+const char *zc_guard_describe(void)
+{
+	if (zc_guard_backend == &zc_guard_mprotect)
+		return "mprotect (kernel writes into guarded pages fail, so reads are resolved first)";
+	if (kernel_faults_covered)
+		return "uffd (kernel writes into guarded pages wait)";
+	return "uffd, user faults only (no kernel-fault rights: run as root, grant "
+	       "CAP_SYS_PTRACE, or set vm.unprivileged_userfaultfd=1 for kernel writes to wait)";
+}
+
+int zc_guard_kernel_faults(void)
+{
+	return zc_guard_backend->kernel_writes_wait;
+}
+
+/* Reports of memory gone or moved, applied before any record is trusted. */
+static inline void sync_locked(void)
+{
+	if (zc_guard_backend->pending && zc_guard_backend->pending())
+		zc_guard_backend->sync();
+}
+
+/* Take the idle ranges touching [start, end) out, putting back the parts
+ * outside it (no protection changes). */
+static void idle_cut_locked(uintptr_t start, uintptr_t end)
+{
+	struct zc_ext_range r[16];
+	size_t n;
+
+	do {
+		n = zc_ext_idle_take(&zc_ext, start, end, r, 16);
+		for (size_t k = 0; k < n; k++) {
+			if (r[k].start < start)
+				zc_ext_idle_add(&zc_ext, r[k].start, start);
+			if (r[k].end > end)
+				zc_ext_idle_add(&zc_ext, end, r[k].end);
+		}
+	} while (n == 16);
+	__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
+}
+
+void zc_guard_gone_locked(uintptr_t start, uintptr_t end)
+{
+	static uint8_t bits[512];
+	struct zc_ext_range r[16];
+	uintptr_t p = start;
+
+	zc_assert_locked();
+	if (start >= end || !zc_guard_backend->guarded)
+		return;
+	/* Idle ranges are only a wish to keep pages read-only: dropping
+	 * one is always safe (a page still protected without a record is
+	 * made writable at its first write). */
+	idle_cut_locked(start, end);
+	/* The calls' entries: only the pages the kernel says are not
+	 * protected any more stop being guarded. Asking, rather than taking
+	 * the report's word, keeps a record made after the memory came back
+	 * (a send from new memory at the same address). */
+	while (p < end) {
+		size_t n = zc_ext_covered(&zc_ext, p, end, r, 16);
+
+		if (!n)
+			break;
+		if (n > 16)
+			n = 16;
+		for (size_t i = 0; i < n; i++) {
+			for (uintptr_t q = r[i].start; q < r[i].end;) {
+				size_t k = (r[i].end - q) / zc_page;
+				uintptr_t run = 0;
+
+				if (k > 512)
+					k = 512;
+				zc_guard_backend->guarded(q, k, bits);
+				for (size_t j = 0; j <= k; j++) {
+					uintptr_t a = q + j * zc_page;
+
+					if (j < k && !bits[j]) {
+						if (!run)
+							run = a;
+						continue;
+					}
+					if (run) {
+						zc_ext_detach(&zc_ext, run, a);
+						ZC_STAT_ADD(stale_pages, (a - run) / zc_page);
+						run = 0;
+					}
+				}
+				q += k * zc_page;
+			}
+		}
+		p = r[n - 1].end;
+	}
+	zc_release_seq++;
+}
+
+void zc_guard_moved_locked(uintptr_t from, uintptr_t to, uintptr_t len)
+{
+	zc_assert_locked();
+	if (!len || from == to)
+		return;
+	idle_cut_locked(from, from + len);
+	/* A call's pages keep their protection where they went: its
+	 * records follow them. */
+	zc_ext_shift(&zc_ext, from, from + len, to);
+	zc_release_seq++;
+}
+
+void zc_guard_wp_fault(uintptr_t page)
+{
+	int held;
+
+	zc_lock();
+	sync_locked();
+	held = zc_ext_find(&zc_ext, page) >= 0 || zc_ext_idle_find(&zc_ext, page) >= 0;
+	zc_unlock();
+	if (held) {
+		ZC_STAT_ADD(guard_faults, 1);
+		zc_guard_resolve(page, page + zc_page, ZC_RESOLVE_COPY,
+				 (uint64_t)zc_cfg.stall_us * 1000u);
+	}
+	/* A page protected with no record left (released while this write
+	 * waited, or its record went with a report): writable now. */
+	zc_lock();
+	sync_locked();
+	if (zc_ext_find(&zc_ext, page) < 0 && zc_ext_idle_find(&zc_ext, page) < 0)
+		zc_guard_backend->unprotect(page, page + zc_page);
+	zc_unlock();
 }
 
 int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
@@ -95,6 +289,7 @@ int zc_guard_protect_locked(uintptr_t start, uintptr_t end)
 	zc_assert_locked();
 	if (zc_test_no_guard())
 		return 0;
+	sync_locked();
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n > 32) {
 		/* Too fragmented to list: protecting all of it is the same. */
@@ -183,6 +378,7 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	size_t n, pages = 0;
 
 	zc_assert_locked();
+	sync_locked();   /* before "covered" is read from the records */
 	if (!zc_cfg.adapt || zc_test_no_guard())
 		return ZC_WORTH_PROTECT;
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
@@ -329,6 +525,7 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		int nfds = 0;
 
 		zc_lock();
+		sync_locked();
 		/* Released pages kept read-only: writable again at once. */
 		if (zc_guard_drop_idle_locked(start, end, mode != ZC_RESOLVE_FORGET))
 			had = 1;
@@ -429,7 +626,7 @@ int zc_guard_fault(uintptr_t addr)
 	return 1;
 }
 
-void zc_guard_child_reset(void)
+void zc_guard_child_reset(int forked)
 {
 	uint32_t nidle = zc_ext.nidle < zc_ext.idle_cap ? zc_ext.nidle : zc_ext.idle_cap;
 	/* The calls first (inflight.c): their records, then the idle set's. */
@@ -446,4 +643,12 @@ void zc_guard_child_reset(void)
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);
 	zc_release_seq++;
 	zc_bounce_reset();
+	/* The parent's userfaultfd is not the child's (guard_uffd.c). */
+	if (zc_guard_backend->child && zc_guard_backend->child(forked)) {
+		zc_guard_backend = &zc_guard_mprotect;
+		zc_ext.idle_cap = idle_cap_for_map_count();
+		kernel_faults_covered = 0;
+		zc_stats_guard = zc_guard_backend->name;
+		zc_stats_guard_kernel_faults = 0;
+	}
 }

@@ -134,7 +134,25 @@ struct pollfd;
 typedef int (*zc_guard_reaper_fn)(uintptr_t start, uintptr_t end, struct pollfd *fds, int max);
 void zc_guard_set_reaper(zc_guard_reaper_fn fn);
 
-/* Fork child: drop every guard (the child's pages are its own). */
-void zc_guard_child_reset(void);
+/* Fork child: drop every guard (the child's pages are its own). forked:
+ * a fork() child (the C library whole), 0: _Fork or a raw clone. */
+void zc_guard_child_reset(int forked);
+
+/* The backend in use, for the start-up line and the stats. */
+const char *zc_guard_describe(void);
+/* 1: kernel writes into guarded pages wait (uffd with kernel-fault rights). */
+int zc_guard_kernel_faults(void);
+
+/* The kernel reported [start, end) unmapped or discarded: the records
+ * over pages the backend no longer guards go (backend's sync, lock held). */
+void zc_guard_gone_locked(uintptr_t start, uintptr_t end);
+/* The kernel reported len bytes moved from from to to (mremap): the
+ * records follow (lock held). */
+void zc_guard_moved_locked(uintptr_t from, uintptr_t to, uintptr_t len);
+
+/* The userfaultfd backend's server: a write to page waited on a
+ * write-protected page (not signal context). Returns when the page may be
+ * written; the caller wakes the writer. Takes the lock. */
+void zc_guard_wp_fault(uintptr_t page);
 
 #endif

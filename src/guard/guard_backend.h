@@ -5,10 +5,10 @@
  * The guard (guard.c) decides which page ranges to guard, keeps the
  * tables (the calls in flight's ranges, the idle set), waits for
  * completions and counts. A backend only acts on page ranges it is
- * handed: it never sees a socket, a call or a table. One backend exists,
+ * handed: it never sees a socket, a call or a table. Two backends exist:
  * mprotect (guard_mprotect.c: read-only protection, writes fault with
- * SIGSEGV); a userfaultfd write-protect backend is to implement the same
- * contract.
+ * SIGSEGV) and userfaultfd (guard_uffd.c: write-protect bits, writes wait
+ * in the kernel for a thread of the shim).
  *
  * Common to every primitive:
  *   - ranges are page-aligned, start < end, and lie in private anonymous
@@ -17,7 +17,7 @@
  *   - called with the global lock held (zc_assert_locked), except init
  *     (the constructor, single-threaded), is_fault (the fault handler,
  *     before the guard takes the lock) and child_reset (the fork child,
- *     single-threaded, the lock's state unknown);
+ *     single-threaded, the lock's state unknown) and child;
  *   - async-signal-safe: raw syscalls, memcpy and memory the shim mapped
  *     itself only; no malloc, no stdio, no lock of their own. Every one but
  *     init may run in the SIGSEGV handler (zc_guard_fault resolves from there);
@@ -34,6 +34,7 @@
 #define ZC_GUARD_BACKEND_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* protect's flags. */
@@ -98,6 +99,26 @@ struct zc_guard_ops {
 	 * check each range against the kernel's view). first: the first call
 	 * since the fork (a backend may refresh what it reads once). */
 	void (*child_reset)(uintptr_t start, uintptr_t end, int first);
+
+	/* Optional (NULL: the backend has none of it). */
+
+	/* Which pages of [start, start + n pages) does the backend guard
+	 * now, by the kernel's word: out[i] = 1 guarded, 0 not (unknown: 1).
+	 * Lock held. */
+	void (*guarded)(uintptr_t start, size_t n, uint8_t *out);
+
+	/* Has the kernel reported memory gone or moved since the last sync?
+	 * (lock-free, cheap: asked before every use of the records) */
+	int (*pending)(void);
+
+	/* Apply those reports to the guard's records, through
+	 * zc_guard_gone_locked and zc_guard_moved_locked (guard.h). Lock held. */
+	void (*sync)(void);
+
+	/* In a fork child, after the records were reset (child_reset):
+	 * forked is 1 for a fork() child (the C library whole), 0 for any
+	 * other. 0: keep this backend; -1: the child uses mprotect. */
+	int (*child)(int forked);
 };
 
 /* The backend in use: set once by zc_guard_init, read everywhere after.
@@ -106,5 +127,14 @@ extern const struct zc_guard_ops *zc_guard_backend;
 
 /* The backends. */
 extern const struct zc_guard_ops zc_guard_mprotect;
+extern const struct zc_guard_ops zc_guard_uffd;        /* kernel writes wait */
+extern const struct zc_guard_ops zc_guard_uffd_user;   /* UFFD_USER_MODE_ONLY */
+
+/* guard_uffd.c: open a userfaultfd that can write-protect (0, and
+ * *kernel_faults says whether kernel writes wait), or -1 with errno. */
+int zc_uffd_open(int *kernel_faults);
+/* Its fd (-1: none), and the close family's warning that fd is going. */
+int zc_uffd_fd(void);
+void zc_uffd_fd_closing(int fd);
 
 #endif

@@ -184,8 +184,11 @@ int zc_policy_worth(const struct zc_hot_table *hot, struct zc_seen_table *seen,
  * and mappings are counted against vm.max_map_count (65530 by default): so
  * that the program's own mmap() never runs out because of them, they take
  * at most a sixteenth of that limit (each range costing two mappings at
- * worst: 4095 ranges, 8190 mappings of 65530). */
-#define ZC_IDLE_MAX 16384u
+ * worst: 4095 ranges, 8190 mappings of 65530). That cap is the mprotect
+ * guard's; the userfaultfd guard splits no mapping, and keeps up to the
+ * table's size (a million ranges, 16 MiB of address space reserved, found
+ * by bisection). */
+#define ZC_IDLE_MAX 1048576u
 #define ZC_MAP_COUNT_DEFAULT 65530u
 
 /* The idle set's cap from the n bytes read of /proc/sys/vm/max_map_count

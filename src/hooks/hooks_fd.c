@@ -15,6 +15,8 @@
  */
 #include "shim.h"
 #include "sock.h"
+#include "guard_backend.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,8 +36,25 @@ static inline void closing(int fd)
 	}
 }
 
+/* The guard's userfaultfd (guard_uffd.c) is not the program's: closing it
+ * would end the guard's registrations with sends in flight. A number the
+ * program closes or reuses is moved out of its way first, and the program
+ * sees what it would without the shim (close: EBADF, nothing was open). */
+static inline int guard_fd(int fd)
+{
+	if (ZC_LIKELY(fd != zc_uffd_fd()) || fd < 0)
+		return 0;
+	zc_uffd_fd_closing(fd);
+	return fd != zc_uffd_fd();
+}
+
 ZC_EXPORT int close(int fd)
 {
+	if (ZC_UNLIKELY(guard_fd(fd))) {
+		zc_sys_close(fd);
+		errno = EBADF;
+		return -1;
+	}
 	closing(fd);
 	return ZC_REAL(close)(fd);
 }
@@ -84,6 +103,8 @@ static int replace(int old, int new, int flags, int three)
 		hold = zc_sock_replace_begin(new, old, &slot, &gen);
 		errno = saved;
 	}
+	if (ZC_UNLIKELY(guard_fd(new)))
+		zc_sys_close(new);
 	r = three ? ZC_REAL(dup3)(old, new, flags) : ZC_REAL(dup2)(old, new);
 	if (!zc_ready)
 		return r;

@@ -20,6 +20,10 @@ struct zc_stats {
 };
 
 extern struct zc_stats zc_stats;
+/* The guard backend in use and whether kernel writes into its pages wait:
+ * for the stats line (set by guard.c, which owns the choice). */
+extern const char *zc_stats_guard;
+extern int zc_stats_guard_kernel_faults;
 
 #define ZC_STAT_ADD(name, v) __atomic_fetch_add(&zc_stats.name, (uint64_t)(v), __ATOMIC_RELAXED)
 

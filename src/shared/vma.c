@@ -301,6 +301,26 @@ int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 	return lookup_copyable(start, end) > 0;
 }
 
+int zc_vma_span(uintptr_t a, uintptr_t *start, uintptr_t *end, int fresh)
+{
+	static const struct zc_ext_table none;   /* bounds as the kernel has them */
+	int i = -1;
+
+	if (!vmas)
+		return -1;
+	if (!fresh && cache_current())
+		i = find(a);
+	if (i < 0) {
+		refresh(&none);
+		i = find(a);
+	}
+	if (i < 0)
+		return -1;
+	*start = vmas[i].start;
+	*end = vmas[i].end;
+	return 0;
+}
+
 void zc_vma_child_unprotect(uintptr_t start, uintptr_t end, int first)
 {
 	static const struct zc_ext_table none;   /* no range is the guard's here */

@@ -67,6 +67,11 @@ int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
  * per reset). Async-signal-safe; nothing else runs in the process. */
 void zc_vma_child_unprotect(uintptr_t start, uintptr_t end, int first);
 
+/* The bounds of the mapping holding a (fresh: read /proc/self/maps
+ * again first; otherwise the cache if it is current). 0, or -1 if no
+ * mapping holds a. Caller holds the global lock. */
+int zc_vma_span(uintptr_t a, uintptr_t *start, uintptr_t *end, int fresh);
+
 /* The program changed its mappings: forget what the cache knows. */
 void zc_vma_invalidate(void);
 
