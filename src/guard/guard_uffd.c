@@ -83,7 +83,8 @@
 
 static int ufd = -1;             /* the userfaultfd (its number may move: zc_uffd_fd_closing) */
 static int covered;              /* opened with kernel-fault rights */
-static int threads_up;           /* 1: reader and server run in this process; -1: cannot */
+static int threads_up;           /* 1: reader and server run in this process; -1: never here */
+static int reader_up;            /* the reader runs (started first) */
 
 /* Reports: reader -> whoever holds the lock next (uf_sync). */
 enum { REP_GONE = 1, REP_MOVED = 2 };
@@ -196,6 +197,7 @@ int zc_uffd_open(int *kernel_faults)
 	}
 	ufd = fd;
 	threads_up = 0;
+	reader_up = 0;
 	*kernel_faults = covered;
 	return 0;
 }
@@ -323,9 +325,10 @@ static int start_threads(void)
 	sigset_t all, old;
 	int rc;
 
+	static int warned;
+
 	if (threads_up)
 		return threads_up > 0 ? 0 : -1;
-	threads_up = -1;
 	if (pthread_attr_init(&attr))
 		return -1;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -333,17 +336,22 @@ static int start_threads(void)
 	/* No signal of the program's is ever delivered to these threads. */
 	sigfillset(&all);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, (size_t)8);
-	rc = ZC_REAL(pthread_create)(&t, &attr, reader_main, NULL);
-	if (!rc)
+	rc = reader_up ? 0 : ZC_REAL(pthread_create)(&t, &attr, reader_main, NULL);
+	if (!rc) {
+		reader_up = 1;
 		rc = ZC_REAL(pthread_create)(&t, &attr, server_main, NULL);
+	}
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, (size_t)8);
 	pthread_attr_destroy(&attr);
 	if (rc) {
-		/* A reader alone is harmless: it reads reports for a guard
-		 * that protects nothing (protect refuses from now on). */
-		zc_log(ZC_LOG_WARN, "cannot start the userfaultfd guard's threads (%s); large "
-		       "sends are copied. Set ZCSHIM_GUARD=mprotect to use the mprotect guard",
-		       strerror(rc));
+		/* No memory or mappings for a stack now: this send is
+		 * copied, and a later one tries again. A reader started
+		 * alone is harmless (it reads reports for a guard that
+		 * protects nothing); it is not started twice. */
+		if (!warned++)
+			zc_log(ZC_LOG_WARN, "cannot start the userfaultfd guard's threads (%s); large "
+			       "sends are copied until they start. Set ZCSHIM_GUARD=mprotect to use "
+			       "the mprotect guard", strerror(rc));
 		return -1;
 	}
 	threads_up = 1;
@@ -637,6 +645,7 @@ static int uf_child(int forked)
 
 	ufd = -1;
 	threads_up = -1;
+	reader_up = 0;
 	rep_head = rep_tail = 0;
 	rep_lost = 0;
 	fault_head = fault_tail = 0;

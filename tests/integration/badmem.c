@@ -130,7 +130,7 @@ static int went(const char *what, struct counts *c, long long dprobe, long long 
 	if (!shim)
 		return 0;
 	counts_now(&n);
-	bad = n.probe_faults - c->probe_faults != dprobe ||
+	bad = (dprobe >= 0 && n.probe_faults - c->probe_faults != dprobe) ||
 	      (dcopy >= 0 && n.copy_sends - c->copy_sends != dcopy) ||
 	      (dzc >= 0 && n.zc_sends - c->zc_sends != dzc);
 	if (bad)
@@ -307,8 +307,11 @@ int main(void)
 			itest_die("munmap");
 		errno = 0;
 		bad |= expect_efault("raw", send(tx, b + 100, 3 * 4096, 0));
-		/* Its bounce copy faulted: copied, that is handed back. */
-		bad |= went("raw", &c, 1, 1, 0);
+		/* Its bounce copy faulted: copied, that is handed back.
+		 * Under the userfaultfd guard with the adaptive policy the
+		 * shim may copy it before any bounce copy (the kernel's
+		 * unmap report reached it first): no probe then, same EFAULT. */
+		bad |= went("raw", &c, getenv("BADMEM_RAW_ANY") ? -1 : 1, 1, 0);
 	}
 	if (!nobad)
 		bad |= bad_args(tx, rx, body, &c);

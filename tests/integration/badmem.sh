@@ -19,7 +19,9 @@ skip=BADMEM_NO_BADPTR=0
 wrapped && skip=BADMEM_NO_BADPTR=1
 for adapt in 1 0; do
 	before=$failures
-	EXTRA_ENV="ZCSHIM_ADAPT=$adapt BADMEM_SHIM=1 $skip" shim "$ITEST_BIN/badmem"
+	raw_any=
+	[ "$ITEST_GUARD" != mprotect ] && [ $adapt = 1 ] && raw_any=BADMEM_RAW_ANY=1
+	EXTRA_ENV="ZCSHIM_ADAPT=$adapt BADMEM_SHIM=1 $skip $raw_any" shim "$ITEST_BIN/badmem"
 	rc=$?
 	[ $rc -eq 0 ] || fail "badmem (ZCSHIM_ADAPT=$adapt) exited $rc (135: killed by SIGBUS, 139: by SIGSEGV, 138: by SIGUSR1, no shim to dump its stats)"
 	need zc_sends "badmem (ZCSHIM_ADAPT=$adapt): the sockets used zerocopy"
@@ -28,7 +30,10 @@ for adapt in 1 0; do
 		want probe_faults 0 "badmem (ZCSHIM_ADAPT=$adapt): no bad pointer under $ITEST_WRAP"
 	else
 		# raw, and eleven calls with a bad argument: one probe each.
-		want probe_faults 12 "badmem (ZCSHIM_ADAPT=$adapt): the bad pointers were met by the fault probes"
+		p=$(num probe_faults)
+		if [ -n "$raw_any" ] && [ "$p" = 11 ]; then :; else
+			want probe_faults 12 "badmem (ZCSHIM_ADAPT=$adapt): the bad pointers were met by the fault probes"
+		fi
 	fi
 	[ $failures -eq $before ] && log "ok: ZCSHIM_ADAPT=$adapt: EFAULT from a truncated file mapping and bad pointers ($(num probe_faults) probe faults), good memory after it intact"
 done

@@ -19,6 +19,29 @@ for attr in plain $carried uffd; do
 			continue
 		fi
 		[ $rc = 0 ] || fail "copyattrs $attr $how exited $rc: $(cat "$STATS.err")"
+		if [ "$ITEST_GUARD" != mprotect ]; then
+			# The userfaultfd guard never replaces a mapping, so
+			# every attribute stays (copyattrs checks them). It
+			# copies in place only with kernel-fault rights and
+			# where pages can be discarded (not locked): elsewhere
+			# the write waits. Memory the program registered with a
+			# userfaultfd of its own is not guarded: the send is copied.
+			case $attr in
+			uffd) need guard_uffd_busy "copyattrs uffd (the program's own userfaultfd: copied)"
+			      want zc_sends 0 "copyattrs uffd (nothing sent from the program's userfaultfd memory)" ;;
+			mlock|mlockonfault)
+			      need zc_sends "copyattrs $attr $how"
+			      want cow_pages 0 "copyattrs $attr $how (locked pages: the write waits)" ;;
+			*)    need zc_sends "copyattrs $attr $how"
+			      if [ "$ITEST_GUARD" = uffd ]; then
+				      [ $how = write ] && need guard_uffd_copies "copyattrs $attr $how (copied in place)"
+			      else
+				      want cow_pages 0 "copyattrs $attr $how (no kernel-fault rights: the write waits)"
+			      fi ;;
+			esac
+			[ $failures -eq $before ] && log "ok: $attr $how ($ITEST_GUARD: $(num guard_uffd_copies) in place, $(num cow_attr_waits) waits)"
+			continue
+		fi
 		need zc_sends "copyattrs $attr $how"
 		if ! wrapped; then
 			if [ $attr = uffd ]; then

@@ -17,11 +17,15 @@ trap 'rm -rf "$RUN" "$STATS"' EXIT
 cp "$ITEST_BIN/overwrite" "$ZCSHIM_LIB" "$RUN/" && chmod 755 "$RUN"/* && chmod 1777 "$RUN" ||
 	fail "cannot prepare $RUN"
 
+# The mprotect guard under both runs of the suite: this is a test of
+# ENOBUFS, and under the userfaultfd guard without kernel-fault rights (as
+# nobody) a write to an in-flight page waits for its completion instead of
+# taking a copy, so the kernel's locked-page budget is never reached.
 as_nobody() { # as_nobody [ENV=VALUE...]: overwrite send, as nobody, 512K memlock
 	rm -f "$RUN/stats"   # the child creates it: the shim writes only its own file
 	timeout 120 prlimit --memlock=524288:524288 \
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env LD_PRELOAD="$RUN/${ZCSHIM_LIB##*/}" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
+		env LD_PRELOAD="$RUN/${ZCSHIM_LIB##*/}" ZCSHIM_GUARD=mprotect ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_ADAPT=0 \
 		ZCSHIM_MAX_INFLIGHT=64M ZCSHIM_STATS_FILE="$RUN/stats" "$@" ${ITEST_WRAP:-} "$RUN/overwrite" send
 	rc=$?
 	cp "$RUN/stats" "$STATS" 2>/dev/null || : > "$STATS"

@@ -24,6 +24,22 @@ set -u
 ZCSHIM_RELEASE_LIB=$ZCSHIM_LIB
 [ -n "${ITEST_RELEASE:-}" ] || ZCSHIM_LIB=$ZCSHIM_TEST_LIB
 
+# The guard the shim picks here (ZCSHIM_GUARD from the environment, or
+# auto): mprotect, uffd (kernel writes into guarded pages wait) or
+# uffd-user (userfaultfd without kernel-fault rights). Tests whose proof
+# depends on it ask; scripts/check runs the suite under each.
+ITEST_GUARD=$(env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOG=info true 2>&1 |
+	sed -n 's/.*guard: \(mprotect\|uffd (kernel\|uffd, user\).*/\1/p' | head -n 1)
+case $ITEST_GUARD in
+"uffd (kernel") ITEST_GUARD=uffd ;;
+"uffd, user") ITEST_GUARD=uffd-user ;;
+*) ITEST_GUARD=mprotect ;;
+esac
+# The counter that proves a kernel write into a guarded page was handled:
+# resolved before the call (kernel_write_resolves), or waited in the
+# kernel for the userfaultfd guard's thread (guard_faults).
+if [ "$ITEST_GUARD" = uffd ]; then KWRITE_PROOF=guard_faults; else KWRITE_PROOF=kernel_write_resolves; fi
+
 STATS=$(mktemp /tmp/zcshim-itest.XXXXXX)
 trap 'rm -f "$STATS"' EXIT
 failures=0
