@@ -19,6 +19,7 @@
 #include "sock.h"
 #include "stats.h"
 #include "statsdest.h"
+#include "statspage.h"
 #include "vma.h"
 
 #include <errno.h>
@@ -246,6 +247,7 @@ __attribute__((constructor)) static void zc_init(void)
 	 * one, which may be sending zerocopy on them (sock.c). */
 	zc_sock_note_inherited(0);
 	zc_statsdest_init(secure);
+	zc_statspage_init(secure);
 	zc_pin_cap = pin_cap();
 	if (zc_signals_install()) {
 		zc_log(ZC_LOG_ERROR, "cannot install the SIGSEGV handler (%s); every call passes through",

@@ -17,7 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
-struct zc_stats zc_stats;
+/* In .bss (anonymous, zero) until statspage.c maps the file over its
+ * first page; aligned to the largest page size, so no other object shares
+ * that page. */
+union zc_live_page zc_live_page __attribute__((aligned(ZC_LIVE_OBJ)));
+extern struct zc_stats zc_stats __attribute__((alias("zc_live_page")));
 
 void zc_stats_inflight(int64_t delta)
 {
