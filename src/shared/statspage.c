@@ -47,14 +47,18 @@
  * too is taken, there is none (said once). So a program that drops its
  * privileges and execs still gets a page next to its root predecessor's.
  *
- * The directory's bound: each process that makes a page then reads the
- * directory once (getdents64, a stack buffer) and removes pages of
- * processes that are gone (kill(pid, 0) says ESRCH; no signal is sent)
- * and whose file was last changed more than ZC_LIVE_KEEP_S ago (an
- * exited page's time is its exit: the exit mark touches the file), and,
- * beyond ZC_LIVE_KEEP_DEAD such pages, the oldest of them at once. Only
- * pages it may remove (its own user's; root: all) are counted. The cost:
- * one kill per entry, one fstatat per dead one.
+ * The directory's bound: each process that makes a page then counts the
+ * pages in the directory (getdents64, a stack buffer). Above
+ * ZC_LIVE_SWEEP_AT (and at one start in 64, by pid) it sweeps: removes
+ * the pages of processes that are gone (kill(pid, 0) says ESRCH; no
+ * signal is sent) whose file was last changed more than ZC_LIVE_KEEP_S
+ * ago (an exited page's time is its exit: the exit mark touches the
+ * file; a killed process's is its start), and, beyond ZC_LIVE_KEEP_DEAD
+ * such pages, up to ZC_LIVE_SWEEP_MAX of the oldest. Only pages it may
+ * remove (its own user's; root: all) are counted as dead. So the pages of
+ * ended processes stay under about KEEP_DEAD + SWEEP_MAX, the newest
+ * kept; a sweep costs a kill per page and an fstatat per dead one (about
+ * 1 ms for 200 pages), once per SWEEP_MAX starts or so.
  *
  * Failures: the program runs on without a page (its counters in the
  * anonymous page as before), and the shim says once on standard error
@@ -86,8 +90,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define ZC_LIVE_KEEP_S 600
-#define ZC_LIVE_KEEP_DEAD 128
+#define ZC_LIVE_KEEP_S 600       /* a gone process's page is kept this long */
+#define ZC_LIVE_KEEP_DEAD 128    /* and no more than this many such pages */
+#define ZC_LIVE_SWEEP_AT 192     /* pages in the directory that start a sweep */
+#define ZC_LIVE_SWEEP_MAX 64     /* pages one sweep removes beyond KEEP_DEAD */
 
 static const char field_names[] =
 #define ZC_LIVE_NAME(name, what) #name "\0"
@@ -223,34 +229,57 @@ struct linux_dirent64 {
 
 struct old {
 	int64_t mtime;
-	char name[40];
+	char name[32];
 };
 
+/* A page's name, "PID.stats" or "PID-UID.stats": its pid, or 0. */
+static long pid_of_name(const char *s, size_t *lenp)
+{
+	const char *e;
+	long pid = 0;
+	size_t len;
+
+	for (e = s; *e >= '0' && *e <= '9' && e - s < 10; e++)
+		pid = pid * 10 + (*e - '0');
+	len = strlen(s);
+	*lenp = len;
+	if (e == s || pid <= 0 || len < 7 || len >= sizeof ((struct old *)0)->name ||
+	    strcmp(s + len - 6, ".stats") || (*e != '.' && *e != '-'))
+		return 0;
+	return pid;
+}
+
 /* The bound on the directory (top of the file). dfd: the directory,
- * opened for reading. */
+ * opened for reading. Most starts only count the names (getdents64); the
+ * sweep proper (a kill per page, an fstatat per dead one) runs when there
+ * are more than ZC_LIVE_SWEEP_AT pages, and at one start in 64 (by pid)
+ * for the age rule. */
 static void sweep(int dfd, int self)
 {
-	char buf[2048];
-	struct old oldest[16];
-	int nold = 0, dead = 0;
+	char buf[1024];
+	struct old oldest[ZC_LIVE_SWEEP_MAX];
+	int nold = 0, dead = 0, pages = 0;
 	uid_t me = geteuid();
 	int64_t cut = (int64_t)(now_ns() / 1000000000u) - ZC_LIVE_KEEP_S;
 	long n;
+	size_t len;
 
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
+		for (long off = 0; off < n; off += ((struct linux_dirent64 *)(void *)(buf + off))->d_reclen)
+			pages += pid_of_name(((struct linux_dirent64 *)(void *)(buf + off))->d_name, &len) > 0;
+	if ((pages <= ZC_LIVE_SWEEP_AT && self % 64) || lseek(dfd, 0, SEEK_SET))
+		return;
 	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < n;) {
 			struct linux_dirent64 *d = (void *)(buf + off);
-			const char *s = d->d_name, *e;
-			long pid = 0;
+			const char *s = d->d_name;
+			long pid = pid_of_name(s, &len);
 			struct stat st;
-			size_t len;
+			int64_t mt;
+			int i;
 
 			off += d->d_reclen;
-			for (e = s; *e >= '0' && *e <= '9' && e - s < 10; e++)
-				pid = pid * 10 + (*e - '0');
-			len = strlen(s);
-			if (e == s || pid <= 0 || pid == self || len < 7 || len >= sizeof oldest[0].name ||
-			    strcmp(s + len - 6, ".stats") || (*e != '.' && *e != '-'))
+			if (!pid || pid == self)
 				continue;
 			if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 				continue;   /* alive (or another user's, alive) */
@@ -262,24 +291,20 @@ static void sweep(int dfd, int self)
 				continue;
 			}
 			dead++;
-			/* Keep the 16 oldest in view, oldest first. */
-			{
-				int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-				int i;
-
-				if (nold < 16)
-					i = nold++;
-				else if (oldest[15].mtime <= mt)
-					continue;
-				else
-					i = 15;
-				while (i > 0 && oldest[i - 1].mtime > mt) {
-					oldest[i] = oldest[i - 1];
-					i--;
-				}
-				oldest[i].mtime = mt;
-				memcpy(oldest[i].name, s, len + 1);
+			/* Keep the oldest in view, oldest first. */
+			mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+			if (nold < ZC_LIVE_SWEEP_MAX)
+				i = nold++;
+			else if (oldest[ZC_LIVE_SWEEP_MAX - 1].mtime <= mt)
+				continue;
+			else
+				i = ZC_LIVE_SWEEP_MAX - 1;
+			while (i > 0 && oldest[i - 1].mtime > mt) {
+				oldest[i] = oldest[i - 1];
+				i--;
 			}
+			oldest[i].mtime = mt;
+			memcpy(oldest[i].name, s, len + 1);
 		}
 	}
 	for (int i = 0; i < nold && dead > ZC_LIVE_KEEP_DEAD; i++, dead--)

@@ -7,6 +7,8 @@
  *                             exits; _fork: with _Fork (no fork handlers)
  *   livesend 0 SECS loop      send for SECS seconds, then exit
  *   livesend N SECS _exit     as the first, then _exit (no exit mark)
+ *   livesend N 0 forks        N children one after the other, each
+ *                             exiting at once (the directory's bound)
  *
  * Each process prints its line after its sends went out, so the test reads
  * the page knowing what it must hold.
@@ -92,6 +94,19 @@ int main(int argc, char **argv)
 	}
 	n = (unsigned)atoi(argv[1]);
 	secs = atof(argv[2]);
+	if (!strcmp(mode, "forks")) {
+		for (unsigned i = 0; i < n; i++) {
+			c = fork();
+			if (c < 0)
+				itest_die("fork");
+			if (c == 0)
+				exit(0);
+			if (waitpid(c, NULL, 0) != c)
+				itest_die("waitpid");
+		}
+		say("pid");
+		return 0;
+	}
 	if (!strcmp(mode, "loop")) {
 		say("pid");
 		send_some(0, secs);
