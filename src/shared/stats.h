@@ -83,6 +83,11 @@ void zc_stats_reset(void);
 size_t zc_stats_format(char *buf, size_t cap, const struct zc_stats *s, int pid,
 		       const struct timespec *now, const char *version);
 
+/* The program installed handler for the stats signal sig: warn once that
+ * each stats signal reaches it. in_handler: called from a signal handler
+ * (no symbol lookup, no stdio: the address only). */
+void zc_stats_warn_handler(int sig, void *handler, int in_handler);
+
 /* Append the current line to the configured stats file (or standard error).
  * Async-signal-safe: it runs in the stats signal handler. */
 void zc_stats_dump(void);
