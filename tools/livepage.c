@@ -316,7 +316,7 @@ int lp_read_pid(const char *dir, int pid, struct lp_snap *s)
 	return found ? 0 : -1;
 }
 
-int lp_read_all(const char *dir, const char *name, struct lp_snap *out, int max)
+int lp_read_all(const char *dir, const char *name, int ended, struct lp_snap *out, int max)
 {
 	char dirs[32][1024];
 	int nd = lp_dirs(dir, 0, name, dirs, 32), n = 0;
@@ -332,7 +332,8 @@ int lp_read_all(const char *dir, const char *name, struct lp_snap *out, int max)
 			int pid = pid_of_name(e->d_name), j;
 			char comm[64], path[64];
 
-			if (!pid || read_page(dirfd(d), dirs[i], e->d_name, t) || t->pid != pid)
+			if (!pid || read_page(dirfd(d), dirs[i], e->d_name, t) || t->pid != pid ||
+			    (!ended && t->state != LP_RUNNING))
 				continue;
 			if (name) {
 				/* The name now (a program may rename itself after its start). */

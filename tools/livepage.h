@@ -37,9 +37,10 @@ int lp_dirs(const char *dir, int pid, const char *name, char out[][1024], int ma
 /* Read pid's newest page into s. 0, or -1 (none found). */
 int lp_read_pid(const char *dir, int pid, struct lp_snap *s);
 
-/* Every page in the directories (running, exited, gone), at most max,
- * one per pid (its newest); name: only those whose comm is name. */
-int lp_read_all(const char *dir, const char *name, struct lp_snap *out, int max);
+/* The pages in the directories, at most max, one per pid (its newest):
+ * of running processes, and with ended of exited and gone ones too;
+ * name: only those whose comm is name. */
+int lp_read_all(const char *dir, const char *name, int ended, struct lp_snap *out, int max);
 
 /* s's value of field name, or 0. */
 uint64_t lp_get(const struct lp_snap *s, const char *name);

@@ -51,7 +51,7 @@ struct line {
 	int have;
 };
 
-static int json_out, prom_out, watch_secs;
+static int json_out, prom_out, watch_secs, ended;
 static const char *page_dir;
 static const char *forced_file;
 
@@ -61,11 +61,12 @@ static void usage(FILE *f)
 		"usage: zcstat [--json|--prometheus] [--watch [SECS]] [--dir DIR] [PID...|--all NAME]\n"
 		"       zcstat --signal [--json] [--watch SECS] [--file PATH] PID...|--all NAME\n"
 		"Show the libzcshim counters of processes from their live stats pages\n"
-		"(no signal is sent). Without PID or --all: every page zcstat can read.\n"
+		"(no signal is sent). Without PID or --all: every running process's.\n"
 		"  --json         one JSON object per process\n"
 		"  --prometheus   Prometheus text format (node_exporter's textfile collector)\n"
 		"  --watch [SECS] repeat every SECS seconds (1 by default; Ctrl-C stops)\n"
 		"  --all NAME     every process named NAME (a row each, and a total)\n"
+		"  --ended        with --all or no PID: also processes that ended\n"
 		"  --dir DIR      look for pages only in DIR (ZCSHIM_STATS_DIR)\n"
 		"  --signal       send the stats signal and read the stats file instead\n"
 		"  --file PATH    with --signal: the stats file, when it is not where zcstat looks\n");
@@ -601,7 +602,7 @@ static int pages_once(const int *pids, int npids, const char *all, struct lp_sna
 			bad = 1;
 		}
 	} else {
-		n = lp_read_all(page_dir, all, now, MAXPAGES);
+		n = lp_read_all(page_dir, all, ended, now, MAXPAGES);
 		if (!n && all) {
 			fprintf(stderr, "zcstat: no live stats page of a process named '%s'\n", all);
 			bad = 1;
@@ -614,6 +615,12 @@ static int pages_once(const int *pids, int npids, const char *all, struct lp_sna
 		for (int i = 0; i < n; i++)
 			page_json(&now[i]);
 	} else if (all || !npids) {
+		if (watch_secs) {
+			char t[64];
+
+			when((uint64_t)time(NULL) * 1000000000u, t, sizeof t);
+			printf("%s\n", t);
+		}
 		if (n)
 			page_summary(now, n, prev, nprev);
 	} else {
@@ -634,6 +641,8 @@ int main(int argc, char **argv)
 			json_out = 1;
 		} else if (!strcmp(argv[i], "--prometheus")) {
 			prom_out = 1;
+		} else if (!strcmp(argv[i], "--ended")) {
+			ended = 1;
 		} else if (!strcmp(argv[i], "--signal")) {
 			use_signal = 1;
 		} else if (!strcmp(argv[i], "--watch") || !strncmp(argv[i], "--watch=", 8)) {

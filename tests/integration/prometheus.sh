@@ -14,8 +14,8 @@ EXTRA_ENV="ZCSHIM_STATS_DIR=$D/pages"
 cp "$ITEST_BIN/livesend" "$D/zc\"q\\x"
 shim "$ITEST_BIN/livesend" 5 0 > /dev/null || fail "livesend failed"
 shim "$D/zc\"q\\x" 7 0 > /dev/null || fail "livesend (renamed) failed"
-"$TOOLS/zcstat" --dir "$D/pages" --prometheus > "$D/prom" || fail "zcstat --prometheus failed"
-"$TOOLS/zcstat" --dir "$D/pages" --json > "$D/json" || fail "zcstat --json failed"
+"$TOOLS/zcstat" --dir "$D/pages" --ended --prometheus > "$D/prom" || fail "zcstat --prometheus failed"
+"$TOOLS/zcstat" --dir "$D/pages" --ended --json > "$D/json" || fail "zcstat --json failed"
 python3 - "$D/prom" "$D/json" "$ITEST_SRC/../../include/zcshim.h" <<'PY' || fail "zcstat --prometheus output is not valid: see above"
 import json, re, sys
 
