@@ -606,6 +606,11 @@ static int pages_once(const int *pids, int npids, const char *all, struct lp_sna
 		if (!n && all) {
 			fprintf(stderr, "zcstat: no live stats page of a process named '%s'\n", all);
 			bad = 1;
+		} else if (!n && !prom_out) {
+			/* (--prometheus: an empty exposition is the right answer) */
+			fprintf(stderr, "zcstat: no live stats page of a %sprocess found\n",
+				ended ? "" : "running ");
+			bad = 1;
 		}
 	}
 	*nnow = n;

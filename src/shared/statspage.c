@@ -78,6 +78,7 @@
 #include "stats.h"
 #include "statsdest.h"
 #include "sys.h"
+#include "vma.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -469,8 +470,8 @@ static void choose_dir(int secure)
 void zc_statspage_init(int secure)
 {
 	choose_dir(secure);
-	if (dir[0])
-		make_page();
+	if (dir[0] && make_page() == 0)
+		zc_vma_invalidate();   /* a mapping changed (fork.c's reset does it in a child) */
 }
 
 void zc_statspage_child(void)
