@@ -53,12 +53,13 @@
  * the pages of processes that are gone (kill(pid, 0) says ESRCH; no
  * signal is sent) whose file was last changed more than ZC_LIVE_KEEP_S
  * ago (an exited page's time is its exit: the exit mark touches the
- * file; a killed process's is its start), and, beyond ZC_LIVE_KEEP_DEAD
- * such pages, up to ZC_LIVE_SWEEP_MAX of the oldest. Only pages it may
- * remove (its own user's; root: all) are counted as dead. So the pages of
- * ended processes stay under about KEEP_DEAD + SWEEP_MAX, the newest
- * kept; a sweep costs a kill per page and an fstatat per dead one (about
- * 1 ms for 200 pages), once per SWEEP_MAX starts or so.
+ * file; a killed process's is when its page was made, or last written
+ * back), and, beyond ZC_LIVE_KEEP_DEAD such pages, up to
+ * ZC_LIVE_SWEEP_MAX of the oldest. Only pages it may remove (its own
+ * user's; root: all) are counted as dead. So the directory holds about
+ * ZC_LIVE_SWEEP_AT pages at most beyond those of live processes, the
+ * newest kept; a sweep costs a kill per page and an fstatat per dead one
+ * (about 1 ms for 200 pages), once per SWEEP_MAX starts or so.
  *
  * Failures: the program runs on without a page (its counters in the
  * anonymous page as before), and the shim says once on standard error
@@ -67,8 +68,9 @@
  * Signal-context invariant: zc_statspage_child runs in the child reset,
  * which may run in the SIGSEGV handler (fork.c). It and everything it
  * calls use only raw system calls (open, openat, fstat, fstatat, unlinkat,
- * pwrite, mmap, mremap, close, getdents64, kill, prctl, clock_gettime,
- * write, getpid), the stack (under 4 KiB) and memory of the shim's;
+ * pwrite, mmap, mremap, close, getdents64, lseek, kill, prctl, read,
+ * clock_gettime, write, getpid, geteuid), the stack (about 5 KiB) and
+ * memory of the shim's;
  * zc_statspage_init does the same plus the directory's resolution
  * (statsdest.c), at start.
  */
