@@ -259,7 +259,7 @@ static long pid_of_name(const char *s, size_t *lenp)
  * for the age rule. */
 static void sweep(int dfd, int self)
 {
-	char buf[1024];
+	char buf[1024] __attribute__((aligned(8)));   /* dirents are 8-aligned in it */
 	struct old oldest[ZC_LIVE_SWEEP_MAX];
 	int nold = 0, dead = 0, pages = 0;
 	uid_t me = geteuid();
