@@ -292,7 +292,7 @@ static int better(const struct lp_snap *a, const struct lp_snap *b)
 int lp_read_pid(const char *dir, int pid, struct lp_snap *s)
 {
 	char dirs[32][1024];
-	int nd = lp_dirs(dir, pid, NULL, dirs, 32), found = 0;
+	int nd = lp_dirs(dir, pid, NULL, dirs, 32), found = 0, denied = 0;
 	struct lp_snap *t = malloc(sizeof *t);
 
 	if (!t)
@@ -302,9 +302,13 @@ int lp_read_pid(const char *dir, int pid, struct lp_snap *s)
 		struct dirent *e;
 
 		while (d && (e = readdir(d))) {
-			if (pid_of_name(e->d_name) != pid || read_page(dirfd(d), dirs[i], e->d_name, t) ||
-			    t->pid != pid)
+			if (pid_of_name(e->d_name) != pid)
 				continue;
+			errno = 0;
+			if (read_page(dirfd(d), dirs[i], e->d_name, t) || t->pid != pid) {
+				denied |= errno == EACCES;
+				continue;
+			}
 			if (!found || better(t, s))
 				*s = *t;
 			found = 1;
@@ -313,7 +317,7 @@ int lp_read_pid(const char *dir, int pid, struct lp_snap *s)
 			closedir(d);
 	}
 	free(t);
-	return found ? 0 : -1;
+	return found ? 0 : denied ? -2 : -1;
 }
 
 int lp_read_all(const char *dir, const char *name, int ended, struct lp_snap *out, int max)

@@ -34,7 +34,8 @@ struct lp_snap {
  * concerned (root: of all). */
 int lp_dirs(const char *dir, int pid, const char *name, char out[][1024], int max);
 
-/* Read pid's newest page into s. 0, or -1 (none found). */
+/* Read pid's newest page into s. 0, -1 (none found), or -2 (only pages
+ * this user may not read: another user's process). */
 int lp_read_pid(const char *dir, int pid, struct lp_snap *s);
 
 /* The pages in the directories, at most max, one per pid (its newest):

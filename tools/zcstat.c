@@ -590,8 +590,17 @@ static int pages_once(const int *pids, int npids, const char *all, struct lp_sna
 
 	if (npids) {
 		for (int i = 0; i < npids; i++) {
-			if (lp_read_pid(page_dir, pids[i], &now[n]) == 0) {
+			int r = lp_read_pid(page_dir, pids[i], &now[n]);
+
+			if (r == 0) {
 				n++;
+				continue;
+			}
+			if (r == -2) {
+				fprintf(stderr, "zcstat: the live stats page of process %d is another "
+					"user's: a user reads only their own processes' pages, root "
+					"everyone's\n", pids[i]);
+				bad = 1;
 				continue;
 			}
 			fprintf(stderr, "zcstat: no live stats page of process %d in the stats "

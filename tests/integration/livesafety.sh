@@ -6,7 +6,8 @@
 # file system (a 64 KiB tmpfs) and a read-only one fail at the start, not
 # with a SIGBUS later. In every case the program exits 0 and standard
 # error says once what could not be done; the default place falls back to
-# /tmp/zcshim-UID when /run is read-only.
+# /tmp/zcshim-UID when /run is read-only. zcstat reads across users like
+# ps: root every page, a user their own.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 [ "$(id -u)" = 0 ] || skip "needs root (files of the user nobody, mounts)"
 NB=$(id -u nobody 2>/dev/null) && NG=$(id -g nobody) || skip "needs the user nobody"
@@ -114,6 +115,22 @@ for how in default named; do
 		said "read-only /run, ZCSHIM_STATS_DIR=/run/zcshim" "read-only file system"
 	fi
 done
+
+# Across users, like ps: nobody's page is nobody's, 0600; root and nobody
+# read it, another user (daemon) is told it is another user's.
+DM=$(id -u daemon 2>/dev/null) || DM=1
+timeout $LIMIT setpriv --reuid="$NB" --regid="$NG" --clear-groups env LD_PRELOAD="$ZCSHIM_LIB" \
+	ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_DIR="$D" ${ITEST_WRAP:-} \
+	"$ITEST_BIN/livesend" 2 0 > "$W/out" 2> "$W/err" || fail "livesend as nobody: $(cat "$W/err")"
+P=$(sed -n 's/^pid //p' "$W/out")
+[ "$(command stat -c %u:%a "$D/$P.stats" 2>/dev/null)" = "$NB:600" ] ||
+	fail "nobody's page is not nobody's, 0600: $(ls -l "$D/$P.stats" 2>&1)"
+"$TOOLS/zcstat" --dir "$D" "$P" | grep -q "^pid $P " || fail "root cannot read nobody's page"
+setpriv --reuid="$NB" --regid="$NG" --clear-groups "$TOOLS/zcstat" --dir "$D" "$P" | grep -q "^pid $P " ||
+	fail "nobody cannot read its own page"
+setpriv --reuid="$DM" --regid="$DM" --clear-groups "$TOOLS/zcstat" --dir "$D" "$P" > "$W/out" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "another user's" "$W/out" || fail "another user read nobody's page: exit $rc, $(cat "$W/out")"
 
 [ $failures -eq 0 ] && log "ok: symlink, FIFO, foreign file, foreign and open directories, full and read-only file systems: refused, said once, the program unharmed"
 finish
