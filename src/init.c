@@ -166,6 +166,8 @@ static void log_settings(void)
 		ADD(" ZCSHIM_STATS_FILE=%s", zc_cfg.stats_path);
 	if (zc_cfg.stats_signal != d.stats_signal)
 		ADD(" ZCSHIM_STATS_SIGNAL=%d", zc_cfg.stats_signal);
+	if (zc_cfg.stats_dir[0])
+		ADD(" ZCSHIM_STATS_DIR=%s", zc_cfg.stats_dir);
 	if (zc_cfg.log_level != d.log_level)
 		ADD(" ZCSHIM_LOG=%s", level_names[zc_cfg.log_level]);
 	if (zc_cfg.copied_limit != d.copied_limit)
@@ -189,9 +191,11 @@ static void log_settings(void)
 		ADD(" ZCSHIM_TEST_COPY_SIGNAL=%d (test build)", zc_cfg.test_copy_signal);
 #endif
 #undef ADD
-	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s",
-	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",
-	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal, zc_statsdest_describe());
+	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s; "
+	       "%s%s", PACKAGE_VERSION, n ? buf : " all settings at their defaults",
+	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal, zc_statsdest_describe(),
+	       zc_statspage_dir() ? "live stats page in " : "no live stats page",
+	       zc_statspage_dir() ? zc_statspage_dir() : "");
 }
 
 /* valgrind (3.19) ignores a handler's change to its ucontext's signal mask

@@ -22,6 +22,8 @@ IFS='|' read -r th lo st sf sg lg pre < "$OUT"
 [ "$th|$lo|$st|$sg|$lg" = "16K|force|75|USR2|warn" ] ||
 	fail "zcshim: options did not reach the settings: $(cat "$OUT")"
 [ "$sf" = "$PROBE/zc.%p.json" ] || fail "zcshim: --stats-file became '$sf'"
+"$TOOLS/zcshim" --stats-dir "$PROBE" sh -c 'echo "$ZCSHIM_STATS_DIR"' > "$OUT" 2>/dev/null
+[ "$(cat "$OUT")" = "$PROBE" ] || fail "zcshim: --stats-dir became '$(cat "$OUT")'"
 case "$pre" in
 */src/.libs/libzcshim.so\ /nonexistent/keep.so) ;;
 *) fail "zcshim: LD_PRELOAD should be the built library then the old value, is '$pre'" ;;
