@@ -35,7 +35,9 @@
  * child with a copy of the memory (fork, _Fork, raw clone: fork.c's reset
  * runs for every kind) would share its parent's MAP_SHARED page, so the
  * reset first puts a private zero page in its place (zc_statspage_child),
- * then makes the child's own file. The exit mark (a destructor) checks
+ * then makes the child's own file; before the reset the child counts
+ * nothing (every count follows an owner check, or checks the owner word
+ * itself: hooks_alloc.c, sigdefer.c). The exit mark (a destructor) checks
  * the pid too (a child that never reset, a vfork child calling exit). After
  * exec the mapping is gone; the new program makes its page with the same
  * name (the old one, this pid's, is replaced).

@@ -9,6 +9,10 @@
  *   livesend N SECS _exit     as the first, then _exit (no exit mark)
  *   livesend N 0 forks        N children one after the other, each
  *                             exiting at once (the directory's bound)
+ *   livesend N SECS _forkalloc  N malloc(40000)s (aligned_allocs, with
+ *                             ZCSHIM_ALIGN=1), then a _Fork child makes 5
+ *                             more and _exits before any other call into
+ *                             the shim; prints "parent P", stays SECS
  *
  * Each process prints its line after its sends went out, so the test reads
  * the page knowing what it must hold.
@@ -94,6 +98,25 @@ int main(int argc, char **argv)
 	}
 	n = (unsigned)atoi(argv[1]);
 	secs = atof(argv[2]);
+	if (!strcmp(mode, "_forkalloc")) {
+		for (unsigned i = 0; i < n; i++)
+			if (!malloc(40000))
+				itest_die("malloc");
+		c = _Fork();
+		if (c < 0)
+			itest_die("_Fork");
+		if (c == 0) {
+			for (int i = 0; i < 5; i++)
+				if (!malloc(40000))
+					_exit(1);
+			_exit(0);
+		}
+		if (waitpid(c, NULL, 0) != c)
+			itest_die("waitpid");
+		say("parent");
+		stay(secs);
+		return 0;
+	}
 	if (!strcmp(mode, "forks")) {
 		for (unsigned i = 0; i < n; i++) {
 			c = fork();

@@ -2,7 +2,8 @@
 # signal (its stats file stays empty), the final counters after exit with
 # an exit mark, "gone" for a process that ended without exit (_exit, a
 # kill); a fork child (fork and _Fork) and an exec'd program each get
-# their own page, and the parent's is never written by the child;
+# their own page, and the parent's is never written by the child (not
+# even by a _Fork child's malloc before its reset);
 # --watch shows the counters moving; `zcstat PID` keeps its form.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 TOOLS=$(cd "$ITEST_BIN/../../tools" && pwd)
@@ -76,6 +77,17 @@ for mode in fork _fork; do
 	[ "$mode" = _fork ] && { fu=$(field "$OUT.c" forks_unseen); [ "${fu:-0}" = 1 ] ||
 		fail "_Fork child: forks_unseen=$fu in its page (want 1)"; }
 done
+
+# A _Fork child counting before its first call into the shim (malloc
+# with ZCSHIM_ALIGN=1 counts aligned_allocs) does not count into its
+# parent's page, which it still shares until its reset.
+EXTRA_ENV="ZCSHIM_STATS_DIR=$D ZCSHIM_ALIGN=1" shim "$ITEST_BIN/livesend" 3 1 _forkalloc > "$OUT" & BG=$!
+P=$(pid_of "$OUT" parent)
+zcstat --json "$P" > "$OUT.j"
+wait $BG
+# (valgrind's malloc replaces the shim's: no aligned_allocs there)
+wrapped || [ "$(field "$OUT.j" aligned_allocs)" = 3 ] ||
+	fail "_Fork child before its reset: the parent's page shows aligned_allocs=$(field "$OUT.j" aligned_allocs) (want its own 3)"
 
 # exec: the new program's own page under the same pid.
 shim sh -c 'exec "$0" 3 1' "$ITEST_BIN/livesend" > "$OUT" & BG=$!
