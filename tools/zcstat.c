@@ -8,8 +8,9 @@
  *
  * --signal: the old way, kept for processes whose page zcstat cannot see:
  * send each its stats signal, wait for the new line in its stats file,
- * print it as a table (or as the raw JSON line). Where the line is: ZCSHIM_STATS_FILE from the process's environment
- * (%p expanded), else the default places libzcshim(7) lists. The signal:
+ * print it as a table (or as the raw JSON line). Where the line is:
+ * ZCSHIM_STATS_FILE from the process's environment (%p expanded), else
+ * the default places libzcshim(7) lists. The signal:
  * ZCSHIM_STATS_SIGNAL from the environment, else SIGUSR1. Both read with
  * the shim's own parser, so a value the shim refused is refused here too;
  * a secure-execution process (set-user-ID...) takes no setting from its
@@ -443,7 +444,7 @@ static void page_table(const struct lp_snap *s, const struct lp_snap *prev, cons
 
 		if (dt > 0 && !is_gauge(s->names[i]))
 			snprintf(rate, sizeof rate, "%.1f",
-				 (double)(s->v[i] - lp_get(prev, s->names[i])) / dt);
+				 (double)(int64_t)(s->v[i] - lp_get(prev, s->names[i])) / dt);
 		printf("  %-22s %18llu %14s   %s\n", s->names[i], (unsigned long long)s->v[i], rate,
 		       what_of(s->names[i]));
 	}
@@ -533,11 +534,22 @@ static void page_prometheus(const struct lp_snap *s, int n)
 }
 
 /* A row per process and a total row, then every counter of the total. */
+static const struct lp_snap *prev_of(const struct lp_snap *prev, int nprev, int pid)
+{
+	for (int i = 0; i < nprev; i++)
+		if (prev[i].pid == pid)
+			return &prev[i];
+	return NULL;
+}
+
+/* A row per process and a total row, then every counter of the total;
+ * under --watch, the total's rates count the processes seen both times
+ * (one that appeared adds no rate for its first interval). */
 static void page_summary(const struct lp_snap *s, int n, const struct lp_snap *prev, int nprev)
 {
 	static const char *const cols[] = { "zc_sends", "zc_bytes", "copy_sends", "copy_bytes",
 					    "guard_faults", "inflight_bytes" };
-	static struct lp_snap total;
+	static struct lp_snap total, base;
 	unsigned long long sum[6] = { 0 };
 
 	printf("%8s %-16s %-8s", "pid", "comm", "state");
@@ -563,21 +575,18 @@ static void page_summary(const struct lp_snap *s, int n, const struct lp_snap *p
 	for (int c = 0; c < 6; c++)
 		printf(" %15llu", sum[c]);
 	printf("\n\n");
-	for (int p = 0; p < n; p++)
-		for (unsigned i = 0; i < total.nfields; i++)
-			total.v[i] += lp_get(&s[p], total.names[i]);
-	(void)prev;
-	(void)nprev;
-	total.ts = n ? s[0].ts : 0;
-	page_table(&total, NULL, "total of these processes");
-}
+	base = total;
+	for (int p = 0; p < n; p++) {
+		const struct lp_snap *was = prev_of(prev, nprev, s[p].pid);
 
-static const struct lp_snap *prev_of(const struct lp_snap *prev, int nprev, int pid)
-{
-	for (int i = 0; i < nprev; i++)
-		if (prev[i].pid == pid)
-			return &prev[i];
-	return NULL;
+		for (unsigned i = 0; i < total.nfields; i++) {
+			total.v[i] += lp_get(&s[p], total.names[i]);
+			base.v[i] += lp_get(was ? was : &s[p], total.names[i]);
+		}
+	}
+	total.ts = n ? s[0].ts : 0;
+	base.ts = nprev ? prev[0].ts : 0;
+	page_table(&total, nprev ? &base : NULL, "total of these processes");
 }
 
 #define MAXPAGES 512
