@@ -317,6 +317,9 @@ int lp_read_pid(const char *dir, int pid, struct lp_snap *s)
 			closedir(d);
 	}
 	free(t);
+	/* The pid lives, but the page is of an earlier process with it. */
+	if (found && s->state != LP_RUNNING && start_of(pid))
+		return -3;
 	return found ? 0 : denied ? -2 : -1;
 }
 

@@ -34,8 +34,9 @@ struct lp_snap {
  * concerned (root: of all). */
 int lp_dirs(const char *dir, int pid, const char *name, char out[][1024], int max);
 
-/* Read pid's newest page into s. 0, -1 (none found), or -2 (only pages
- * this user may not read: another user's process). */
+/* Read pid's newest page into s. 0, -1 (none found), -2 (only pages
+ * this user may not read: another user's process), or -3 (the pid is a
+ * live process's, the page in s an earlier one's). */
 int lp_read_pid(const char *dir, int pid, struct lp_snap *s);
 
 /* The pages in the directories, at most max, one per pid (its newest):

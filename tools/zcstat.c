@@ -605,6 +605,13 @@ static int pages_once(const int *pids, int npids, const char *all, struct lp_sna
 				n++;
 				continue;
 			}
+			if (r == -3) {
+				fprintf(stderr, "zcstat: process %d has no live stats page (the one "
+					"found is of an earlier process %d, %s, now %s)\n", pids[i],
+					pids[i], now[n].comm, lp_state_name(now[n].state));
+				bad = 1;
+				continue;
+			}
 			if (r == -2) {
 				fprintf(stderr, "zcstat: the live stats page of process %d is another "
 					"user's: a user reads only their own processes' pages, root "

@@ -98,6 +98,22 @@ zcstat --json "$P" > "$OUT.j"
 wait $BG
 [ "$(ls "$D" | grep -c "^$P[.-]")" = 1 ] || fail "after exec, pages of $P: $(ls "$D")"
 
+# A pid now of another process: an earlier page with it is not shown as
+# this one's. (A planted page, as an ended process with this shell's pid.)
+cp "$D/$(ls "$D" | grep '\.stats$' | head -n 1)" "$OUT.page"
+python3 - "$OUT.page" $$ <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+struct.pack_into('<i', b, 3072 + 40, int(sys.argv[2]))   # hdr.pid
+struct.pack_into('<I', b, 3072 + 36, 2)                  # hdr.state: exited
+open(sys.argv[1], 'wb').write(b)
+PY
+cp "$OUT.page" "$D/$$.stats"
+zcstat "$$" > "$OUT.t" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "process $$ has no live stats page (the one found is of an earlier process" "$OUT.t" ||
+	fail "a reused pid: exit $rc, $(head -2 "$OUT.t")"
+rm -f "$D/$$.stats"
+
 # --watch: the counters move, no signal.
 : > "$STATS"
 shim "$ITEST_BIN/livesend" 0 3 loop > "$OUT" & BG=$!
