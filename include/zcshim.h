@@ -14,6 +14,10 @@
  * the gauges inflight_bytes (now), inflight_max_bytes (high water),
  * idle_ranges (now) and the cost model's measured numbers (cost_*,
  * guard_once_min_pages: set once, on the first send that could be guarded).
+ * zcstat --prometheus types those as gauges (tools/zcstat.c, is_gauge): a
+ * new gauge is named there too. The live stats page (src/shared/stats.h)
+ * takes its layout from this list: a field added at the end needs nothing
+ * else there.
  */
 #define ZCSHIM_STATS_FIELDS(X)                                                   \
 	X(zc_sends, "send calls that went out with MSG_ZEROCOPY")                \

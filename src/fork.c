@@ -19,7 +19,10 @@
  *  2. zc_crit_enter: the reset is a critical section of its own, so no
  *     handler of the program's runs over half-reset tables (it could
  *     send, and find a guard or a socket slot of the parent's). The
- *     program's signals wait for step 9.
+ *     program's signals wait for step 9. Then zc_statspage_child
+ *     (statspage.c): the counters' page is the parent's live stats file,
+ *     shared; the child leaves it before anything could count, and makes
+ *     its own.
  *  3. zc_guard_child_reset (guard.c, with bounce.c's zc_bounce_reset):
  *     the child's copies of the guarded pages made writable, the in-flight
  *     table emptied, the pin count zeroed, the bounce pool all free. Before
@@ -67,6 +70,7 @@
 #include "sigdefer.h"
 #include "sock.h"
 #include "stats.h"
+#include "statspage.h"
 #include "vma.h"
 
 #include <pthread.h>
@@ -75,6 +79,7 @@ void zc_fork_child_reset(int unseen)
 {
 	zc_lock_child();                 /* 1 */
 	zc_crit_enter();                 /* 2 */
+	zc_statspage_child();
 	zc_guard_child_reset(!unseen);   /* 3 */
 	zc_sock_child_reset();           /* 4 */
 	zc_stats_reset();                /* 5 */

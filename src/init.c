@@ -19,6 +19,7 @@
 #include "sock.h"
 #include "stats.h"
 #include "statsdest.h"
+#include "statspage.h"
 #include "vma.h"
 
 #include <errno.h>
@@ -165,6 +166,8 @@ static void log_settings(void)
 		ADD(" ZCSHIM_STATS_FILE=%s", zc_cfg.stats_path);
 	if (zc_cfg.stats_signal != d.stats_signal)
 		ADD(" ZCSHIM_STATS_SIGNAL=%d", zc_cfg.stats_signal);
+	if (zc_cfg.stats_dir[0])
+		ADD(" ZCSHIM_STATS_DIR=%s", zc_cfg.stats_dir);
 	if (zc_cfg.log_level != d.log_level)
 		ADD(" ZCSHIM_LOG=%s", level_names[zc_cfg.log_level]);
 	if (zc_cfg.copied_limit != d.copied_limit)
@@ -193,10 +196,10 @@ static void log_settings(void)
 #endif
 #undef ADD
 	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s; "
-	       "guard: %s",
-	       PACKAGE_VERSION, n ? buf : " all settings at their defaults",
+	       "%s%s; guard: %s", PACKAGE_VERSION, n ? buf : " all settings at their defaults",
 	       (unsigned long long)zc_pin_cap, zc_cfg.stats_signal, zc_statsdest_describe(),
-	       zc_guard_describe());
+	       zc_statspage_dir() ? "live stats page in " : "no live stats page",
+	       zc_statspage_dir() ? zc_statspage_dir() : "", zc_guard_describe());
 }
 
 /* valgrind (3.19) ignores a handler's change to its ucontext's signal mask
@@ -257,6 +260,7 @@ __attribute__((constructor)) static void zc_init(void)
 	 * one, which may be sending zerocopy on them (sock.c). */
 	zc_sock_note_inherited(0);
 	zc_statsdest_init(secure);
+	zc_statspage_init(secure);
 	zc_pin_cap = pin_cap();
 	if (zc_signals_install()) {
 		zc_log(ZC_LOG_ERROR, "cannot install the SIGSEGV handler (%s); every call passes through",

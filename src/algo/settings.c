@@ -282,6 +282,17 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 			strcpy(cfg->stats_path, v);
 	}
 
+	/* The live stats page's directory (statspage.c): an absolute path
+	 * (checked at start like the stats file's), or "none". */
+	if ((v = get("ZCSHIM_STATS_DIR", ctx)) && *v) {
+		if (strlen(v) >= sizeof cfg->stats_dir - 32 || (v[0] != '/' && strcmp(v, "none")))
+			report(&r, "ZCSHIM_STATS_DIR", v,
+			       "is not an absolute directory path (480 bytes at most) or none",
+			       "the default place");
+		else
+			strcpy(cfg->stats_dir, v);
+	}
+
 	if ((v = get("ZCSHIM_STATS_SIGNAL", ctx))) {
 		int sig = zc_parse_signal(v);
 

@@ -23,6 +23,7 @@ struct zc_config {
 	uint32_t stall_us;         /* ZCSHIM_STALL_US: wait for a completion before copy-on-write */
 	char stats_path[ZC_STATS_PATH_MAX]; /* ZCSHIM_STATS_FILE; "" means the default place */
 	int stats_signal;          /* ZCSHIM_STATS_SIGNAL; 0 means none */
+	char stats_dir[ZC_STATS_PATH_MAX]; /* ZCSHIM_STATS_DIR: the live page's directory; "" default, "none" */
 	int log_level;             /* ZCSHIM_LOG */
 	int disable;               /* ZCSHIM_DISABLE=1: pass everything through */
 	uint32_t copied_limit;     /* ZCSHIM_COPIED_LIMIT: COPIED completions before a socket stops */

@@ -30,6 +30,7 @@
  * and known to free() and realloc().
  */
 #include "hooks_alloc.h"
+#include "owner.h"
 #include "shim.h"
 #include "stats.h"
 
@@ -101,6 +102,9 @@ ZC_EXPORT void *malloc(size_t n)
 		errno = e;   /* malloc's contract: NULL and ENOMEM */
 		return NULL;
 	}
-	ZC_STAT_ADD(aligned_allocs, 1);
+	/* Not counted in a fork child that has not reset yet (owner.h): its
+	 * counters' page is still its parent's live stats page. */
+	if (__atomic_load_n(&zc_own->state, __ATOMIC_RELAXED) == ZC_OWN_OWNED)
+		ZC_STAT_ADD(aligned_allocs, 1);
 	return p;
 }

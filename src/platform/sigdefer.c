@@ -52,6 +52,7 @@
  * getcontext, and the handler held (which is what the kernel would have
  * run in that context anyway).
  */
+#include "owner.h"
 #include "sigdefer.h"
 #include "stats.h"
 
@@ -220,7 +221,9 @@ int zc_defer_if_critical(int sig, siginfo_t *si, void *ucv, zc_sigfn_t run,
 		memcpy(&uc->uc_sigmask, &rm, sizeof rm);
 	}
 	zc_crit_pending = 1;
-	ZC_STAT_ADD(signals_deferred, 1);
+	/* (a fork child before its reset shares its parent's stats page) */
+	if (__atomic_load_n(&zc_own->state, __ATOMIC_RELAXED) == ZC_OWN_OWNED)
+		ZC_STAT_ADD(signals_deferred, 1);
 	errno = saved;
 	return 1;
 }

@@ -5,19 +5,26 @@
  * signal handler. They use only the stack, relaxed atomic loads and the
  * async-signal-safe calls write, close, getpid and clock_gettime, and
  * those of zc_statsdest_open (statsdest.c), which never blocks.
+ * zc_stats_warn_handler may run in a program's signal handler (a
+ * sigaction() there): it then uses only write and the stack.
  */
 #include "settings.h"
 #include "stats.h"
 #include "shim.h"
 #include "statsdest.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
-struct zc_stats zc_stats;
+/* In .bss (anonymous, zero) until statspage.c maps the file over its
+ * first page; aligned to the largest page size, so no other object shares
+ * that page. */
+union zc_live_page zc_live_page __attribute__((aligned(ZC_LIVE_OBJ)));
+extern struct zc_stats zc_stats __attribute__((alias("zc_live_page")));
 const char *zc_stats_guard = "mprotect";
 int zc_stats_guard_kernel_faults;
 
@@ -172,4 +179,66 @@ void zc_stats_dump(void)
 	if (fd > 2)
 		zc_real.close(fd);
 	errno = saved;
+}
+
+static int warned_handler;
+
+static void hex(char *out, uintptr_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[2 * sizeof v + 1];
+	int n = sizeof tmp - 1;
+
+	tmp[n] = '\0';
+	do {
+		tmp[--n] = digits[v & 15];
+		v >>= 4;
+	} while (v);
+	memcpy(out, "0x", 2);
+	memcpy(out + 2, tmp + n, sizeof tmp - (size_t)n);
+}
+
+/*
+ * Programs give SIGUSR1 (the default stats signal) their own meaning:
+ * memcached shuts down, rsync's daemon exits, varnish's child exits, nginx
+ * reopens its logs. The shim dumps and then runs that handler, so whoever
+ * sends the stats signal also triggers the program's action. Said once,
+ * when the program installs it (usually at its start).
+ */
+void zc_stats_warn_handler(int sig, void *handler, int in_handler)
+{
+	char addr[2 + 2 * sizeof(uintptr_t) + 1];
+	const char *sym = NULL;
+	Dl_info di;
+
+	if (__atomic_exchange_n(&warned_handler, 1, __ATOMIC_RELAXED))
+		return;
+	hex(addr, (uintptr_t)handler);
+	if (!in_handler && dladdr(handler, &di) && di.dli_sname)
+		sym = di.dli_sname;
+	if (!in_handler) {
+		zc_log(ZC_LOG_WARN, "the program installs its own handler for signal %d, the stats "
+		       "signal (ZCSHIM_STATS_SIGNAL): %s%s%s%s; every stats signal runs the shim's "
+		       "dump and then that handler (what the program does on it: exit, reload, "
+		       "reopen logs). zcstat reads the live stats page without a signal; set "
+		       "ZCSHIM_STATS_SIGNAL to a signal the program does not use, or none",
+		       sig, addr, sym ? " (" : "", sym ? sym : "", sym ? ")" : "");
+		return;
+	}
+	{
+		char line[512];
+		struct out o = { line, sizeof line, 0, 0 };
+
+		put_str(&o, "libzcshim[");
+		put_u64(&o, (uint64_t)getpid());
+		put_str(&o, "] warn: the program installs its own handler for signal ");
+		put_u64(&o, (uint64_t)sig);
+		put_str(&o, ", the stats signal (ZCSHIM_STATS_SIGNAL): ");
+		put_str(&o, addr);
+		put_str(&o, "; every stats signal runs the shim's dump and then that handler; zcstat "
+			"reads the live stats page without a signal; set ZCSHIM_STATS_SIGNAL to a "
+			"signal the program does not use, or none\n");
+		if (zc_real.write && zc_cfg.log_level >= ZC_LOG_WARN)
+			zc_real.write(2, line, o.len);
+	}
 }

@@ -50,7 +50,7 @@ static char shown[2 * ZC_STATS_PATH_MAX];
 static int reported;
 
 /* Why a directory may let another user swap the entries in it, or NULL. */
-static const char *unsafe_dir(const struct stat *st)
+const char *zc_statsdest_unsafe_dir(const struct stat *st)
 {
 	if (!S_ISDIR(st->st_mode))
 		return "is not a directory";
@@ -101,7 +101,7 @@ static const char *walk(const char *path, char *out, size_t cap, char *bad, size
 		snprintf(bad, badcap, "/");
 		return "cannot be examined";
 	}
-	if ((why = unsafe_dir(&curst))) {
+	if ((why = zc_statsdest_unsafe_dir(&curst))) {
 		snprintf(bad, badcap, "/");
 		return why;
 	}
@@ -172,7 +172,7 @@ static const char *walk(const char *path, char *out, size_t cap, char *bad, size
 			}
 			continue;
 		}
-		if ((why = unsafe_dir(&st))) {
+		if ((why = zc_statsdest_unsafe_dir(&st))) {
 			snprintf(bad, badcap, "%s", cand);
 			return why;
 		}
@@ -191,23 +191,34 @@ gone:
 	return "changed while being examined";
 }
 
+const char *zc_statsdest_checkdir(const char *d, int want_private, int writable,
+				  char *canon, size_t cap, char *bad, size_t badcap)
+{
+	struct stat st;
+	const char *why = walk(d, canon, cap, bad, badcap);
+
+	if (why)
+		return why;
+	if (want_private && (stat(canon, &st) || st.st_uid != geteuid() || (st.st_mode & 077))) {
+		snprintf(bad, badcap, "%s", canon);
+		return "is not this user's alone (mode 0700)";
+	}
+	if (writable && access(canon, W_OK | X_OK)) {
+		snprintf(bad, badcap, "%s", canon);
+		return errno == EROFS ? "is on a read-only file system" : "is not writable";
+	}
+	return NULL;
+}
+
 /* Use dir/file if dir resolves safely (and, want_private, is this user's
  * alone); writable says it must be writable now (a default place). */
 static int use_dir(const char *d, const char *file, int want_private, int writable,
 		   const char **why, char *bad, size_t badcap)
 {
 	char canon[ZC_STATS_PATH_MAX];
-	struct stat st;
 
-	*why = walk(d, canon, sizeof canon, bad, badcap);
+	*why = zc_statsdest_checkdir(d, want_private, writable, canon, sizeof canon, bad, badcap);
 	if (*why)
-		return 0;
-	if (want_private && (stat(canon, &st) || st.st_uid != geteuid() || (st.st_mode & 077))) {
-		snprintf(bad, badcap, "%s", canon);
-		*why = "is not this user's alone (mode 0700)";
-		return 0;
-	}
-	if (writable && access(canon, W_OK | X_OK))
 		return 0;
 	snprintf(dir, sizeof dir, "%s", canon);
 	snprintf(name, sizeof name, "%s", file);
@@ -310,7 +321,7 @@ static void report_once(const char *file, const char *why)
 }
 
 /* Why a file must not be written to, or NULL. */
-static const char *unsafe_file(const struct stat *st)
+const char *zc_statsdest_unsafe_file(const struct stat *st)
 {
 	if (S_ISLNK(st->st_mode))
 		return "it is a symbolic link";
@@ -344,13 +355,13 @@ int zc_statsdest_open(void)
 		report_once(file, "its directory cannot be opened");
 		return -1;
 	}
-	if (fstat(dfd, &st) || (why = unsafe_dir(&st))) {
+	if (fstat(dfd, &st) || (why = zc_statsdest_unsafe_dir(&st))) {
 		zc_real.close(dfd);
 		report_once(file, "its directory is no longer safe");
 		return -1;
 	}
 	existed = fstatat(dfd, file, &before, AT_SYMLINK_NOFOLLOW) == 0;
-	if (existed && (why = unsafe_file(&before))) {
+	if (existed && (why = zc_statsdest_unsafe_file(&before))) {
 		zc_real.close(dfd);
 		report_once(file, why);
 		return -1;
@@ -368,7 +379,7 @@ int zc_statsdest_open(void)
 				: "open failed");
 		return -1;
 	}
-	if (fstat(fd, &st) || (why = unsafe_file(&st)) ||
+	if (fstat(fd, &st) || (why = zc_statsdest_unsafe_file(&st)) ||
 	    (existed && (st.st_dev != before.st_dev || st.st_ino != before.st_ino))) {
 		zc_real.close(fd);
 		report_once(file, why ? why : "it was replaced while being opened");

@@ -33,4 +33,16 @@ const char *zc_statsdest_describe(void);
  * standard error. Async-signal-safe. */
 int zc_statsdest_open(void);
 
+/* The checks, for the live stats page (statspage.c). checkdir: resolve
+ * and check directory d as the stats file's is (at start; not signal
+ * context): NULL with the canonical path in canon, or why, with the path
+ * at fault in bad. unsafe_dir/unsafe_file: why a directory another user
+ * may change, or a file not to be written, is refused, or NULL.
+ * Async-signal-safe. */
+const char *zc_statsdest_checkdir(const char *d, int want_private, int writable,
+				  char *canon, size_t cap, char *bad, size_t badcap);
+struct stat;
+const char *zc_statsdest_unsafe_dir(const struct stat *st);
+const char *zc_statsdest_unsafe_file(const struct stat *st);
+
 #endif

@@ -4,7 +4,8 @@
 # own), nobody runs a set-user-ID root copy of a test program with
 # ZCSHIM_STATS_FILE naming a root-owned 0600 file, and the program takes
 # its stats signal: root's file is untouched, the line goes to root's
-# default place, and standard error says once what was ignored. With
+# default place, and standard error says once what was ignored. Its live
+# stats page ignores ZCSHIM_STATS_DIR too: root's, 0600, in /run/zcshim. With
 # ZCSHIM_STATS_SIGNAL=none the stats signal is still the shim's (the
 # default), not the user's choice.
 ITEST_RELEASE=1   # the library as installed system-wide
@@ -17,7 +18,7 @@ grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null
 grep -qw overlay /proc/filesystems || skip "needs overlayfs (for a private /etc/ld.so.preload)"
 D=$(mktemp -d /tmp/zcshim-secure.XXXXXX)
 pid=
-trap 'rm -rf "$D" "$STATS"; [ -n "$pid" ] && rm -f "/run/zcshim/$pid.json"' EXIT
+trap 'rm -rf "$D" "$STATS"; [ -n "$pid" ] && rm -f "/run/zcshim/$pid.json" "/run/zcshim/$pid.stats"' EXIT
 chmod 755 "$D"
 mkdir "$D/up" "$D/work"
 cp "$ITEST_BIN/statsjson" "$D/suid"
@@ -37,7 +38,9 @@ suid() {
 		sh "$D" "$ZCSHIM_LIB" "$NB" "$NG" "$@" > "$D/out" 2> "$D/err"
 }
 
-suid ZCSHIM_STATS_FILE="$D/root.json" XDG_RUNTIME_DIR="$D" ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096
+mkdir -m 1777 "$D/pages"
+suid ZCSHIM_STATS_FILE="$D/root.json" XDG_RUNTIME_DIR="$D" ZCSHIM_STATS_DIR="$D/pages" \
+	ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096
 rc=$?
 [ $rc -eq 0 ] || fail "the set-user-ID program exited $rc: $(cat "$D/err")"
 pid=$(cat "$D/out")
@@ -48,6 +51,10 @@ pid=$(cat "$D/out")
 [ "$(command stat -c %u:%a "/run/zcshim/$pid.json" 2>/dev/null)" = 0:600 ] ||
 	fail "/run/zcshim/$pid.json is not root's, mode 0600"
 grep -q '^{"pid":' "$D/err" && fail "the stats line went to the user's standard error"
+[ -z "$(ls "$D/pages")" ] || fail "ZCSHIM_STATS_DIR from a user's environment was obeyed: $(ls "$D/pages")"
+[ "$(command stat -c %u:%a "/run/zcshim/$pid.stats" 2>/dev/null)" = 0:600 ] ||
+	fail "the live page /run/zcshim/$pid.stats is not root's, mode 0600"
+rm -f "/run/zcshim/$pid.stats"
 n=$(grep -c 'secure-execution.*ignor.*ZCSHIM_STATS_FILE.*XDG_RUNTIME_DIR' "$D/err")
 [ "$n" = 1 ] || fail "the ignored variables were reported $n times (want once): $(cat "$D/err")"
 rm -f "/run/zcshim/$pid.json"

@@ -1,7 +1,8 @@
 # The operator's tools: the zcshim launcher passes its options through and
 # keeps the command's exit status; zcstat reads a live process (table and
-# JSON) and says clearly when a process has no shim; the man pages render
-# without warnings.
+# JSON) from its live stats page without a signal, and with --signal the
+# old way; it says clearly when a process has no shim; the man pages
+# render without warnings.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
 TOOLS=$(cd "$ITEST_BIN/../../tools" && pwd)
 MAN=$(cd "$ITEST_BIN/../../man" && pwd)
@@ -21,6 +22,8 @@ IFS='|' read -r th lo st sf sg lg pre < "$OUT"
 [ "$th|$lo|$st|$sg|$lg" = "16K|force|75|USR2|warn" ] ||
 	fail "zcshim: options did not reach the settings: $(cat "$OUT")"
 [ "$sf" = "$PROBE/zc.%p.json" ] || fail "zcshim: --stats-file became '$sf'"
+"$TOOLS/zcshim" --stats-dir "$PROBE" sh -c 'echo "$ZCSHIM_STATS_DIR"' > "$OUT" 2>/dev/null
+[ "$(cat "$OUT")" = "$PROBE" ] || fail "zcshim: --stats-dir became '$(cat "$OUT")'"
 case "$pre" in
 */src/.libs/libzcshim.so\ /nonexistent/keep.so) ;;
 *) fail "zcshim: LD_PRELOAD should be the built library then the old value, is '$pre'" ;;
@@ -50,10 +53,21 @@ grep -q "^pid $P" "$OUT" && grep -q "zc_sends" "$OUT" && grep -q "zerocopy share
 "$TOOLS/zcstat" --json "$P" > "$OUT" 2>&1 || fail "zcstat --json failed"
 python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert d["pid"]==int(sys.argv[2])' \
 	"$OUT" "$P" || fail "zcstat --json did not print the process's JSON line"
-"$TOOLS/zcstat" --all zcprobe > "$OUT" 2>&1 && grep -q "^pid $P" "$OUT" || fail "zcstat --all zcprobe"
-[ "$(grep -c '^{"pid"' "$PROBE/zc.$P.json")" = 3 ] || fail "zcstat should have asked for 3 lines"
-"$TOOLS/zcstat" $$ > "$OUT" 2>&1; rc=$?
+"$TOOLS/zcstat" --all zcprobe > "$OUT" 2>&1 && grep -q "^ *$P zcprobe *running" "$OUT" &&
+	grep -q "^ *total  *1 " "$OUT" || fail "zcstat --all zcprobe: $(cat "$OUT")"
+[ ! -e "$PROBE/zc.$P.json" ] || fail "zcstat sent the stats signal without --signal"
+# --signal: the stats signal and the stats file, as before.
+"$TOOLS/zcstat" --signal "$P" > "$OUT" 2>&1 && grep -q "^pid $P" "$OUT" ||
+	fail "zcstat --signal $P: $(head -3 "$OUT")"
+"$TOOLS/zcstat" --signal --json "$P" > "$OUT" 2>&1 || fail "zcstat --signal --json failed"
+"$TOOLS/zcstat" --signal --all zcprobe > "$OUT" 2>&1 && grep -q "^pid $P" "$OUT" || fail "zcstat --signal --all zcprobe"
+[ "$(grep -c '^{"pid"' "$PROBE/zc.$P.json")" = 3 ] || fail "zcstat --signal should have asked for 3 lines"
+"$TOOLS/zcstat" --signal $$ > "$OUT" 2>&1; rc=$?
 [ $rc -eq 1 ] && grep -q "does not have libzcshim loaded" "$OUT" ||
+	fail "zcstat --signal on a process without the shim: exit $rc, $(cat "$OUT")"
+# (a page an earlier process with this pid left is not this process's)
+"$TOOLS/zcstat" $$ > "$OUT" 2>&1; rc=$?
+[ $rc -eq 1 ] && grep -q "process $$ has no live stats page\|no live stats page of process $$" "$OUT" ||
 	fail "zcstat on a process without the shim: exit $rc, $(cat "$OUT")"
 
 # Man pages.

@@ -252,6 +252,22 @@ START_TEST(test_stats_file)
 }
 END_TEST
 
+START_TEST(test_stats_dir)
+{
+	struct zc_config cfg;
+	struct reports r;
+
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_STATS_DIR", "/var/run/zc"), 0);
+	ck_assert_str_eq(cfg.stats_dir, "/var/run/zc");
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_STATS_DIR", "none"), 0);
+	ck_assert_str_eq(cfg.stats_dir, "none");
+	/* Relative: refused (the directory is resolved once, at start). */
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_STATS_DIR", "run/zc"), 1);
+	ck_assert(strstr(r.msg[0], "ZCSHIM_STATS_DIR"));
+	ck_assert_str_eq(cfg.stats_dir, "");
+}
+END_TEST
+
 START_TEST(test_expand_path)
 {
 	char out[64];
@@ -559,6 +575,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_threshold_bad);
 	tcase_add_test(tc, test_local);
 	tcase_add_test(tc, test_stall);
+	tcase_add_test(tc, test_stats_dir);
 	tcase_add_test(tc, test_stats_file);
 	tcase_add_test(tc, test_expand_path);
 	tcase_add_test(tc, test_stats_signal);

@@ -447,6 +447,21 @@ START_TEST(test_inflight_threads)
 }
 END_TEST
 
+/* The counters are the start of the live page (stats.h): zc_stats is an
+ * alias of zc_live_page, which is page-aligned for any page size, and the
+ * counters and their names end before the header. */
+START_TEST(test_live_layout)
+{
+	ck_assert_ptr_eq((void *)&zc_stats, (void *)&zc_live_page);
+	ck_assert_uint_eq((uintptr_t)&zc_live_page % ZC_LIVE_OBJ, 0);
+	ck_assert_uint_le(sizeof(struct zc_stats), ZC_LIVE_HDR_OFF);
+	ck_assert_uint_eq(ZC_LIVE_HDR_OFF % 8, 0);
+	ZC_STAT_ADD(zc_sends, 3);
+	ck_assert_uint_eq(((uint64_t *)(void *)&zc_live_page)[0], zc_stats.zc_sends);
+	zc_stats_reset();
+}
+END_TEST
+
 Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -459,6 +474,7 @@ Suite *stats_suite(void)
 	tcase_add_test(tc, test_format_escape);
 	tcase_add_test(tc, test_inflight);
 	tcase_add_test(tc, test_inflight_threads);
+	tcase_add_test(tc, test_live_layout);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
