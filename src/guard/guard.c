@@ -478,6 +478,12 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 				ZC_STAT_ADD(cow_pages, pages);
 			else
 				ZC_STAT_ADD(discard_pages, pages);
+			/* The pages are the program's own now, writable: an
+			 * idle range over some of them (a buffer kept
+			 * read-only, sent again inside this call) must not
+			 * say they are still guarded, or its next send would
+			 * go out unprotected. */
+			idle_cut_locked(r[i].start, r[i].end);
 		}
 		if (zc_ext_detach(&zc_ext, r[i].start, r[i].end) && !rc)
 			rc = ZC_FRESH_NOMAP;

@@ -84,11 +84,13 @@ struct zc_hot_table {
  * the program (a kernel write into them other than the read family fails
  * with EFAULT until the program writes them itself), so a buffer sent
  * once, a scratch buffer, gets its pages back at once. Sized for a content
- * cache of thousands of buffers sent round robin (a smaller table would
- * forget most of them between two sends): 16384 sets of ZC_SEEN_WAYS keys,
- * all under the caller's lock.
+ * cache of a hundred thousand buffers sent round robin (a smaller table
+ * would forget most of them between two sends; the userfaultfd guard keeps
+ * that many read-only without splitting a mapping): 131072 sets of
+ * ZC_SEEN_WAYS keys (4 MiB of address space, touched as it is used), all
+ * under the caller's lock.
  */
-#define ZC_SEEN_SET_BITS 14
+#define ZC_SEEN_SET_BITS 17
 #define ZC_SEEN_WAYS 4
 #define ZC_SEEN_SIZE ((1u << ZC_SEEN_SET_BITS) * ZC_SEEN_WAYS)
 

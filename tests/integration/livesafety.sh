@@ -117,18 +117,24 @@ for how in default named; do
 done
 
 # Across users, like ps: nobody's page is nobody's, 0600; root and nobody
-# read it, another user (daemon) is told it is another user's.
+# read it, another user (daemon) is told it is another user's. The other
+# users run copies of the programs and the library from a directory they
+# can reach, wherever the build tree is (it may be private to root).
 DM=$(id -u daemon 2>/dev/null) || DM=1
-timeout $LIMIT setpriv --reuid="$NB" --regid="$NG" --clear-groups env LD_PRELOAD="$ZCSHIM_LIB" \
+X=$(mktemp -d /tmp/zcshim-livesafe.XXXXXX)
+trap 'rm -rf "$D" "$W" "$X" "$STATS"' EXIT
+cp "$ITEST_BIN/livesend" "$TOOLS/zcstat" "$X/" && cp "$ZCSHIM_LIB" "$X/libzcshim.so" &&
+	chmod 755 "$X" "$X"/* || fail "cannot prepare $X"
+timeout $LIMIT setpriv --reuid="$NB" --regid="$NG" --clear-groups env LD_PRELOAD="$X/libzcshim.so" \
 	ZCSHIM_LOCAL=force ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_DIR="$D" ${ITEST_WRAP:-} \
-	"$ITEST_BIN/livesend" 2 0 > "$W/out" 2> "$W/err" || fail "livesend as nobody: $(cat "$W/err")"
+	"$X/livesend" 2 0 > "$W/out" 2> "$W/err" || fail "livesend as nobody: $(cat "$W/err")"
 P=$(sed -n 's/^pid //p' "$W/out")
 [ "$(command stat -c %u:%a "$D/$P.stats" 2>/dev/null)" = "$NB:600" ] ||
 	fail "nobody's page is not nobody's, 0600: $(ls -l "$D/$P.stats" 2>&1)"
 "$TOOLS/zcstat" --dir "$D" "$P" | grep -q "^pid $P " || fail "root cannot read nobody's page"
-setpriv --reuid="$NB" --regid="$NG" --clear-groups "$TOOLS/zcstat" --dir "$D" "$P" | grep -q "^pid $P " ||
+setpriv --reuid="$NB" --regid="$NG" --clear-groups "$X/zcstat" --dir "$D" "$P" | grep -q "^pid $P " ||
 	fail "nobody cannot read its own page"
-setpriv --reuid="$DM" --regid="$DM" --clear-groups "$TOOLS/zcstat" --dir "$D" "$P" > "$W/out" 2>&1
+setpriv --reuid="$DM" --regid="$DM" --clear-groups "$X/zcstat" --dir "$D" "$P" > "$W/out" 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "another user's" "$W/out" || fail "another user read nobody's page: exit $rc, $(cat "$W/out")"
 

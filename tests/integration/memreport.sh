@@ -1,0 +1,55 @@
+# See memreport.c: memory unmapped, moved or discarded behind the shim's
+# back with sends from it in flight, a fork child writing them, the
+# program closing the shim's descriptors, and how many buffers can be kept
+# read-only without splitting mappings.
+. "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
+for mode in unmap remap dontneed fork closefd idlecopy; do
+	before=$failures
+	if [ $mode = remap ] && [ "$ITEST_GUARD" = mprotect ]; then
+		# A raw mremap carries the read-only protection to an address
+		# no record names: the write there is a SIGSEGV the mprotect
+		# guard cannot place (a documented limit of that guard).
+		log "SKIP: remap: not for the mprotect guard (raw mremap of a guarded buffer is its documented limit)"
+		continue
+	fi
+	out=$(shim "$ITEST_BIN/memreport" $mode)
+	rc=$?
+	[ $rc -eq 0 ] || fail "memreport $mode exited $rc under the shim (want 0: every byte intact)"
+	need zc_sends "memreport $mode"
+	if ! wrapped; then
+		need guard_faults "memreport $mode (the write after the second send waited for the guard)"
+		[ $mode = idlecopy ] && need cow_pages "memreport idlecopy (A and B were copied)"
+		case "$ITEST_GUARD,$mode" in
+		uffd*,unmap|uffd*,remap|uffd*,dontneed)
+			need guard_uffd_reports "memreport $mode (the kernel's report was applied)" ;;
+		uffd*,closefd)
+			[ "$out" = "closed 1" ] || fail "memreport closefd: '$out', want 'closed 1' (the shim's userfaultfd, kept open)" ;;
+		esac
+	fi
+	[ $failures -eq $before ] && log "ok: $mode ($ITEST_GUARD: $(num guard_faults) guard faults, $(num guard_uffd_reports) reports)"
+	[ $mode = fork ] || expect_corrupt memreport $mode
+done
+
+# Buffers kept read-only: under the userfaultfd guard, as many as the
+# program sends, with no more than a few dozen more lines in
+# /proc/PID/maps; under mprotect, at most its cap (each range splits a
+# mapping), so the maps grow by at most two lines a range.
+if ! wrapped; then
+	n=100000
+	out=$(shim "$ITEST_BIN/memreport" kept $n)
+	rc=$?
+	[ $rc -eq 0 ] || fail "memreport kept $n exited $rc"
+	set -- $out
+	grow=$(( ${3:-0} - ${2:-0} ))
+	kept=$(num idle_ranges)
+	if [ "$ITEST_GUARD" = mprotect ]; then
+		[ "$kept" -le 4095 ] || fail "kept: $kept idle ranges under mprotect, want at most 4095"
+		[ "$grow" -le $((2 * 4095 + 48)) ] || fail "kept: /proc/self/maps grew by $grow lines under mprotect"
+	else
+		# (All but the few the seen table's sets cannot hold: 99%.)
+		[ "$kept" -ge $((n * 99 / 100)) ] || fail "kept: $kept of $n buffers kept read-only, want 99% at least"
+		[ "$grow" -le 48 ] || fail "kept: /proc/self/maps grew by $grow lines for $n kept buffers, want at most 48"
+	fi
+	log "kept: $ITEST_GUARD: $kept of $n buffers kept read-only; /proc/self/maps: $out (+$grow)"
+fi
+finish
