@@ -423,7 +423,7 @@ static void do_build_plan(void *a)
 	struct plan_args *x = a;
 
 	x->rc = zc_plan_build(x->p, x->h->msg_iov, (int)x->h->msg_iovlen, zc_bounce_addr(x->b),
-			      ZC_BOUNCE_SLOT, zc_page);
+			      zc_bounce_cap(x->b), zc_page);
 }
 
 /* The plan of h's payload, built in a window unless h's iovec array is
@@ -448,6 +448,30 @@ static int build_plan(struct zc_plan *p, const struct msghdr *h, int own, int b)
 	}
 }
 
+/* Plan the call of slot *b again in a big slot (whole: as for
+ * zc_plan_rebuild), from the iovecs its plan kept: nothing of the
+ * program's is read. 0 (*b is the big slot now, the small one put back),
+ * or what zc_plan_rebuild said (*b unchanged). */
+static int replan_big(int *b, const unsigned char *whole)
+{
+	struct zc_plan *p = zc_bounce_plan(*b), *q;
+	int nb = zc_bounce_get_big(), rc;
+
+	if (nb < 0)
+		return ZC_PLAN_NO_ROOM;
+	q = zc_bounce_plan(nb);
+	memcpy(q->in, p->in, (size_t)p->nin * sizeof *p->in);
+	q->nin = p->nin;
+	rc = zc_plan_rebuild(q, whole, zc_bounce_addr(nb), zc_bounce_cap(nb), zc_page);
+	if (rc) {
+		zc_bounce_put(nb, 0);
+		return rc;
+	}
+	zc_bounce_put(*b, 0);
+	*b = nb;
+	return 0;
+}
+
 /*
  * Step 3's first half, under the lock: which pieces of the plan the guard
  * may take. An iovec whose pages it cannot take is planned again as bytes
@@ -455,10 +479,11 @@ static int build_plan(struct zc_plan *p, const struct msghdr *h, int own, int b)
  * first such range in *what); bytes to copy outside private anonymous
  * memory are marked for the kernel's read. 0, or why to copy.
  */
-static int classify_locked(struct zc_plan *p, int b, struct zc_copy_what *what)
+static int classify_locked(int *bp, struct zc_copy_what *what)
 {
 	unsigned char whole[ZC_PLAN_IN_MAX];
-	int bad = 0, rc;
+	struct zc_plan *p = zc_bounce_plan(*bp);
+	int bad = 0, rc, b = *bp;
 
 	zc_assert_locked();
 	for (int i = 0; i < p->next; i++) {
@@ -474,7 +499,10 @@ static int classify_locked(struct zc_plan *p, int b, struct zc_copy_what *what)
 	}
 	if (bad) {
 		what->have_vma = zc_vma_flags_at(what->start, &what->vma_flags) == 0;
-		rc = zc_plan_rebuild(p, whole, zc_bounce_addr(b), ZC_BOUNCE_SLOT, zc_page);
+		rc = zc_plan_rebuild(p, whole, zc_bounce_addr(b), zc_bounce_cap(b), zc_page);
+		if (rc == ZC_PLAN_NO_ROOM && zc_bounce_cap(b) == ZC_BOUNCE_SLOT &&
+		    (rc = replan_big(bp, whole)) == 0)
+			p = zc_bounce_plan(*bp);
 		if (rc)
 			return ZC_WHY_INELIGIBLE_MEM;
 	}
@@ -620,8 +648,10 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 		*why = ZC_WHY_BOUNCE_FULL;
 		return -1;
 	}
-	p = zc_bounce_plan(b);
-	if ((err = build_plan(p, h, own, b))) {
+	err = build_plan(zc_bounce_plan(b), h, own, b);
+	if (err == ZC_WHY_BOUNCE_FULL && replan_big(&b, NULL) == 0)
+		err = 0;   /* more to copy than the ends of a few iovecs */
+	if (err) {
 		zc_bounce_put(b, 0);
 		*why = err;
 		return -1;
@@ -629,9 +659,10 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 	zc_lock();
 	if (!s->used || s->gen != gen)
 		err = ZC_WHY_CLOSED;
-	else if (!(err = reserve_locked(s, slot, total)) && !(err = classify_locked(p, b, what))) {
+	else if (!(err = reserve_locked(s, slot, total)) && !(err = classify_locked(&b, what))) {
 		struct zc_call c = zc_call_pending(slot, gen, b);
 
+		p = zc_bounce_plan(b);
 		err = zc_inflight_arm_locked(&c, p);   /* on failure it puts b back */
 		b = err ? -1 : b;
 	}
