@@ -556,8 +556,10 @@ static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 	if (flags & (MSG_OOB | MSG_FASTOPEN))
 		return -1;
 	slot = zc_sock_get(fd);
-	if (slot < 0)
+	if (slot < 0) {
+		*why = ZC_WHY_LOCAL_PEER;   /* (-2: a TCP socket with a local peer) */
 		return slot;
+	}
 	s = &zc_socks[slot];
 	if (zc_sock_vm_child(s)) {
 		ZC_STAT_ADD(vm_child_copies, 1);
@@ -577,8 +579,10 @@ static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 	}
 	if (ZC_UNLIKELY(__atomic_load_n(&s->verified, __ATOMIC_RELAXED) !=
 			zc_sock_verified_key(fd))) {
-		if ((slot = recheck(fd, slot)) < 0)
+		if ((slot = recheck(fd, slot)) < 0) {
+			*why = ZC_WHY_LOCAL_PEER;
 			return slot;
+		}
 		s = &zc_socks[slot];
 	}
 	if (ZC_UNLIKELY(s->repeer | s->local | s->handoff)) {
