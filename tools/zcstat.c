@@ -273,6 +273,17 @@ static void table(int pid, const struct line *now, const struct line *before)
 	}
 	printf("  zerocopy share of large-send bytes: %.1f%%\n",
 	       zc + cp > 0 ? 100.0 * zc / (zc + cp) : 0.0);
+	/* The copy_<reason> fields (copywhy.h) split copy_sends: a reason
+	 * is every copy_ field but the totals. */
+	if (get(now, "copy_sends")) {
+		printf("  copied large sends by reason:");
+		for (size_t i = 0; i < NFIELDS; i++)
+			if (!strncmp(fields[i], "copy_", 5) && strcmp(fields[i], "copy_sends") &&
+			    strcmp(fields[i], "copy_bytes") && now->v[i])
+				printf(" %s %.1f%%", fields[i] + 5,
+				       100.0 * (double)now->v[i] / (double)get(now, "copy_sends"));
+		printf("\n");
+	}
 	printf("  guard faults per GB sent with zerocopy: %.1f\n",
 	       gb > 0 ? (double)get(now, "guard_faults") / gb : 0.0);
 	printf("  time stalled in the guard: %.1f ms\n", (double)get(now, "guard_stall_ns") / 1e6);

@@ -72,6 +72,7 @@ static const sigset_t no_signals;
 static pthread_key_t altstack_key;
 static int altstack_key_ok;
 __thread int zc_altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
+__thread int zc_handler_depth ZC_TLS_MODEL;
 
 /*
  * SIGSEGV is never blocked in the kernel while the shim is active: a guard
@@ -192,10 +193,12 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 		app_act[sig].sa_handler = SIG_DFL;
 	}
 	uc_to_program(uc);
+	zc_handler_depth++;
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
+	zc_handler_depth--;
 	uc_to_kernel(uc);
 	zc_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -258,10 +261,12 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	uc_to_program(uc);
+	zc_handler_depth++;
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
+	zc_handler_depth--;
 	uc_to_kernel(uc);
 }
 
