@@ -235,7 +235,9 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 		n = zc_ext_idle_take(&zc_ext, start, end, r, 16);
 		for (size_t k = 0; k < n; k++) {
 			zc_guard_unprotect_locked(r[k].start, r[k].end);
-			if (rewritten)
+			if (rewritten == ZC_DROP_FREED)
+				zc_policy_hot_freed(&hot_tab, r[k].start);
+			else if (rewritten)
 				zc_policy_hot_mark(&hot_tab, r[k].start);
 		}
 		dropped += (int)n;

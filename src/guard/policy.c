@@ -55,7 +55,21 @@ void zc_policy_hot_mark(struct zc_hot_table *t, uintptr_t start)
 	__atomic_store_n(&t->st[h].level, level, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->st[h].probing, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->st[h].sampled, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->st[h].resent, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->key[h], start, __ATOMIC_RELAXED);
+}
+
+void zc_policy_hot_freed(struct zc_hot_table *t, uintptr_t start)
+{
+	int h = zc_policy_hot_find(t, start);
+
+	if (h >= 0 && __atomic_load_n(&t->st[h].probing, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&t->st[h].resent, __ATOMIC_RELAXED)) {
+		/* The next buffer there must be sent again in its turn. */
+		__atomic_store_n(&t->st[h].resent, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	zc_policy_hot_mark(t, start);
 }
 
 int zc_policy_is_hot(const struct zc_hot_table *t, uintptr_t start)
@@ -70,9 +84,15 @@ int zc_policy_hot_copy(struct zc_hot_table *t, uintptr_t start)
 	int h;
 	uint32_t every, n;
 
-	if ((h = zc_policy_hot_find(t, start)) < 0 ||
-	    __atomic_load_n(&t->st[h].probing, __ATOMIC_RELAXED))
+	if ((h = zc_policy_hot_find(t, start)) < 0)
 		return ZC_HOT_NO;
+	if (__atomic_load_n(&t->st[h].probing, __ATOMIC_RELAXED)) {
+		/* Sent again on probation. A store only the first time: the
+		 * threads sending one buffer share the line, read-only. */
+		if (!__atomic_load_n(&t->st[h].resent, __ATOMIC_RELAXED))
+			__atomic_store_n(&t->st[h].resent, 1, __ATOMIC_RELAXED);
+		return ZC_HOT_NO;
+	}
 	every = (uint32_t)ZC_HOT_PROBE_EVERY << __atomic_load_n(&t->st[h].level, __ATOMIC_RELAXED);
 	n = __atomic_add_fetch(&t->st[h].sends, 1, __ATOMIC_RELAXED) % every;
 	if (__builtin_expect(n != 0 && n != every - 1, 1))
@@ -111,6 +131,7 @@ int zc_policy_hot_probe(struct zc_hot_table *t, uintptr_t start, int ok, uint64_
 		return ZC_PROBE_SKIP;
 	}
 	__atomic_store_n(&t->st[h].sampled, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->st[h].resent, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->st[h].probing, 1, __ATOMIC_RELAXED);   /* probe */
 	return ZC_PROBE_MAKE;
 }

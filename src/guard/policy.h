@@ -10,8 +10,8 @@
  * fields are read and written with relaxed atomics: a stale read moves one
  * send between copy and zerocopy, both correct).
  *
- * Signal-context invariant: zc_policy_hot_mark, zc_policy_seen_has and
- * zc_policy_seen_note run in the SIGSEGV handler (through the guard's
+ * Signal-context invariant: zc_policy_hot_mark, zc_policy_hot_freed,
+ * zc_policy_seen_has and zc_policy_seen_note run in the SIGSEGV handler (through the guard's
  * fault path): memory accesses only, nothing else.
  */
 #ifndef ZC_POLICY_H
@@ -68,6 +68,7 @@ struct zc_hot_state {
 	uint8_t level;     /* probes every ZC_HOT_PROBE_EVERY << level sends */
 	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
 	uint8_t sampled;   /* sample is valid */
+	uint8_t resent;    /* sent again while on probation (zc_policy_hot_freed) */
 };
 
 struct zc_hot_table {
@@ -115,6 +116,16 @@ int zc_policy_hot_find(const struct zc_hot_table *t, uintptr_t start);
  * into): remember it hot. Found on probation, it backs off one level more.
  * Its send count restarts. Under the caller's lock. */
 void zc_policy_hot_mark(struct zc_hot_table *t, uintptr_t start);
+
+/* The buffer of start was freed (its idle pages dropped before the
+ * allocator's free). A free is no rewrite of the buffer: found on
+ * probation and sent again since its probe (a buffer written once and sent
+ * many times, a cache's object), the probe paid, and the entry stays on
+ * probation without backing off, so the next buffer the allocator puts at
+ * that address goes out with zerocopy from its first send. Otherwise as
+ * zc_policy_hot_mark: a buffer freed right after its probe's send (malloc,
+ * fill, send, free) backs off. Under the caller's lock. */
+void zc_policy_hot_freed(struct zc_hot_table *t, uintptr_t start);
 
 /* Known to be rewritten between sends, and not on probation. */
 int zc_policy_is_hot(const struct zc_hot_table *t, uintptr_t start);

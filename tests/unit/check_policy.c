@@ -250,6 +250,47 @@ START_TEST(test_probe_reset)
 }
 END_TEST
 
+START_TEST(test_probe_freed)
+{
+	const uintptr_t b = BASE + 43 * P, f = BASE + 44 * P;
+	uint32_t copies;
+
+	/* A cache's object: freed after many sends on probation. The next
+	 * buffer at its address is on probation from its first send, with
+	 * no back-off, free after free. */
+	zc_policy_hot_freed(&hot, b);   /* first free: not known, so marked */
+	ck_assert(zc_policy_is_hot(&hot, b));
+	for (int life = 0; life < 6; life++) {
+		if (life == 0) {
+			ck_assert_int_eq(sends_until(b, &copies), ZC_HOT_SAMPLE);
+			ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_PROBE);
+			ck_assert_int_eq(zc_policy_hot_probe(&hot, b, 0, 0), ZC_PROBE_MAKE);
+		}
+		for (int i = 0; i < 3; i++)
+			ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_NO);
+		zc_policy_hot_freed(&hot, b);
+		ck_assert(!zc_policy_is_hot(&hot, b));
+	}
+	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, b)].level, 0);
+	/* Freed again with no send since the free before: as a rewrite. */
+	zc_policy_hot_freed(&hot, b);
+	ck_assert(zc_policy_is_hot(&hot, b));
+	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, b)].level, 1);
+
+	/* malloc, fill, send, free: freed right after its probe's send, so
+	 * it backs off as if rewritten: 64, 128, ... sends between probes. */
+	zc_policy_hot_mark(&hot, f);
+	for (unsigned round = 0; round < 3; round++) {
+		ck_assert_int_eq(sends_until(f, &copies), ZC_HOT_SAMPLE);
+		ck_assert_uint_eq(copies, (ZC_HOT_PROBE_EVERY << round) - 2);
+		ck_assert_int_eq(zc_policy_hot_copy(&hot, f), ZC_HOT_PROBE);
+		ck_assert_int_eq(zc_policy_hot_probe(&hot, f, 0, 0), ZC_PROBE_MAKE);
+		zc_policy_hot_freed(&hot, f);
+		ck_assert(zc_policy_is_hot(&hot, f));
+	}
+}
+END_TEST
+
 START_TEST(test_probe_sample_skip)
 {
 	const uintptr_t b = BASE + 42 * P;
@@ -471,6 +512,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, test_way_for_new);
 	tcase_add_test(tc, test_probe_backoff);
 	tcase_add_test(tc, test_probe_reset);
+	tcase_add_test(tc, test_probe_freed);
 	tcase_add_test(tc, test_probe_sample_skip);
 	tcase_add_test(tc, test_seen_table);
 	tcase_add_test(tc, test_release_keeps);
