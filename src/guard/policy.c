@@ -38,10 +38,23 @@ void zc_policy_hot_mark(struct zc_hot_table *t, uintptr_t start)
 	uint32_t h;
 	uint8_t level = 0;
 
+	uint8_t strike = 0;
+
 	if (found >= 0) {
 		h = (uint32_t)found;
 		level = t->st[h].level;
-		if (t->st[h].probing && level < ZC_HOT_LEVEL_MAX)
+		uint32_t sends = __atomic_load_n(&t->st[h].sends, __ATOMIC_RELAXED);
+
+		if (t->st[h].strike && sends == 0)
+			/* No send completed since the strike: the same
+			 * rewrite (a write fault, then a read() into the
+			 * rest), or one whose send is still out. */
+			return;
+		if (t->st[h].strike)
+			/* Sent often enough unchanged since its first strike:
+			 * this rewrite is a first strike again. */
+			strike = sends >= ZC_HOT_STRIKE_SENDS;
+		else if (t->st[h].probing && level < ZC_HOT_LEVEL_MAX)
 			level++;   /* still rewritten after its probe */
 	} else {
 		uint32_t set = zc_policy_set(start, ZC_HOT_SET_BITS) * ZC_HOT_WAYS;
@@ -50,10 +63,12 @@ void zc_policy_hot_mark(struct zc_hot_table *t, uintptr_t start)
 		/* A reader that still matches the old key meanwhile reads
 		 * this state for it: one send copied or guarded, both right. */
 		__atomic_store_n(&t->key[h], (uintptr_t)0, __ATOMIC_RELAXED);
+		strike = 1;
 	}
 	__atomic_store_n(&t->st[h].sends, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->st[h].level, level, __ATOMIC_RELAXED);
-	__atomic_store_n(&t->st[h].probing, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->st[h].strike, strike, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->st[h].probing, strike, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->st[h].sampled, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->key[h], start, __ATOMIC_RELAXED);
 }
@@ -136,11 +151,16 @@ int zc_policy_kept(const struct zc_hot_table *hot, const struct zc_seen_table *s
 	       (ext->nidle < ext->idle_cap || zc_ext_idle_find(ext, start) >= 0);
 }
 
-int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen,
+int zc_policy_release(struct zc_hot_table *hot, struct zc_seen_table *seen,
 		      const struct zc_ext_table *ext, uintptr_t start, uintptr_t end)
 {
-	int k;
+	int k = zc_policy_hot_find(hot, start);
 
+	/* A struck buffer's sends are counted as they complete: every
+	 * guarded range of a call, not only the one its send is keyed by,
+	 * with ZCSHIM_ADAPT=0 too. */
+	if (k >= 0 && __atomic_load_n(&hot->st[k].strike, __ATOMIC_RELAXED))
+		__atomic_add_fetch(&hot->st[k].sends, 1, __ATOMIC_RELAXED);
 	if (zc_policy_is_hot(hot, start))
 		return ZC_RELEASE_GIVE;
 	if (!zc_policy_seen_has(seen, start)) {

@@ -55,12 +55,22 @@ static inline uint32_t zc_policy_set(uintptr_t start, unsigned bits)
  * probe is made (a rewrite with the same bytes, or outside the sampled
  * words, is found by the guard as before). A sample only ever skips a
  * probe; it never lets a send go out unguarded.
+ *
+ * A buffer's first rewrite is a strike, not yet a verdict: a cache reuses
+ * an item's memory for another item now and then (memcached's slab
+ * chunks), and the new item is sent again and again unchanged. A struck
+ * buffer is still sent with zerocopy; written again after one to
+ * ZC_HOT_STRIKE_SENDS - 1 completed sends, it is hot; sent that often
+ * unchanged first, its next rewrite is a first strike again. Writes with
+ * no send completed since the strike are the same rewrite (memcached
+ * writes an item's header, then read()s its value into the rest).
  */
 #define ZC_HOT_SET_BITS 8   /* 256 sets of ZC_HOT_WAYS: 1024 buffers */
 #define ZC_HOT_WAYS 4
 #define ZC_HOT_SIZE ((1u << ZC_HOT_SET_BITS) * ZC_HOT_WAYS)
 #define ZC_HOT_PROBE_EVERY 64
 #define ZC_HOT_LEVEL_MAX 4
+#define ZC_HOT_STRIKE_SENDS 4
 
 struct zc_hot_state {
 	uint64_t sample;   /* content sample taken by the send before a probe */
@@ -68,6 +78,7 @@ struct zc_hot_state {
 	uint8_t level;     /* probes every ZC_HOT_PROBE_EVERY << level sends */
 	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
 	uint8_t sampled;   /* sample is valid */
+	uint8_t strike;    /* rewritten once, not hot yet (probing is set too) */
 };
 
 struct zc_hot_table {
@@ -162,7 +173,7 @@ int zc_policy_kept(const struct zc_hot_table *hot, const struct zc_seen_table *s
  *   ZC_RELEASE_HELD   an idle range holds it all already (a buffer sent
  *                     while idle): nothing to add, nothing to give back. */
 enum { ZC_RELEASE_GIVE, ZC_RELEASE_IDLE, ZC_RELEASE_HELD };
-int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen,
+int zc_policy_release(struct zc_hot_table *hot, struct zc_seen_table *seen,
 		      const struct zc_ext_table *ext, uintptr_t start, uintptr_t end);
 
 /* Is guarding a buffer (first guarded page start) for one send worth what

@@ -64,6 +64,15 @@ static void same_seen_set(uintptr_t *out, int n)
 			out[k++] = a;
 }
 
+/* A buffer written, sent once, written again: hot. (The first write
+ * alone is a strike: see test_strike.) */
+static void make_hot(uintptr_t start)
+{
+	zc_policy_hot_mark(&hot, start);
+	hot.st[zc_policy_hot_find(&hot, start)].sends = 1;   /* as a release counts it */
+	zc_policy_hot_mark(&hot, start);
+}
+
 /* Send start until the hot table says something other than copy; returns
  * that answer, and in *copies how many sends were copied before it. */
 static int sends_until(uintptr_t start, uint32_t *copies)
@@ -107,7 +116,7 @@ START_TEST(test_placement_hot_1mib)
 	 * the old placement (the page number's low bits) put them all in a
 	 * single slot, each pushing the one before out. */
 	for (uintptr_t i = 0; i < 256; i++)
-		zc_policy_hot_mark(&hot, BASE + i * MIB);
+		make_hot(BASE + i * MIB);
 	for (uintptr_t i = 0; i < 256; i++) {
 		ck_assert_msg(zc_policy_is_hot(&hot, BASE + i * MIB), "buffer %lu forgotten",
 			      (unsigned long)i);
@@ -143,13 +152,13 @@ START_TEST(test_hot_replacement)
 
 	same_hot_set(k, ZC_HOT_WAYS + 2);
 	for (int i = 0; i < ZC_HOT_WAYS; i++)
-		zc_policy_hot_mark(&hot, k[i]);
+		make_hot(k[i]);
 	for (int i = 0; i < ZC_HOT_WAYS; i++)
 		ck_assert(zc_policy_is_hot(&hot, k[i]));
 	ck_assert_uint_eq(hot.victim, 0);   /* empty ways were taken first */
 
 	/* The set is full: the shared counter names the way given up. */
-	zc_policy_hot_mark(&hot, k[ZC_HOT_WAYS]);
+	make_hot(k[ZC_HOT_WAYS]);
 	ck_assert(zc_policy_is_hot(&hot, k[ZC_HOT_WAYS]));
 	ck_assert(!zc_policy_is_hot(&hot, k[0]));   /* way 0: victim 0 */
 	for (int i = 1; i < ZC_HOT_WAYS; i++)
@@ -161,7 +170,7 @@ START_TEST(test_hot_replacement)
 	ck_assert_uint_eq(hot.victim, 1);
 
 	/* The next newcomer gives up way 1, and the set still holds four. */
-	zc_policy_hot_mark(&hot, k[ZC_HOT_WAYS + 1]);
+	make_hot(k[ZC_HOT_WAYS + 1]);
 	ck_assert(!zc_policy_is_hot(&hot, k[1]));
 	for (int i = 0; i < ZC_HOT_WAYS + 2; i++)
 		found += zc_policy_is_hot(&hot, k[i]);
@@ -173,6 +182,35 @@ START_TEST(test_hot_replacement)
 	ck_assert(!zc_policy_is_hot(&hot, k[2]));
 	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, k[0])].level, 0);
 	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, k[3])].level, 3);
+}
+END_TEST
+
+START_TEST(test_strike)
+{
+	const uintptr_t b = BASE + 120 * P, e = b + 15 * P;
+
+	/* A first write is a strike: the buffer is still sent with
+	 * zerocopy, and kept. */
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(!zc_policy_is_hot(&hot, b));
+	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_NO);
+	/* Written again before a send completed: the same rewrite. */
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(!zc_policy_is_hot(&hot, b));
+	/* Sent (completed) ZC_HOT_STRIKE_SENDS times unchanged: its next
+	 * write is a first strike again (a cache's memory, reused for
+	 * another item now and then). */
+	for (int i = 0; i < ZC_HOT_STRIKE_SENDS; i++)
+		zc_policy_release(&hot, &seen, &ext, b, e);
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(!zc_policy_is_hot(&hot, b));
+	/* Written again after fewer: hot, its sends copied from now on. */
+	for (int i = 0; i < ZC_HOT_STRIKE_SENDS - 1; i++)
+		zc_policy_release(&hot, &seen, &ext, b, e);
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(zc_policy_is_hot(&hot, b));
+	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_COPY);
+	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, b)].level, 0);
 }
 END_TEST
 
@@ -200,7 +238,7 @@ START_TEST(test_probe_backoff)
 
 	/* Not known rewritten: nothing to copy. */
 	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_NO);
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	/* Each round: copies, a sample, then a probe, which is made (no
 	 * sample to compare with); on probation the sends go out with
 	 * zerocopy until the buffer is written again, and that write backs
@@ -226,7 +264,7 @@ START_TEST(test_probe_reset)
 	const uintptr_t b = BASE + 41 * P;
 	uint32_t copies;
 
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	/* Written again while its sends are copied (not on probation): the
 	 * count restarts, and the level stays. */
 	for (int i = 0; i < 40; i++)
@@ -255,7 +293,7 @@ START_TEST(test_probe_sample_skip)
 	const uintptr_t b = BASE + 42 * P;
 	uint32_t copies;
 
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	/* The sample before the probe differs from the one at the probe: the
 	 * program wrote the buffer in between; the probe is skipped and the
 	 * buffer backed off as a failed probe would. */
@@ -366,7 +404,7 @@ START_TEST(test_release_keeps)
 	ck_assert(zc_policy_kept(&hot, &seen, &ext, BASE + 50 * P));
 
 	/* A rewritten (hot) buffer is never kept; on probation it is. */
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	ck_assert(!zc_policy_kept(&hot, &seen, &ext, b));
 	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, b, e), ZC_RELEASE_GIVE);
 	while (zc_policy_hot_copy(&hot, b) != ZC_HOT_PROBE)
@@ -376,7 +414,7 @@ START_TEST(test_release_keeps)
 	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, b, e), ZC_RELEASE_HELD);
 
 	/* A hot buffer never seen is not noted as seen by its release. */
-	zc_policy_hot_mark(&hot, BASE + 70 * P);
+	make_hot(BASE + 70 * P);
 	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, BASE + 70 * P, BASE + 71 * P),
 			 ZC_RELEASE_GIVE);
 	ck_assert(!zc_policy_seen_has(&seen, BASE + 70 * P));
@@ -446,7 +484,7 @@ START_TEST(test_worth_profiles)
 			 ZC_WORTH_COPY);
 
 	/* A hot buffer is not kept: only its size can make it worth it. */
-	zc_policy_hot_mark(&hot, a);
+	make_hot(a);
 	ck_assert_int_eq(zc_policy_worth(&hot, &seen, &ext, a, 15, vm), ZC_WORTH_COPY);
 	ck_assert_int_eq(zc_policy_worth(&hot, &seen, &ext, a, 15, metal), ZC_WORTH_COPY);
 	ck_assert_int_eq(zc_policy_worth(&hot, &seen, &ext, a, 64, metal), ZC_WORTH_PROTECT);
@@ -468,6 +506,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, test_placement_hot_1mib);
 	tcase_add_test(tc, test_placement_seen_spread);
 	tcase_add_test(tc, test_hot_replacement);
+	tcase_add_test(tc, test_strike);
 	tcase_add_test(tc, test_way_for_new);
 	tcase_add_test(tc, test_probe_backoff);
 	tcase_add_test(tc, test_probe_reset);
