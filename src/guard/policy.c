@@ -156,13 +156,15 @@ int zc_policy_release(struct zc_hot_table *hot, struct zc_seen_table *seen,
 {
 	int k = zc_policy_hot_find(hot, start);
 
-	/* A struck buffer's sends are counted as they complete: every
-	 * guarded range of a call, not only the one its send is keyed by,
-	 * with ZCSHIM_ADAPT=0 too. */
-	if (k >= 0 && __atomic_load_n(&hot->st[k].strike, __ATOMIC_RELAXED))
-		__atomic_add_fetch(&hot->st[k].sends, 1, __ATOMIC_RELAXED);
-	if (zc_policy_is_hot(hot, start))
-		return ZC_RELEASE_GIVE;
+	if (k >= 0) {
+		/* A struck buffer's sends are counted as they complete:
+		 * every guarded range of a call, not only the one its send
+		 * is keyed by, with ZCSHIM_ADAPT=0 too. */
+		if (__atomic_load_n(&hot->st[k].strike, __ATOMIC_RELAXED))
+			__atomic_add_fetch(&hot->st[k].sends, 1, __ATOMIC_RELAXED);
+		if (!__atomic_load_n(&hot->st[k].probing, __ATOMIC_RELAXED))
+			return ZC_RELEASE_GIVE;   /* hot (zc_policy_is_hot) */
+	}
 	if (!zc_policy_seen_has(seen, start)) {
 		zc_policy_seen_note(seen, start);   /* sent again, it is kept */
 		return ZC_RELEASE_GIVE;
