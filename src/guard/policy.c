@@ -35,20 +35,16 @@ int zc_policy_hot_find(const struct zc_hot_table *t, uintptr_t start)
 void zc_policy_hot_mark(struct zc_hot_table *t, uintptr_t start)
 {
 	int found = zc_policy_hot_find(t, start);
-	uint32_t h;
-	uint8_t level = 0;
-
-	uint8_t strike = 0;
+	uint32_t h, sends;
+	uint8_t level = 0, strike = 0;
 
 	if (found >= 0) {
 		h = (uint32_t)found;
 		level = t->st[h].level;
-		uint32_t sends = __atomic_load_n(&t->st[h].sends, __ATOMIC_RELAXED);
-
+		sends = __atomic_load_n(&t->st[h].sends, __ATOMIC_RELAXED);
 		if (t->st[h].strike && sends == 0)
-			/* No send completed since the strike: the same
-			 * rewrite (a write fault, then a read() into the
-			 * rest), or one whose send is still out. */
+			/* Not sent since the strike: the same rewrite (a
+			 * write fault, then a read() into the rest). */
 			return;
 		if (t->st[h].strike)
 			/* Sent often enough unchanged since its first strike:
@@ -144,27 +140,41 @@ void zc_policy_seen_note(struct zc_seen_table *t, uintptr_t start)
 		set[zc_policy_way_for_new(set, ZC_SEEN_WAYS, &t->victim)] = start;
 }
 
-int zc_policy_kept(const struct zc_hot_table *hot, const struct zc_seen_table *seen,
+/* kept, for the hot table's entry h of start (-1: none). */
+static int kept_at(const struct zc_hot_table *hot, int h, const struct zc_seen_table *seen,
 		   const struct zc_ext_table *ext, uintptr_t start)
 {
-	return !zc_policy_is_hot(hot, start) && zc_policy_seen_has(seen, start) &&
+	return !(h >= 0 && !__atomic_load_n(&hot->st[h].probing, __ATOMIC_RELAXED)) &&
+	       zc_policy_seen_has(seen, start) &&
 	       (ext->nidle < ext->idle_cap || zc_ext_idle_find(ext, start) >= 0);
 }
 
-int zc_policy_release(struct zc_hot_table *hot, struct zc_seen_table *seen,
+int zc_policy_kept(const struct zc_hot_table *hot, const struct zc_seen_table *seen,
+		   const struct zc_ext_table *ext, uintptr_t start)
+{
+	return kept_at(hot, zc_policy_hot_find(hot, start), seen, ext, start);
+}
+
+/* A struck buffer's sends are counted as each of its guarded ranges is
+ * armed: every range of a call, not only the one its send is keyed by. */
+static void strike_sent(struct zc_hot_table *hot, int h)
+{
+	if (h >= 0 && __atomic_load_n(&hot->st[h].strike, __ATOMIC_RELAXED))
+		__atomic_add_fetch(&hot->st[h].sends, 1, __ATOMIC_RELAXED);
+}
+
+void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start)
+{
+	strike_sent(hot, zc_policy_hot_find(hot, start));
+}
+
+int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen,
 		      const struct zc_ext_table *ext, uintptr_t start, uintptr_t end)
 {
-	int k = zc_policy_hot_find(hot, start);
+	int k;
 
-	if (k >= 0) {
-		/* A struck buffer's sends are counted as they complete:
-		 * every guarded range of a call, not only the one its send
-		 * is keyed by, with ZCSHIM_ADAPT=0 too. */
-		if (__atomic_load_n(&hot->st[k].strike, __ATOMIC_RELAXED))
-			__atomic_add_fetch(&hot->st[k].sends, 1, __ATOMIC_RELAXED);
-		if (!__atomic_load_n(&hot->st[k].probing, __ATOMIC_RELAXED))
-			return ZC_RELEASE_GIVE;   /* hot (zc_policy_is_hot) */
-	}
+	if (zc_policy_is_hot(hot, start))
+		return ZC_RELEASE_GIVE;
 	if (!zc_policy_seen_has(seen, start)) {
 		zc_policy_seen_note(seen, start);   /* sent again, it is kept */
 		return ZC_RELEASE_GIVE;
@@ -177,13 +187,16 @@ int zc_policy_release(struct zc_hot_table *hot, struct zc_seen_table *seen,
 	return ZC_RELEASE_IDLE;
 }
 
-int zc_policy_worth(const struct zc_hot_table *hot, struct zc_seen_table *seen,
+int zc_policy_worth(struct zc_hot_table *hot, struct zc_seen_table *seen,
 		    const struct zc_ext_table *ext, uintptr_t start, size_t pages,
 		    uint32_t once_min)
 {
+	int h = zc_policy_hot_find(hot, start);
+
+	strike_sent(hot, h);
 	if (pages == 0)
 		return ZC_WORTH_COVERED;   /* read-only already: no protection to pay */
-	if (zc_policy_kept(hot, seen, ext, start))
+	if (kept_at(hot, h, seen, ext, start))
 		return ZC_WORTH_PROTECT;   /* paid once for many sends */
 	if (pages >= once_min)
 		return ZC_WORTH_PROTECT;   /* big enough that even one guard cycle beats the copy */

@@ -59,18 +59,20 @@ static inline uint32_t zc_policy_set(uintptr_t start, unsigned bits)
  * A buffer's first rewrite is a strike, not yet a verdict: a cache reuses
  * an item's memory for another item now and then (memcached's slab
  * chunks), and the new item is sent again and again unchanged. A struck
- * buffer is still sent with zerocopy; written again after one to
- * ZC_HOT_STRIKE_SENDS - 1 completed sends, it is hot; sent that often
- * unchanged first, its next rewrite is a first strike again. Writes with
- * no send completed since the strike are the same rewrite (memcached
- * writes an item's header, then read()s its value into the rest).
+ * buffer is still sent with zerocopy; written again after a single send,
+ * it is hot (a buffer rewritten before every send); sent
+ * ZC_HOT_STRIKE_SENDS times or more unchanged first, its next rewrite is
+ * a first strike again. Writes with no send since the strike are the same
+ * rewrite (memcached writes an item's header, then read()s its value into
+ * the rest). Sends are counted as they are armed, so that the count does
+ * not depend on when completions come back.
  */
 #define ZC_HOT_SET_BITS 8   /* 256 sets of ZC_HOT_WAYS: 1024 buffers */
 #define ZC_HOT_WAYS 4
 #define ZC_HOT_SIZE ((1u << ZC_HOT_SET_BITS) * ZC_HOT_WAYS)
 #define ZC_HOT_PROBE_EVERY 64
 #define ZC_HOT_LEVEL_MAX 4
-#define ZC_HOT_STRIKE_SENDS 4
+#define ZC_HOT_STRIKE_SENDS 2
 
 struct zc_hot_state {
 	uint64_t sample;   /* content sample taken by the send before a probe */
@@ -173,7 +175,7 @@ int zc_policy_kept(const struct zc_hot_table *hot, const struct zc_seen_table *s
  *   ZC_RELEASE_HELD   an idle range holds it all already (a buffer sent
  *                     while idle): nothing to add, nothing to give back. */
 enum { ZC_RELEASE_GIVE, ZC_RELEASE_IDLE, ZC_RELEASE_HELD };
-int zc_policy_release(struct zc_hot_table *hot, struct zc_seen_table *seen,
+int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen,
 		      const struct zc_ext_table *ext, uintptr_t start, uintptr_t end);
 
 /* Is guarding a buffer (first guarded page start) for one send worth what
@@ -186,9 +188,13 @@ int zc_policy_release(struct zc_hot_table *hot, struct zc_seen_table *seen,
  *   ZC_WORTH_COPY     copy it; the buffer is noted as seen, so that its
  *                     next send is kept. */
 enum { ZC_WORTH_COPY, ZC_WORTH_PROTECT, ZC_WORTH_COVERED /* nothing to protect */ };
-int zc_policy_worth(const struct zc_hot_table *hot, struct zc_seen_table *seen,
+int zc_policy_worth(struct zc_hot_table *hot, struct zc_seen_table *seen,
 		    const struct zc_ext_table *ext, uintptr_t start, size_t pages,
 		    uint32_t once_min);
+
+/* A send of the buffer at start is armed (zc_policy_worth counts it too):
+ * a struck buffer counts its sends (see "A buffer's first rewrite" above). */
+void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start);
 
 /* Idle ranges kept (lazy release): a content cache of thousands of
  * buffers fits. Each one kept read-only can split a mapping in up to three,
