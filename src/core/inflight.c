@@ -107,9 +107,15 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 		why = ZC_WHY_RECORDS_FULL;
 		goto refuse;
 	}
-	for (int i = 0; i < p->next; i++) {
+	/* The cost model weighs a guard cycle against a copy per range; but
+	 * the only other way for a range is to copy the whole call. So the
+	 * call is copied when every range would rather be, and otherwise
+	 * guarded whole (a large reply whose chunks were sent before, with
+	 * one chunk new). */
+	for (int i = 0, copy = 0; i < p->next; i++) {
 		worth[i] = (unsigned char)zc_guard_worth_locked(p->ext[i].start, p->ext[i].end);
-		if (worth[i] == ZC_WORTH_COPY) {
+		copy += worth[i] == ZC_WORTH_COPY;
+		if (i == p->next - 1 && copy == p->next) {
 			ZC_STAT_ADD(unkept_copies, 1);
 			why = ZC_WHY_COST_MODEL;
 			goto refuse;

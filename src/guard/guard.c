@@ -183,8 +183,10 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 	size_t n, pages = 0;
 
 	zc_assert_locked();
-	if (!zc_cfg.adapt || zc_test_no_guard())
+	if (!zc_cfg.adapt || zc_test_no_guard()) {
+		zc_policy_hot_sent(&hot_tab, start);   /* (zc_policy_worth's count) */
 		return ZC_WORTH_PROTECT;
+	}
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n > 32)
 		pages = (end - start) / zc_page;

@@ -25,7 +25,8 @@ static inline int zc_altstack_ensure(void)
 
 /* Is this thread inside a handler of the program's that the shim called
  * (a send made there runs in signal context: nothing but async-signal-safe
- * calls, so no logging)? */
+ * calls, so no logging)? A handler that leaves by longjmp leaves the count
+ * up: that thread then logs no more, which is all the count decides. */
 extern __thread int zc_handler_depth ZC_TLS_MODEL;
 static inline int zc_in_program_handler(void)
 {

@@ -100,14 +100,19 @@ if start ZCSHIM_ADAPT=0; then
 	kill "$MC"; wait "$MC" 2>/dev/null; MC=
 fi
 
-# The defaults: overwritten items' chunks are taken for rewritten buffers
-# and their next sends copied (copy_rewritten), a new item's first send
-# is copied when a guard cycle for it alone costs more (copy_cost_model).
+# The defaults: an overwritten item's reused chunks are a first strike,
+# still sent with zerocopy; a chunk reused again after a single send is
+# taken for a rewritten buffer and its next sends copied (copy_rewritten),
+# and a call none of whose chunks was sent before is copied when a guard
+# cycle for it alone costs more (copy_cost_model). Most bytes still go
+# zerocopy (80 to 88% here; 9% when a first write made a buffer hot).
 # Every value intact, and the reasons account for every copy.
 if start; then
 	before=$failures
 	run "defaults"
 	z=$(delta zc_bytes) c=$(delta copy_bytes)
+	[ "$z" -gt 0 ] && [ $(( z * 100 )) -ge $(( (z + c) * 60 )) ] ||
+		fail "defaults: $z of $((z + c)) bytes of large replies went zerocopy (want 60% or more): $(tail -n 1 "$STATS" | tr , '\n' | grep '"copy_' | grep -v ':0$' | tr '\n' ' ')"
 	reasons_add_up "defaults"
 	[ $failures -eq $before ] &&
 		log "ok: defaults: $z of $((z + c)) large-reply bytes zerocopy; copied: $(tail -n 1 "$STATS" | tr ',{}' '\n\n\n' | grep '"copy_' | grep -v ':0$' | tr '\n' ' ')"
