@@ -61,6 +61,8 @@ void zc_policy_hot_mark(struct zc_hot_table *t, uintptr_t start)
 		__atomic_store_n(&t->key[h], (uintptr_t)0, __ATOMIC_RELAXED);
 		strike = 1;
 	}
+	/* (A new key's way may have held another key's strike.) */
+	t->strikes += (uint32_t)strike - t->st[h].strike;
 	__atomic_store_n(&t->st[h].sends, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->st[h].level, level, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->st[h].strike, strike, __ATOMIC_RELAXED);
@@ -189,7 +191,8 @@ static void strike_sent(struct zc_hot_table *hot, int h)
 
 void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start)
 {
-	strike_sent(hot, zc_policy_hot_find(hot, start));
+	if (hot->strikes)
+		strike_sent(hot, zc_policy_hot_find(hot, start));
 }
 
 int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen,
@@ -215,11 +218,15 @@ int zc_policy_worth(struct zc_hot_table *hot, struct zc_seen_table *seen,
 		    const struct zc_ext_table *ext, uintptr_t start, size_t pages,
 		    uint32_t once_min)
 {
-	int h = zc_policy_hot_find(hot, start);
+	/* No buffer struck (a program that rewrites none): a send of pages
+	 * read-only already looks nothing up. */
+	int h = hot->strikes ? zc_policy_hot_find(hot, start) : -2;
 
 	strike_sent(hot, h);
 	if (pages == 0)
 		return ZC_WORTH_COVERED;   /* read-only already: no protection to pay */
+	if (h == -2)
+		h = zc_policy_hot_find(hot, start);
 	if (kept_at(hot, h, seen, ext, start))
 		return ZC_WORTH_PROTECT;   /* paid once for many sends */
 	if (pages >= once_min)

@@ -90,6 +90,7 @@ struct zc_hot_table {
 	uintptr_t key[ZC_HOT_SIZE] __attribute__((aligned(64)));
 	struct zc_hot_state st[ZC_HOT_SIZE];
 	uint32_t victim;   /* written under the caller's lock: see zc_policy_way_for_new */
+	uint32_t strikes;  /* entries struck (under the lock): none, no send looks */
 };
 
 /*

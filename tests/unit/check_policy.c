@@ -194,6 +194,7 @@ START_TEST(test_strike)
 	zc_policy_hot_mark(&hot, b);
 	ck_assert(!zc_policy_is_hot(&hot, b));
 	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_NO);
+	ck_assert_uint_eq(hot.strikes, 1);
 	/* Written again with no send in between: the same rewrite. */
 	zc_policy_hot_mark(&hot, b);
 	ck_assert(!zc_policy_is_hot(&hot, b));
@@ -213,6 +214,7 @@ START_TEST(test_strike)
 	ck_assert(zc_policy_is_hot(&hot, b));
 	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_COPY);
 	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, b)].level, 0);
+	ck_assert_uint_eq(hot.strikes, 0);   /* (no send looks the table up then) */
 }
 END_TEST
 
