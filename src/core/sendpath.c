@@ -452,6 +452,7 @@ static int build_plan(struct zc_plan *p, const struct msghdr *h, int own, int b)
  * zc_plan_rebuild), from the iovecs its plan kept: nothing of the
  * program's is read. 0 (*b is the big slot now, the small one put back),
  * or what zc_plan_rebuild said (*b unchanged). */
+__attribute__((noinline, cold))
 static int replan_big(int *b, const unsigned char *whole)
 {
 	struct zc_plan *p = zc_bounce_plan(*b), *q;
@@ -479,37 +480,45 @@ static int replan_big(int *b, const unsigned char *whole)
  * first such range in *what); bytes to copy outside private anonymous
  * memory are marked for the kernel's read. 0, or why to copy.
  */
-static int classify_locked(int *bp, struct zc_copy_what *what)
+/* classify_locked's way for a plan with pages the guard cannot take
+ * (rare: kept out of the send path's straight line). */
+__attribute__((noinline, cold))
+static int bounce_ineligible_locked(int *bp, int first, struct zc_copy_what *what)
 {
 	unsigned char whole[ZC_PLAN_IN_MAX];
 	struct zc_plan *p = zc_bounce_plan(*bp);
-	int bad = 0, rc, b = *bp;
+	int b = *bp, rc;
+
+	memset(whole, 0, sizeof whole);
+	what->start = p->ext[first].start;
+	what->end = p->ext[first].end;
+	what->have_vma = zc_vma_flags_at(what->start, &what->vma_flags) == 0;
+	for (int i = first; i < p->next; i++)
+		if (i == first || !zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
+			whole[p->ext[i].iov] = 1;
+	rc = zc_plan_rebuild(p, whole, zc_bounce_addr(b), zc_bounce_cap(b), zc_page);
+	if (rc == ZC_PLAN_NO_ROOM && zc_bounce_cap(b) == ZC_BOUNCE_SLOT)
+		rc = replan_big(bp, whole);
+	return rc ? ZC_WHY_INELIGIBLE_MEM : 0;
+}
+
+static int classify_locked(int *bp, struct zc_copy_what *what)
+{
+	struct zc_plan *p = zc_bounce_plan(*bp);
+	int rc;
 
 	zc_assert_locked();
-	for (int i = 0; i < p->next; i++) {
-		if (zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
-			continue;
-		if (!bad) {
-			memset(whole, 0, sizeof whole);
-			what->start = p->ext[i].start;
-			what->end = p->ext[i].end;
-		}
-		bad = 1;
-		whole[p->ext[i].iov] = 1;
-	}
-	if (bad) {
-		what->have_vma = zc_vma_flags_at(what->start, &what->vma_flags) == 0;
-		rc = zc_plan_rebuild(p, whole, zc_bounce_addr(b), zc_bounce_cap(b), zc_page);
-		if (rc == ZC_PLAN_NO_ROOM && zc_bounce_cap(b) == ZC_BOUNCE_SLOT &&
-		    (rc = replan_big(bp, whole)) == 0)
+	for (int i = 0; i < p->next; i++)
+		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext)) {
+			if ((rc = bounce_ineligible_locked(bp, i, what)))
+				return rc;
 			p = zc_bounce_plan(*bp);
-		if (rc)
-			return ZC_WHY_INELIGIBLE_MEM;
-	}
+			break;
+		}
 	for (int i = 0; i < p->ncopy; i++) {
 		uintptr_t a = (uintptr_t)p->copy[i].src;
 
-		if (zc_vma_copyable(a, a + p->copy[i].len, &zc_ext))
+		if (ZC_LIKELY(zc_vma_copyable(a, a + p->copy[i].len, &zc_ext)))
 			continue;
 		if (!zc_probe_kread_works()) {
 			what->start = a;
