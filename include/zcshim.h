@@ -68,6 +68,24 @@
 	X(guard_uffd_registers, "mappings the userfaultfd guard registered (whole, once each)")    \
 	X(guard_uffd_busy, "sends copied because the program registered their memory with a userfaultfd of its own") \
 	X(guard_uffd_copies, "private copies the userfaultfd guard made in place (the mapping kept)") \
-	X(guard_uffd_reports, "reports of memory unmapped, moved or discarded that the userfaultfd guard applied")
+	X(guard_uffd_reports, "reports of memory unmapped, moved or discarded that the userfaultfd guard applied") \
+	X(copy_ineligible_mem, "of copy_sends: a piece in memory the guard cannot protect (file, shared, read-only) too large for bounce memory") \
+	X(copy_rewritten, "of copy_sends: the buffer is rewritten between sends (hot_copies)") \
+	X(copy_local_peer, "of copy_sends: the peer is on this host (ZCSHIM_LOCAL=skip)") \
+	X(copy_budget, "of copy_sends: the pin budget was full (budget_fallbacks)") \
+	X(copy_enobufs, "of copy_sends: the kernel refused zerocopy with ENOBUFS (enobufs_fallbacks)") \
+	X(copy_socket_off, "of copy_sends: zerocopy is off on the socket (refused, completions copied, an id unknown)") \
+	X(copy_busy, "of copy_sends: another thread was sending on the socket") \
+	X(copy_cost_model, "of copy_sends: guarding for this send alone costs more than the copy (unkept_copies)") \
+	X(copy_vm_child, "of copy_sends: sent by a vfork/CLONE_VM child (vm_child_copies)") \
+	X(copy_iovecs, "of copy_sends: more iovecs than a zerocopy call takes (64)") \
+	X(copy_bounce_full, "of copy_sends: the bytes to copy into bounce memory exceed its slot (16 KiB), or no slot was free") \
+	X(copy_no_pages, "of copy_sends: no whole page to send from the program's memory") \
+	X(copy_id_window, "of copy_sends: the socket had as many calls out as its id window holds") \
+	X(copy_records_full, "of copy_sends: the guard's table of ranges was full") \
+	X(copy_guard_refused, "of copy_sends: the kernel refused to protect the pages (changed behind the shim)") \
+	X(copy_fault, "of copy_sends: reading the program's memory faulted (the C library's call reports it)") \
+	X(copy_closed, "of copy_sends: the socket was closed while the call was prepared") \
+	X(copy_no_altstack, "of copy_sends: no signal stack could be set up for the thread")
 
 #endif

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,9 +284,80 @@ static void table(int pid, const struct line *now, const struct line *before)
 	}
 	printf("  zerocopy share of large-send bytes: %.1f%%\n",
 	       zc + cp > 0 ? 100.0 * zc / (zc + cp) : 0.0);
+	/* The copy_<reason> fields (copywhy.h) split copy_sends: a reason
+	 * is every copy_ field but the totals. */
+	if (get(now, "copy_sends")) {
+		printf("  copied large sends by reason:");
+		for (size_t i = 0; i < NFIELDS; i++)
+			if (!strncmp(fields[i], "copy_", 5) && strcmp(fields[i], "copy_sends") &&
+			    strcmp(fields[i], "copy_bytes") && now->v[i])
+				printf(" %s %.1f%%", fields[i] + 5,
+				       100.0 * (double)now->v[i] / (double)get(now, "copy_sends"));
+		printf("\n");
+	}
 	printf("  guard faults per GB sent with zerocopy: %.1f\n",
 	       gb > 0 ? (double)get(now, "guard_faults") / gb : 0.0);
 	printf("  time stalled in the guard: %.1f ms\n", (double)get(now, "guard_stall_ns") / 1e6);
+}
+
+/*
+ * The thread to send the stats signal to, or 0 for the process. A signal
+ * sent to the process is taken by its main thread unless that thread
+ * blocks it, and interrupts the call the thread waits in. Some programs
+ * end when their main loop's poll() returns EINTR: varnish's cache worker
+ * leaves its CLI loop and exits. A thread waiting in futex (a condition
+ * variable, a mutex) is woken by the C library's own retry and never sees
+ * the interruption, so the signal goes to such a thread when there is one
+ * (the one the kernel shows in futex in /proc/PID/task/TID/syscall, which
+ * only whoever may trace the process can read), and not one that blocks
+ * the signal (the shim's own threads block them all). The handler writes the
+ * stats of the whole process from whichever thread runs it.
+ */
+/* Does thread tid of pid block signal sig? (SigBlk in its status; the
+ * shim's own threads block every signal.) Unknown: yes. */
+static int blocks(int pid, int tid, int sig)
+{
+	char path[96], buf[2048];
+	const char *p;
+
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tid);
+	if (slurp(path, buf, sizeof buf) <= 0 || !(p = strstr(buf, "\nSigBlk:")))
+		return 1;
+	return (int)((strtoull(p + 9, NULL, 16) >> (sig - 1)) & 1);
+}
+
+static int quiet_thread(int pid, int sig)
+{
+	char path[96], buf[64];
+	struct dirent *e;
+	DIR *d;
+	int found = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!found && (e = readdir(d))) {
+		int tid = atoi(e->d_name);
+
+		if (tid <= 0 || tid == pid)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, tid);
+		if (slurp(path, buf, sizeof buf) > 0 && atol(buf) == SYS_futex &&
+		    !blocks(pid, tid, sig))
+			found = tid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Send pid its stats signal (see quiet_thread). */
+static int signal_stats(int pid, int sig)
+{
+	int tid = quiet_thread(pid, sig);
+
+	if (tid > 0 && !syscall(SYS_tgkill, pid, tid, sig))
+		return 0;
+	return kill(pid, sig);   /* no such thread, or it has just ended */
 }
 
 /* Signal pid and show its new line. Returns 0, or 1 on a problem. */
@@ -321,7 +393,7 @@ static int signal_one(int pid)
 		return 1;
 	}
 	size0 = file_size(path);
-	if (kill(pid, sig)) {
+	if (signal_stats(pid, sig)) {
 		fprintf(stderr, "zcstat: cannot signal process %d: %s\n", pid, strerror(errno));
 		return 1;
 	}

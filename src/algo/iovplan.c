@@ -29,6 +29,7 @@ static int add_bounce(struct zc_plan *p, const char *src, size_t len, char *boun
 	p->copy[p->ncopy].src = src;
 	p->copy[p->ncopy].dst = p->bounce_len;
 	p->copy[p->ncopy].len = len;
+	p->copy[p->ncopy].kernel = 0;
 	p->ncopy++;
 	if (p->nout > 0 &&
 	    (char *)p->out[p->nout - 1].iov_base + p->out[p->nout - 1].iov_len ==
@@ -47,8 +48,8 @@ static int add_bounce(struct zc_plan *p, const char *src, size_t len, char *boun
 	return ZC_PLAN_OK;
 }
 
-int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
-		  char *bounce, size_t bounce_cap, size_t page)
+static int layout(struct zc_plan *p, const unsigned char *whole, char *bounce,
+		  size_t bounce_cap, size_t page)
 {
 	uintptr_t mask = (uintptr_t)page - 1;
 	size_t off = 0;
@@ -56,21 +57,19 @@ int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
 
 	p->nout = p->next = p->ncopy = 0;
 	p->bounce_len = p->total = p->guarded = 0;
-	if (iovcnt < 0 || iovcnt > ZC_PLAN_IN_MAX)
-		return ZC_PLAN_TOO_MANY;
-
-	for (int i = 0; i < iovcnt; i++) {
-		uintptr_t b = (uintptr_t)iov[i].iov_base;
-		size_t len = iov[i].iov_len;
+	for (int i = 0; i < p->nin; i++) {
+		uintptr_t b = (uintptr_t)p->in[i].iov_base;
+		size_t len = p->in[i].iov_len;
 		uintptr_t e = b + len;
 		uintptr_t mid_lo = (b + mask) & ~mask;
 		uintptr_t mid_hi = e & ~mask;
 
 		if (len == 0)
 			continue;
-		if (e < b || mid_lo < b || mid_lo >= mid_hi) {
+		if (e < b || mid_lo < b || mid_lo >= mid_hi || (whole && whole[i])) {
 			/* No whole page inside (or the range wraps, which the
-			 * kernel will refuse anyway): all of it bounces. */
+			 * kernel will refuse anyway), or pages the guard cannot
+			 * take: all of it bounces. */
 			if ((rc = add_bounce(p, (const char *)b, len, bounce, bounce_cap)))
 				return rc;
 		} else {
@@ -85,6 +84,7 @@ int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
 			p->ext[p->next].start = mid_lo;
 			p->ext[p->next].end = mid_hi;
 			p->ext[p->next].off = off + (mid_lo - b);
+			p->ext[p->next].iov = i;
 			p->next++;
 			p->guarded += mid_hi - mid_lo;
 			if (e > mid_hi &&
@@ -97,4 +97,22 @@ int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
 	if (p->next == 0)
 		return ZC_PLAN_NO_PAGES;
 	return ZC_PLAN_OK;
+}
+
+int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
+		  char *bounce, size_t bounce_cap, size_t page)
+{
+	p->nin = p->nout = p->next = p->ncopy = 0;
+	p->bounce_len = p->total = p->guarded = 0;
+	if (iovcnt < 0 || iovcnt > ZC_PLAN_IN_MAX)
+		return ZC_PLAN_TOO_MANY;
+	memcpy(p->in, iov, (size_t)iovcnt * sizeof *iov);
+	p->nin = iovcnt;
+	return layout(p, NULL, bounce, bounce_cap, page);
+}
+
+int zc_plan_rebuild(struct zc_plan *p, const unsigned char *whole, char *bounce,
+		    size_t bounce_cap, size_t page)
+{
+	return layout(p, whole, bounce, bounce_cap, page);
 }

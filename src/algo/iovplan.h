@@ -24,15 +24,19 @@
 struct zc_plan_ext {
 	uintptr_t start, end;   /* program pages sent as they are, to guard */
 	size_t off;             /* payload offset of start */
+	int iov;                /* the input iovec they lie in */
 };
 
 struct zc_plan_copy {
 	const void *src;        /* program bytes */
 	size_t dst;             /* offset in bounce memory */
 	size_t len;
+	int kernel;             /* read through the kernel (the caller sets it) */
 };
 
 struct zc_plan {
+	struct iovec in[ZC_PLAN_IN_MAX];   /* the program's iovecs, as read */
+	int nin;
 	struct iovec out[ZC_PLAN_OUT_MAX];
 	int nout;
 	struct zc_plan_ext ext[ZC_PLAN_IN_MAX];
@@ -52,9 +56,16 @@ enum zc_plan_result {
 };
 
 /* Plan iov[0..iovcnt) against bounce memory at `bounce` of `bounce_cap`
- * bytes and pages of size `page` (a power of two). */
+ * bytes and pages of size `page` (a power of two). The iovecs are kept in
+ * p->in: the plan is made again from them without reading the program's
+ * array (zc_plan_rebuild). */
 int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
 		  char *bounce, size_t bounce_cap, size_t page);
+
+/* Plan p->in again with every iovec i whose whole[i] is set copied whole
+ * into bounce memory (its pages cannot be guarded). Same results. */
+int zc_plan_rebuild(struct zc_plan *p, const unsigned char *whole, char *bounce,
+		    size_t bounce_cap, size_t page);
 
 /* Does the total of iov overflow or exceed limit? Returns the total, or
  * SIZE_MAX on overflow. */

@@ -10,6 +10,7 @@
  * no stdio.
  */
 #include "inflight.h"
+#include "copywhy.h"
 #include "bounce.h"
 #include "completion.h"
 #include "guard.h"
@@ -99,20 +100,24 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 	unsigned char worth[ZC_PLAN_IN_MAX];
 	int b = (int)c->key;
 
+	int why;
+
 	zc_assert_locked();
-	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap)
+	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap) {
+		why = ZC_WHY_RECORDS_FULL;
 		goto refuse;
-	for (int i = 0; i < p->next; i++)
-		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
-			goto refuse;
-	for (int i = 0; i < p->ncopy; i++)
-		if (!zc_vma_copyable((uintptr_t)p->copy[i].src,
-				     (uintptr_t)p->copy[i].src + p->copy[i].len, &zc_ext))
-			goto refuse;   /* a file page past its end would raise SIGBUS */
-	for (int i = 0; i < p->next; i++) {
+	}
+	/* The cost model weighs a guard cycle against a copy per range; but
+	 * the only other way for a range is to copy the whole call. So the
+	 * call is copied when every range would rather be, and otherwise
+	 * guarded whole (a large reply whose chunks were sent before, with
+	 * one chunk new). */
+	for (int i = 0, copy = 0; i < p->next; i++) {
 		worth[i] = (unsigned char)zc_guard_worth_locked(p->ext[i].start, p->ext[i].end);
-		if (worth[i] == ZC_WORTH_COPY) {
+		copy += worth[i] == ZC_WORTH_COPY;
+		if (i == p->next - 1 && copy == p->next) {
 			ZC_STAT_ADD(unkept_copies, 1);
+			why = ZC_WHY_COST_MODEL;
 			goto refuse;
 		}
 	}
@@ -128,7 +133,7 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 			if (i == 0)
 				zc_bounce_put(b, 0);
 			zc_inflight_disarm_locked(c);
-			return -1;
+			return ZC_WHY_GUARD_REFUSED;
 		}
 		e.start = p->ext[i].start;
 		e.end = p->ext[i].end;
@@ -144,7 +149,7 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 	return 0;
 refuse:
 	zc_bounce_put(b, 0);
-	return -1;
+	return why;
 }
 
 void zc_inflight_disarm_locked(const struct zc_call *c)

@@ -54,11 +54,12 @@ extern uint64_t zc_pin_cap;       /* the most the shim keeps pinned */
 /* Would a call of total payload bytes fit the pin budget now? */
 int zc_inflight_pin_fits_locked(size_t total);
 
-/* Record call c (pending) with plan p: check its pages may be guarded and
- * its bounce sources are private anonymous memory, ask the guard whether
- * guarding is worth it, make the pages read-only and add one pending entry
- * per guarded run (the first, the head, carries the accounting and the
- * bounce slot). Returns 0, or -1: nothing armed, the bounce slot put back. */
+/* Record call c (pending) with plan p, whose pages the caller found the
+ * guard may take (zc_vma_eligible, under the same hold of the lock): ask
+ * the guard whether guarding is worth it, make the pages read-only and add
+ * one pending entry per guarded run (the first, the head, carries the
+ * accounting and the bounce slot). Returns 0, or why the call must be
+ * copied (copywhy.h): nothing armed, the bounce slot put back. */
 int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p);
 
 /* Remove pending call c's entries (the head puts its bounce slot back):

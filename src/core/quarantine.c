@@ -16,6 +16,7 @@
 struct held {
 	void *p;
 	uintptr_t start, end;
+	int judged;   /* its free was told to the policy already (put) */
 };
 
 static struct held *held;       /* [0, zc_quarantine_count), under the lock */
@@ -35,10 +36,12 @@ int zc_quarantine_init(void)
 
 int zc_quarantine_put(void *p, uintptr_t start, uintptr_t end)
 {
-	int r;
+	int r, judged;
 
 	zc_lock();
-	zc_guard_drop_idle_locked(zc_page_up(start), zc_page_down(end), 1);
+	/* The free is told to the policy once: here if idle pages were
+	 * dropped, else when the drain drops those of the calls still out. */
+	judged = zc_guard_drop_idle_locked(zc_page_up(start), zc_page_down(end), ZC_DROP_FREED) > 0;
 	if (!zc_inflight_overlaps_locked(zc_page_up(start), zc_page_down(end)))
 		r = 0;
 	else if (!held || zc_quarantine_count >= Q_MAX)
@@ -47,6 +50,7 @@ int zc_quarantine_put(void *p, uintptr_t start, uintptr_t end)
 		held[zc_quarantine_count].p = p;
 		held[zc_quarantine_count].start = start;
 		held[zc_quarantine_count].end = end;
+		held[zc_quarantine_count].judged = judged;
 		__atomic_store_n(&zc_quarantine_count, zc_quarantine_count + 1, __ATOMIC_RELEASE);
 		ZC_STAT_ADD(quarantined, 1);
 		r = 1;
@@ -74,7 +78,8 @@ void zc_quarantine_drain(void)
 		}
 		/* Released and kept read-only (idle): writable before the
 		 * allocator touches it. */
-		zc_guard_drop_idle_locked(zc_page_up(held[i].start), zc_page_down(held[i].end), 1);
+		zc_guard_drop_idle_locked(zc_page_up(held[i].start), zc_page_down(held[i].end),
+					  held[i].judged ? 0 : ZC_DROP_FREED);
 		done[n++] = held[i].p;
 		held[i] = held[zc_quarantine_count - 1];
 		__atomic_store_n(&zc_quarantine_count, zc_quarantine_count - 1, __ATOMIC_RELEASE);

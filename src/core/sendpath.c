@@ -6,25 +6,32 @@
  *     from the program's memory, which unaligned bytes from the slot;
  *  2. reserve (lock): read this socket's completions, check the pin budget
  *     and the id window;
- *  3. arm (same lock, inflight.h): check the pages may be guarded and the bytes to copy
- *     lie in private anonymous memory (a file page past the end of its
- *     file raises SIGBUS when read, where the kernel's read gives EFAULT),
- *     record the pages as pending and make them read-only BEFORE the
- *     syscall, so no write can slip in between the kernel pinning a page
- *     and the guard taking it;
- *  4. copy the unaligned bytes into the slot (no lock: a bad pointer
- *     faults into the fault probe, the call is disarmed, and the real call
- *     reports EFAULT), then the syscall, with MSG_ZEROCOPY and the planned
- *     iovecs;
+ *  3. classify and arm (same lock): eligibility is decided per piece. An
+ *     iovec whose pages the guard cannot take (a file or shared mapping,
+ *     read-only memory: vma.h) is copied whole into the slot with the
+ *     unaligned ends, if it fits; the rest of the call still goes out
+ *     zerocopy. Bytes to copy that lie outside private anonymous memory
+ *     are read through the kernel (a file page past the end of its file
+ *     raises SIGBUS when loaded, where the kernel's read gives EFAULT:
+ *     probe.h). Then record the pages as pending and make them read-only
+ *     BEFORE the syscall (inflight.h), so no write can slip in between the
+ *     kernel pinning a page and the guard taking it;
+ *  4. copy the pieces into the slot (no lock: a bad pointer faults into
+ *     the fault probe or fails the kernel's read, the call is disarmed,
+ *     and the real call meets the same memory as without the shim), then
+ *     the syscall, with MSG_ZEROCOPY and the planned iovecs;
  *  5. commit (lock): a call that sent bytes gets the socket's next id; one
  *     that failed (no id consumed) is disarmed.
  * A socket has at most one zerocopy send under way (busy flag): ids are
  * handed out in call order, so concurrent senders on one socket copy.
+ * Every large send that is copied is counted under one reason (copywhy.h):
+ * the functions below return the reason (ZC_WHY_*) where they give up.
  */
 #include "sendpath.h"
 #include "bounce.h"
 #include "calibrate.h"
 #include "completion.h"
+#include "copywhy.h"
 #include "guard.h"
 #include "inflight.h"
 #include "iovplan.h"
@@ -40,8 +47,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef UIO_MAXIOV
+#define UIO_MAXIOV 1024
+#endif
 
 #define MMSG_MAX 16
 
@@ -70,21 +83,32 @@ static void do_copy_bounce(void *a)
 	if (ZC_UNLIKELY(zc_test_copy_signal()))
 		test_copy_signal();
 	for (int i = 0; i < c->p->ncopy; i++)
-		memcpy(c->bounce + c->p->copy[i].dst, c->p->copy[i].src, c->p->copy[i].len);
+		if (!c->p->copy[i].kernel)
+			memcpy(c->bounce + c->p->copy[i].dst, c->p->copy[i].src, c->p->copy[i].len);
 }
 
-/* Copy the plan's bounce bytes (the program's, read in a fault probe
- * window, probe.h); -1 if a source pointer faults. */
+/* Copy the plan's bounce bytes (the program's): private anonymous memory
+ * with loads in a fault probe window, the rest through the kernel
+ * (probe.h). 0, or -1 if a source could not be read (nothing to undo but
+ * the arming: the slot's bytes are the shim's). */
 static int copy_bounce(const struct zc_plan *p, char *bounce)
 {
 	struct bounce_copy c = { p, bounce };
+	int loads = 0;
 
+	for (int i = 0; i < p->ncopy; i++)
+		if (!p->copy[i].kernel)
+			loads++;
+		else if (zc_probe_kread(bounce + p->copy[i].dst, p->copy[i].src, p->copy[i].len))
+			return -1;
+	if (!loads && !zc_test_copy_signal())
+		return 0;
 	return zc_probe_run(do_copy_bounce, &c);
 }
 
 #define REAP_BATCH 8u
 
-/* Step 2: room for the call. Returns 0, or -1 (copy instead). */
+/* Step 2: room for the call. Returns 0, or why to copy instead. */
 static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 {
 	uint32_t out;
@@ -103,11 +127,11 @@ static int reserve_locked(struct zc_sock *s, uint32_t slot, size_t total)
 		zc_reap_all_locked();
 		if (!zc_inflight_pin_fits_locked(total)) {
 			ZC_STAT_ADD(budget_fallbacks, 1);
-			return -1;
+			return ZC_WHY_BUDGET;
 		}
 	}
 	if (!zc_inflight_has_room_locked(slot))
-		return -1;
+		return ZC_WHY_ID_WINDOW;
 	return 0;
 }
 
@@ -351,7 +375,8 @@ static uintptr_t first_page(const struct iovec *iov, size_t n)
 struct msg_view {
 	const struct msghdr *msg;   /* the program's */
 	struct msghdr h;      /* *msg as read */
-	size_t total;         /* payload bytes; SIZE_MAX: too many iovecs, or overflow */
+	size_t total;         /* payload bytes; SIZE_MAX: overflow, or more than UIO_MAXIOV */
+	int many;             /* more iovecs than a plan takes */
 	uintptr_t first;      /* the first page a send would guard (0: none) */
 	int local;            /* msg_name is a local peer's address */
 };
@@ -363,9 +388,11 @@ static void do_read_msg(void *a)
 	v->h = *v->msg;
 	v->total = SIZE_MAX;
 	v->first = 0;
-	if (v->h.msg_iovlen <= ZC_PLAN_IN_MAX) {
+	v->many = v->h.msg_iovlen > ZC_PLAN_IN_MAX;
+	if (v->h.msg_iovlen <= UIO_MAXIOV) {
+		/* (Above UIO_MAXIOV the kernel says EMSGSIZE: no large send.) */
 		v->total = zc_iov_total(v->h.msg_iov, (int)v->h.msg_iovlen);
-		if (v->total >= zc_cfg.threshold && v->total != SIZE_MAX)
+		if (v->total >= zc_cfg.threshold && v->total != SIZE_MAX && !v->many)
 			v->first = first_page(v->h.msg_iov, v->h.msg_iovlen);
 	}
 	v->local = v->h.msg_name && zc_addr_is_local(v->h.msg_name, v->h.msg_namelen);
@@ -396,12 +423,11 @@ static void do_build_plan(void *a)
 	struct plan_args *x = a;
 
 	x->rc = zc_plan_build(x->p, x->h->msg_iov, (int)x->h->msg_iovlen, zc_bounce_addr(x->b),
-			      ZC_BOUNCE_SLOT, zc_page);
+			      zc_bounce_cap(x->b), zc_page);
 }
 
 /* The plan of h's payload, built in a window unless h's iovec array is
- * the shim's own: what zc_plan_build returns, or ZC_PLAN_TOO_MANY for a
- * bad pointer. */
+ * the shim's own: 0, or why to copy the call. */
 static int build_plan(struct zc_plan *p, const struct msghdr *h, int own, int b)
 {
 	struct plan_args x = { p, h, b, ZC_PLAN_TOO_MANY };
@@ -409,8 +435,100 @@ static int build_plan(struct zc_plan *p, const struct msghdr *h, int own, int b)
 	if (own)
 		do_build_plan(&x);
 	else if (zc_probe_run(do_build_plan, &x))
-		return ZC_PLAN_TOO_MANY;
-	return x.rc;
+		return ZC_WHY_FAULT;
+	switch (x.rc) {
+	case ZC_PLAN_OK:
+		return 0;
+	case ZC_PLAN_NO_ROOM:
+		return ZC_WHY_BOUNCE_FULL;
+	case ZC_PLAN_NO_PAGES:
+		return ZC_WHY_NO_PAGES;
+	default:
+		return ZC_WHY_IOVECS;
+	}
+}
+
+/* Plan the call of slot *b again in a big slot (whole: as for
+ * zc_plan_rebuild), from the iovecs its plan kept: nothing of the
+ * program's is read. 0 (*b is the big slot now, the small one put back),
+ * or what zc_plan_rebuild said (*b unchanged). */
+__attribute__((noinline, cold))
+static int replan_big(int *b, const unsigned char *whole)
+{
+	struct zc_plan *p = zc_bounce_plan(*b), *q;
+	int nb = zc_bounce_get_big(), rc;
+
+	if (nb < 0)
+		return ZC_PLAN_NO_ROOM;
+	q = zc_bounce_plan(nb);
+	memcpy(q->in, p->in, (size_t)p->nin * sizeof *p->in);
+	q->nin = p->nin;
+	rc = zc_plan_rebuild(q, whole, zc_bounce_addr(nb), zc_bounce_cap(nb), zc_page);
+	if (rc) {
+		zc_bounce_put(nb, 0);
+		return rc;
+	}
+	zc_bounce_put(*b, 0);
+	*b = nb;
+	return 0;
+}
+
+/*
+ * Step 3's first half, under the lock: which pieces of the plan the guard
+ * may take. An iovec whose pages it cannot take is planned again as bytes
+ * to copy (the call is copied if they do not fit: INELIGIBLE_MEM, with the
+ * first such range in *what); bytes to copy outside private anonymous
+ * memory are marked for the kernel's read. 0, or why to copy.
+ */
+/* classify_locked's way for a plan with pages the guard cannot take
+ * (rare: kept out of the send path's straight line). */
+__attribute__((noinline, cold))
+static int bounce_ineligible_locked(int *bp, int first, struct zc_copy_what *what)
+{
+	unsigned char whole[ZC_PLAN_IN_MAX];
+	struct zc_plan *p = zc_bounce_plan(*bp);
+	int b = *bp, rc;
+
+	memset(whole, 0, sizeof whole);
+	what->start = p->ext[first].start;
+	what->end = p->ext[first].end;
+	what->have_vma = zc_vma_flags_at(what->start, &what->vma_flags) == 0;
+	for (int i = first; i < p->next; i++)
+		if (i == first || !zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
+			whole[p->ext[i].iov] = 1;
+	rc = zc_plan_rebuild(p, whole, zc_bounce_addr(b), zc_bounce_cap(b), zc_page);
+	if (rc == ZC_PLAN_NO_ROOM && zc_bounce_cap(b) == ZC_BOUNCE_SLOT)
+		rc = replan_big(bp, whole);
+	return rc ? ZC_WHY_INELIGIBLE_MEM : 0;
+}
+
+static int classify_locked(int *bp, struct zc_copy_what *what)
+{
+	struct zc_plan *p = zc_bounce_plan(*bp);
+	int rc;
+
+	zc_assert_locked();
+	for (int i = 0; i < p->next; i++)
+		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext)) {
+			if ((rc = bounce_ineligible_locked(bp, i, what)))
+				return rc;
+			p = zc_bounce_plan(*bp);
+			break;
+		}
+	for (int i = 0; i < p->ncopy; i++) {
+		uintptr_t a = (uintptr_t)p->copy[i].src;
+
+		if (ZC_LIKELY(zc_vma_copyable(a, a + p->copy[i].len, &zc_ext)))
+			continue;
+		if (!zc_probe_kread_works()) {
+			what->start = a;
+			what->end = a + p->copy[i].len;
+			what->have_vma = zc_vma_flags_at(a, &what->vma_flags) == 0;
+			return ZC_WHY_INELIGIBLE_MEM;
+		}
+		p->copy[i].kernel = 1;
+	}
+	return 0;
 }
 
 /* Is fd still the socket of slot? Every way to close or replace an fd
@@ -431,8 +549,8 @@ static int recheck(int fd, int slot)
 }
 
 /* Common checks. Returns the slot; -1 to pass the call through, -2 to pass
- * it through counted as a copy (a local peer, or zerocopy off). */
-static int candidate(int fd, int flags, const struct msg_view *msg)
+ * it through counted as a copy (why in *why). */
+static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 {
 	int slot;
 	struct zc_sock *s;
@@ -447,11 +565,14 @@ static int candidate(int fd, int flags, const struct msg_view *msg)
 	if (flags & (MSG_OOB | MSG_FASTOPEN))
 		return -1;
 	slot = zc_sock_get(fd);
-	if (slot < 0)
+	if (slot < 0) {
+		*why = ZC_WHY_LOCAL_PEER;   /* (-2: a TCP socket with a local peer) */
 		return slot;
+	}
 	s = &zc_socks[slot];
 	if (zc_sock_vm_child(s)) {
 		ZC_STAT_ADD(vm_child_copies, 1);
+		*why = ZC_WHY_VM_CHILD;
 		return -2;
 	}
 	if (msg && copy_hot(msg->first)) {
@@ -462,82 +583,109 @@ static int candidate(int fd, int flags, const struct msg_view *msg)
 		ZC_STAT_ADD(hot_copies, 1);
 		if (zc_inflight_outstanding(slot))
 			reap_now(slot);
+		*why = ZC_WHY_REWRITTEN;
 		return -2;
 	}
 	if (ZC_UNLIKELY(__atomic_load_n(&s->verified, __ATOMIC_RELAXED) !=
 			zc_sock_verified_key(fd))) {
-		if ((slot = recheck(fd, slot)) < 0)
+		if ((slot = recheck(fd, slot)) < 0) {
+			*why = ZC_WHY_LOCAL_PEER;
 			return slot;
+		}
 		s = &zc_socks[slot];
 	}
 	if (ZC_UNLIKELY(s->repeer | s->local | s->handoff)) {
 		int v = zc_sock_send_check((uint32_t)slot, fd);
 
-		if (v)
+		if (v) {
+			*why = ZC_WHY_LOCAL_PEER;   /* (-2 only for a local peer) */
 			return v;
+		}
 	}
 	if (s->unconnected && msg) {
 		if (!msg->h.msg_name)
 			return -1;   /* the kernel reports EDESTADDRREQ */
-		if (!zc_cfg.local_force && msg->local)
+		if (!zc_cfg.local_force && msg->local) {
+			*why = ZC_WHY_LOCAL_PEER;
 			return -2;
+		}
 	}
 	if (s->zc_off) {
 		if (zc_inflight_outstanding(slot))
 			reap_now(slot);
+		*why = ZC_WHY_SOCKET_OFF;
 		return -2;
 	}
 	return slot;
 }
 
-static void count_copy(size_t total)
+static void count_copy(int fd, size_t total, int why, struct zc_copy_what *what)
 {
-	ZC_STAT_ADD(copy_sends, 1);
-	ZC_STAT_ADD(copy_bytes, total);
+	struct zc_copy_what w = { .fd = fd };
+
+	if (what)
+		what->fd = fd;
+	zc_copy_count(total, why, what ? what : &w);
 }
 
 /* Take the socket for one zerocopy send (its busy flag, SO_ZEROCOPY, this
- * thread's signal stack). -1: copy instead (the socket is not held). */
+ * thread's signal stack). 0, or why to copy (the socket is not held). */
 static int begin(struct zc_sock *s, uint32_t gen, int fd)
 {
 	if (ZC_UNLIKELY(!zc_calibrated()) && zc_cfg.adapt)
 		zc_calibrate();   /* once: the numbers zc_guard_worth_locked uses */
 	if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
-		return -1;   /* another thread is sending on this socket */
-	if (enable_zerocopy(s, gen, fd) || zc_altstack_ensure()) {
+		return ZC_WHY_BUSY;   /* another thread is sending on this socket */
+	if (enable_zerocopy(s, gen, fd)) {
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
-		return -1;
+		return s->used && s->gen == gen ? ZC_WHY_SOCKET_OFF : ZC_WHY_CLOSED;
+	}
+	if (zc_altstack_ensure()) {
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		return ZC_WHY_NO_ALTSTACK;
 	}
 	return 0;
 }
 
 /* Steps 1 to 4's copy for one message: plan, reserve and arm, copy. Returns the
  * bounce slot that now names the armed call, or -1 (nothing is held: copy
- * instead, or let the real call report a bad pointer). */
+ * instead, or let the real call report a bad pointer; why in *why, and
+ * what it concerned in *what). */
 static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct msghdr *h,
-		   int own, size_t total)
+		   int own, size_t total, int *why, struct zc_copy_what *what)
 {
 	struct zc_plan *p;
-	int b = zc_bounce_get(), err = -1;
+	int b = zc_bounce_get(), err;
 
-	if (b < 0)
+	if (b < 0) {
+		*why = ZC_WHY_BOUNCE_FULL;
 		return -1;
-	p = zc_bounce_plan(b);
-	if (build_plan(p, h, own, b)) {
+	}
+	err = build_plan(zc_bounce_plan(b), h, own, b);
+	if (err == ZC_WHY_BOUNCE_FULL && replan_big(&b, NULL) == 0)
+		err = 0;   /* more to copy than the ends of a few iovecs */
+	if (err) {
 		zc_bounce_put(b, 0);
+		*why = err;
 		return -1;
 	}
 	zc_lock();
-	if (s->used && s->gen == gen && reserve_locked(s, slot, total) == 0) {
+	if (!s->used || s->gen != gen)
+		err = ZC_WHY_CLOSED;
+	else if (!(err = reserve_locked(s, slot, total)) && !(err = classify_locked(&b, what))) {
 		struct zc_call c = zc_call_pending(slot, gen, b);
 
+		p = zc_bounce_plan(b);
 		err = zc_inflight_arm_locked(&c, p);   /* on failure it puts b back */
+		b = err ? -1 : b;
 	}
-	else
+	if (err && b >= 0)
 		zc_bounce_put(b, 0);
 	zc_unlock();
-	if (err)
+	if (err) {
+		*why = err;
 		return -1;
+	}
 	/* The bounce copy comes after arming: zc_inflight_arm_locked has
 	 * checked that its sources are memory a read cannot turn into
 	 * SIGBUS, and a send the shim copies after all (a refusal, the cost
@@ -547,6 +695,7 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 		zc_lock();
 		disarm_locked(slot, gen, b);
 		zc_unlock();
+		*why = ZC_WHY_FAULT;
 		return -1;
 	}
 	return b;
@@ -559,9 +708,10 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *r
 	struct zc_sock *s;
 	struct zc_plan *p;
 	struct msghdr m;
+	struct zc_copy_what what = { 0 };
 	size_t total;
 	uint32_t gen;
-	int slot, b, err, retried = 0, failed = FAIL_NO_ID;
+	int slot, b, err, retried = 0, failed = FAIL_NO_ID, why = 0;
 	ssize_t r;
 
 	if (read_msg(msg, own, &v)) {
@@ -571,19 +721,24 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *r
 	total = v.total;
 	if (total < zc_cfg.threshold || total == SIZE_MAX)
 		return 0;
-	slot = candidate(fd, flags, &v);
+	slot = candidate(fd, flags, &v, &why);
 	if (slot < 0) {
 		if (slot == -2)
-			count_copy(total);
+			count_copy(fd, total, why, NULL);
+		errno = saved;
+		return 0;
+	}
+	if (v.many) {
+		count_copy(fd, total, ZC_WHY_IOVECS, NULL);
 		errno = saved;
 		return 0;
 	}
 	s = &zc_socks[slot];
 	gen = s->gen;
-	if (begin(s, gen, fd))
+	if ((why = begin(s, gen, fd)))
 		goto copy;
 again:
-	b = prepare(s, (uint32_t)slot, gen, &v.h, own, total);
+	b = prepare(s, (uint32_t)slot, gen, &v.h, own, total, &why, &what);
 	if (b < 0)
 		goto copy_busy;
 	p = zc_bounce_plan(b);
@@ -619,7 +774,7 @@ again:
 		}
 		ZC_STAT_ADD(enobufs_fallbacks, 1);
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
-		count_copy(total);
+		count_copy(fd, total, ZC_WHY_ENOBUFS, NULL);
 		errno = saved;
 		r = ZC_REAL(sendmsg)(fd, msg, flags);
 		*ret = r;
@@ -634,7 +789,7 @@ again:
 copy_busy:
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 copy:
-	count_copy(total);
+	count_copy(fd, total, why, &what);
 	errno = saved;
 	return 0;
 }
@@ -646,10 +801,11 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	int bs[MMSG_MAX];
 	struct msg_view v;
 	struct zc_sock *s;
+	struct zc_copy_what what = { 0 };
 	size_t grand = 0;
 	uint32_t gen;
 	unsigned armed = 0;
-	int slot, r, err, named = 1;
+	int slot, r, err, named = 1, local = 0, many = 0, why = 0;
 
 	if (vlen == 0 || vlen > MMSG_MAX)
 		return 0;
@@ -661,26 +817,35 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 		if (v.total < zc_cfg.threshold || v.total == SIZE_MAX)
 			return 0;   /* zerocopy only when every message is large */
 		grand += v.total;
-		named &= v.h.msg_name && (zc_cfg.local_force || !v.local);
+		named &= !!v.h.msg_name;
+		local |= v.h.msg_name && !zc_cfg.local_force && v.local;
+		many |= v.many;
 	}
-	slot = candidate(fd, flags, NULL);
+	slot = candidate(fd, flags, NULL, &why);
 	if (slot < 0) {
 		if (slot == -2)
-			count_copy(grand);
+			count_copy(fd, grand, why, NULL);
 		errno = saved;
 		return 0;
 	}
 	s = &zc_socks[slot];
 	if (s->unconnected && !named) {
-		/* An unnamed message (the kernel reports EDESTADDRREQ), or one
-		 * to a local peer: all copied. */
-		count_copy(grand);
+		errno = saved;
+		return 0;   /* an unnamed message: the kernel reports EDESTADDRREQ */
+	}
+	if (s->unconnected && local) {
+		count_copy(fd, grand, ZC_WHY_LOCAL_PEER, NULL);   /* all copied */
+		errno = saved;
+		return 0;
+	}
+	if (many) {
+		count_copy(fd, grand, ZC_WHY_IOVECS, NULL);
 		errno = saved;
 		return 0;
 	}
 	gen = s->gen;
-	if (begin(s, gen, fd)) {
-		count_copy(grand);
+	if ((why = begin(s, gen, fd))) {
+		count_copy(fd, grand, why, NULL);
 		errno = saved;
 		return 0;
 	}
@@ -689,8 +854,10 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 
 		/* Read again: the first pass kept only the totals (sixteen
 		 * copies would not fit a small signal stack). */
-		if (read_msg(&vec[armed].msg_hdr, 0, &v) == 0 && v.total != SIZE_MAX)
-			b = prepare(s, (uint32_t)slot, gen, &v.h, 0, v.total);
+		if (read_msg(&vec[armed].msg_hdr, 0, &v) == 0 && v.total != SIZE_MAX && !v.many)
+			b = prepare(s, (uint32_t)slot, gen, &v.h, 0, v.total, &why, &what);
+		else
+			why = ZC_WHY_FAULT;   /* (changed under the shim since the first pass) */
 		if (b < 0)
 			break;
 		bs[armed] = b;
@@ -730,7 +897,7 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 	if (r < 0 && err == ENOBUFS) {
 		ZC_STAT_ADD(enobufs_fallbacks, 1);
-		count_copy(grand);
+		count_copy(fd, grand, ZC_WHY_ENOBUFS, NULL);
 		errno = saved;
 		return 0;
 	}
@@ -742,7 +909,7 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 
 copy:
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
-	count_copy(grand);
+	count_copy(fd, grand, why, &what);
 	errno = saved;
 	return 0;
 }

@@ -379,8 +379,10 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 
 	zc_assert_locked();
 	sync_locked();   /* before "covered" is read from the records */
-	if (!zc_cfg.adapt || zc_test_no_guard())
+	if (!zc_cfg.adapt || zc_test_no_guard()) {
+		zc_policy_hot_sent(&hot_tab, start);   /* (zc_policy_worth's count) */
 		return ZC_WORTH_PROTECT;
+	}
 	n = zc_ext_uncovered(&zc_ext, start, end, r, 32);
 	if (n > 32)
 		pages = (end - start) / zc_page;
@@ -431,7 +433,9 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 		n = zc_ext_idle_take(&zc_ext, start, end, r, 16);
 		for (size_t k = 0; k < n; k++) {
 			zc_guard_unprotect_locked(r[k].start, r[k].end);
-			if (rewritten)
+			if (rewritten == ZC_DROP_FREED)
+				zc_policy_hot_freed(&hot_tab, r[k].start);
+			else if (rewritten)
 				zc_policy_hot_mark(&hot_tab, r[k].start);
 		}
 		dropped += (int)n;

@@ -85,7 +85,11 @@ int zc_guard_copy_locked(uintptr_t start, uintptr_t end);
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end);
 
 /* Make the idle pages of [start, end) writable again; rewritten: the
- * program is writing them (the buffer is hot). Returns how many entries. */
+ * program is writing them (ZC_DROP_REWRITTEN: the buffer is hot) or
+ * freeing them (ZC_DROP_FREED: zc_policy_hot_freed decides), or neither
+ * (0). Returns how many entries. */
+#define ZC_DROP_REWRITTEN 1
+#define ZC_DROP_FREED 2
 int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten);
 
 

@@ -49,11 +49,11 @@
 struct zc_guard_ops {
 	const char *name;    /* for the log and the docs: "mprotect" */
 
-	/* Kernel writes (read(), recv() and the like into the program's
-	 * buffer) to a guarded page: 0 they fail (EFAULT, with nothing the
-	 * program could see coming), so the read family must resolve the
-	 * buffer before the call (hooks_read.c); 1 they wait until the page
-	 * is resolved, like a user-space write. */
+	/* Kernel writes to a guarded page: 0 they fail (EFAULT, with nothing
+	 * the program could see coming); 1 they wait until the page is
+	 * resolved, like a user-space write. The read family (hooks_read.c)
+	 * resolves its buffer before the call either way; this is for the
+	 * writes no wrapper sees (fstat, getrandom, raw system calls). */
 	int kernel_writes_wait;
 
 	/* Once, from the constructor, before any other primitive: 0, or -1

@@ -10,9 +10,9 @@
  * fields are read and written with relaxed atomics: a stale read moves one
  * send between copy and zerocopy, both correct).
  *
- * Signal-context invariant: zc_policy_hot_mark, zc_policy_seen_has and
- * zc_policy_seen_note run in the SIGSEGV handler (through the guard's
- * fault path): memory accesses only, nothing else.
+ * Signal-context invariant: zc_policy_hot_mark, zc_policy_hot_freed,
+ * zc_policy_seen_has and zc_policy_seen_note run in the SIGSEGV handler
+ * (through the guard's fault path): memory accesses only, nothing else.
  */
 #ifndef ZC_POLICY_H
 #define ZC_POLICY_H
@@ -55,12 +55,24 @@ static inline uint32_t zc_policy_set(uintptr_t start, unsigned bits)
  * probe is made (a rewrite with the same bytes, or outside the sampled
  * words, is found by the guard as before). A sample only ever skips a
  * probe; it never lets a send go out unguarded.
+ *
+ * A buffer's first rewrite is a strike, not yet a verdict: a cache reuses
+ * an item's memory for another item now and then (memcached's slab
+ * chunks), and the new item is sent again and again unchanged. A struck
+ * buffer is still sent with zerocopy; written again after a single send,
+ * it is hot (a buffer rewritten before every send); sent
+ * ZC_HOT_STRIKE_SENDS times or more unchanged first, its next rewrite is
+ * a first strike again. Writes with no send since the strike are the same
+ * rewrite (memcached writes an item's header, then read()s its value into
+ * the rest). Sends are counted as they are armed, so that the count does
+ * not depend on when completions come back.
  */
 #define ZC_HOT_SET_BITS 8   /* 256 sets of ZC_HOT_WAYS: 1024 buffers */
 #define ZC_HOT_WAYS 4
 #define ZC_HOT_SIZE ((1u << ZC_HOT_SET_BITS) * ZC_HOT_WAYS)
 #define ZC_HOT_PROBE_EVERY 64
 #define ZC_HOT_LEVEL_MAX 4
+#define ZC_HOT_STRIKE_SENDS 2
 
 struct zc_hot_state {
 	uint64_t sample;   /* content sample taken by the send before a probe */
@@ -68,6 +80,8 @@ struct zc_hot_state {
 	uint8_t level;     /* probes every ZC_HOT_PROBE_EVERY << level sends */
 	uint8_t probing;   /* a probe is out: zerocopy until it is written again */
 	uint8_t sampled;   /* sample is valid */
+	uint8_t strike;    /* rewritten once, not hot yet (probing is set too) */
+	uint8_t resent;    /* sent again while on probation (zc_policy_hot_freed) */
 };
 
 struct zc_hot_table {
@@ -76,6 +90,7 @@ struct zc_hot_table {
 	uintptr_t key[ZC_HOT_SIZE] __attribute__((aligned(64)));
 	struct zc_hot_state st[ZC_HOT_SIZE];
 	uint32_t victim;   /* written under the caller's lock: see zc_policy_way_for_new */
+	uint32_t strikes;  /* entries struck (under the lock): none, no send looks */
 };
 
 /*
@@ -117,6 +132,17 @@ int zc_policy_hot_find(const struct zc_hot_table *t, uintptr_t start);
  * into): remember it hot. Found on probation, it backs off one level more.
  * Its send count restarts. Under the caller's lock. */
 void zc_policy_hot_mark(struct zc_hot_table *t, uintptr_t start);
+
+/* The buffer of start was freed (its idle pages dropped before the
+ * allocator's free). A free is no rewrite of the buffer: found on
+ * probation after a probe (a hot buffer's, not a strike) and sent again
+ * since (a buffer written once and sent many times, a cache's object), the
+ * probe paid, and the entry stays on probation without backing off, so the
+ * next buffer the allocator puts at that address goes out with zerocopy
+ * from its first send. Otherwise as zc_policy_hot_mark: a buffer freed
+ * right after its probe's send (malloc, fill, send, free) backs off, and a
+ * struck one is judged by its count of sends. Under the caller's lock. */
+void zc_policy_hot_freed(struct zc_hot_table *t, uintptr_t start);
 
 /* Known to be rewritten between sends, and not on probation. */
 int zc_policy_is_hot(const struct zc_hot_table *t, uintptr_t start);
@@ -177,9 +203,13 @@ int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen
  *   ZC_WORTH_COPY     copy it; the buffer is noted as seen, so that its
  *                     next send is kept. */
 enum { ZC_WORTH_COPY, ZC_WORTH_PROTECT, ZC_WORTH_COVERED /* nothing to protect */ };
-int zc_policy_worth(const struct zc_hot_table *hot, struct zc_seen_table *seen,
+int zc_policy_worth(struct zc_hot_table *hot, struct zc_seen_table *seen,
 		    const struct zc_ext_table *ext, uintptr_t start, size_t pages,
 		    uint32_t once_min);
+
+/* A send of the buffer at start is armed (zc_policy_worth counts it too):
+ * a struck buffer counts its sends (see "A buffer's first rewrite" above). */
+void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start);
 
 /* Idle ranges kept (lazy release): a content cache of thousands of
  * buffers fits. Each one kept read-only can split a mapping in up to three,

@@ -31,10 +31,15 @@
 
 /* A kernel write into a guarded page fails (EFAULT) with the mprotect
  * backend instead of waiting like the program's own write: so the buffer
- * is resolved first (guard_backend.h, kernel_writes_wait). */
+ * is resolved first (guard_backend.h, kernel_writes_wait). Under the
+ * userfaultfd backend with kernel-fault rights it would wait, but through
+ * a fault served by another thread, several per call when it spans calls
+ * in flight: resolving it here, in the caller's thread, once, costs less.
+ * The kernel's waiting is for what no wrapper sees (fstat, getrandom, raw
+ * system calls, the C library's own reads). */
 static void before_write_to_addr(uintptr_t a, size_t len)
 {
-	if (len && a + len > a && !zc_guard_backend->kernel_writes_wait &&
+	if (len && a + len > a &&
 	    zc_guard_resolve(a, a + len, ZC_RESOLVE_COPY, (uint64_t)zc_cfg.stall_us * 1000u))
 		ZC_STAT_ADD(kernel_write_resolves, 1);
 }

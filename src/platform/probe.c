@@ -9,7 +9,9 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -70,6 +72,34 @@ int zc_probe_read(void *dst, const void *src, size_t n)
 	struct read_args r = { dst, src, n };
 
 	return zc_probe_run(do_read, &r);
+}
+
+static int kread_off;   /* the kernel refused process_vm_readv: not again */
+
+int zc_probe_kread_works(void)
+{
+	return !__atomic_load_n(&kread_off, __ATOMIC_RELAXED);
+}
+
+int zc_probe_kread(void *dst, const void *src, size_t n)
+{
+	struct iovec l = { dst, n }, r = { (void *)src, n };
+	long got;
+
+	do
+		got = syscall(SYS_process_vm_readv, (pid_t)syscall(SYS_getpid), &l, 1UL, &r, 1UL,
+			      0UL);
+	while (got < 0 && errno == EINTR);
+	if (got == (long)n)
+		return 0;
+	if (got < 0 && (errno == ENOSYS || errno == EPERM || errno == EACCES)) {
+		/* A seccomp filter or an old kernel: these pieces are not
+		 * bounced any more (the call is copied whole). */
+		__atomic_store_n(&kread_off, 1, __ATOMIC_RELAXED);
+		return -2;
+	}
+	ZC_STAT_ADD(probe_faults, 1);
+	return -1;   /* EFAULT: a page unmapped, unreadable or past its file's end */
 }
 
 /* Signal context: a TLS read and store, and siglongjmp (the SIGSEGV

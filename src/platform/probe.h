@@ -34,6 +34,22 @@ int zc_probe_run(void (*fn)(void *), void *arg);
 /* Copy n bytes from the program's src; 0, or -1 if src is bad. */
 int zc_probe_read(void *dst, const void *src, size_t n);
 
+/*
+ * Copy n bytes from the program's src through the kernel
+ * (process_vm_readv on this process), for memory a load may not read
+ * safely: a file mapping's page past the end of its file raises SIGBUS,
+ * which no window catches (the shim handles SIGSEGV only, and a SIGBUS
+ * handler of its own would stand between the program and its handler);
+ * the kernel's copy meets the same page as the kernel's own read would,
+ * and reports EFAULT. 0; -1 if some byte could not be read (the caller
+ * hands the call to the C library, whose send meets the same page and
+ * gives the program what it would have without the shim); -2 if the
+ * kernel refuses the call itself (seccomp, an old kernel), after which
+ * zc_probe_kread_works() says 0. No signal, no lock; a system call.
+ */
+int zc_probe_kread(void *dst, const void *src, size_t n);
+int zc_probe_kread_works(void);
+
 /* If this thread is inside a window, jump back into it (never returns
  * then); 0 otherwise. For the SIGSEGV handler, on a fault the kernel
  * raised. */

@@ -72,6 +72,7 @@ static const sigset_t no_signals;
 static pthread_key_t altstack_key;
 static int altstack_key_ok;
 __thread int zc_altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
+__thread int zc_handler_depth ZC_TLS_MODEL;
 
 /*
  * SIGSEGV is never blocked in the kernel while the shim is active: a guard
@@ -148,10 +149,6 @@ static int proxy_blocked_in(const void *ucv)
 	return ucv && sigismember(&((const ucontext_t *)ucv)->uc_sigmask, ZC_SEGV_PROXY) == 1;
 }
 
-/* Program handlers running on this thread: what the program calls from
- * one is in signal context (the stats-signal warning, below). */
-static __thread int in_program_handler ZC_TLS_MODEL;
-
 static int ours(int sig)
 {
 	return (sig == SIGSEGV && installed_segv) ||
@@ -196,12 +193,12 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 		app_act[sig].sa_handler = SIG_DFL;
 	}
 	uc_to_program(uc);
-	in_program_handler++;
+	zc_handler_depth++;
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
-	in_program_handler--;
+	zc_handler_depth--;
 	uc_to_kernel(uc);
 	zc_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -264,12 +261,12 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	uc_to_program(uc);
-	in_program_handler++;
+	zc_handler_depth++;
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
-	in_program_handler--;
+	zc_handler_depth--;
 	uc_to_kernel(uc);
 }
 
@@ -489,7 +486,7 @@ ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	if (r == 0 && old)
 		*old = prev;
 	if (r == 0 && act && sig == zc_cfg.stats_signal && is_handler(in.sa_handler))
-		zc_stats_warn_handler(sig, (void *)in.sa_handler, in_program_handler);
+		zc_stats_warn_handler(sig, (void *)in.sa_handler, zc_handler_depth);
 	errno = err;
 	return r;
 }

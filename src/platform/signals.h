@@ -23,6 +23,16 @@ static inline int zc_altstack_ensure(void)
 	return ZC_LIKELY(zc_altstack_state) ? 0 : zc_altstack_setup();
 }
 
+/* Is this thread inside a handler of the program's that the shim called
+ * (a send made there runs in signal context: nothing but async-signal-safe
+ * calls, so no logging)? A handler that leaves by longjmp leaves the count
+ * up: that thread then logs no more, which is all the count decides. */
+extern __thread int zc_handler_depth ZC_TLS_MODEL;
+static inline int zc_in_program_handler(void)
+{
+	return zc_handler_depth > 0;
+}
+
 /* The kernel's bit for "the program has SIGSEGV blocked" (signals.c):
  * SIGRTMAX with glibc on Linux. */
 #define ZC_SEGV_PROXY (_NSIG - 1)

@@ -150,7 +150,7 @@ size_t zc_stats_format(char *buf, size_t cap, const struct zc_stats *s, int pid,
 
 void zc_stats_dump(void)
 {
-	char line[2048];
+	char line[4096];   /* every field at its widest fits (zcstat reads 4096) */
 	struct zc_stats snap;
 	struct timespec now;
 	int saved = errno;

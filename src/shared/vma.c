@@ -321,6 +321,16 @@ int zc_vma_span(uintptr_t a, uintptr_t *start, uintptr_t *end, int fresh)
 	return 0;
 }
 
+int zc_vma_flags_at(uintptr_t a, unsigned *flags)
+{
+	int i = vmas && valid ? find(a) : -1;
+
+	if (i < 0)
+		return -1;
+	*flags = vmas[i].flags;
+	return 0;
+}
+
 void zc_vma_child_unprotect(uintptr_t start, uintptr_t end, int first)
 {
 	static const struct zc_ext_table none;   /* no range is the guard's here */

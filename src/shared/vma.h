@@ -54,9 +54,13 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
  * SIGSEGV? Yes for readable private anonymous memory (heap, stacks,
  * anonymous mappings). Not for a file mapping: a page past the end of its
  * file raises SIGBUS, where the kernel's own read gives EFAULT. The bounce
- * copy reads only such memory (its fault probe catches SIGSEGV). Caller
- * holds the global lock. */
+ * copy reads such memory with loads (its fault probe catches SIGSEGV), any
+ * other through the kernel (zc_probe_kread). Caller holds the global lock. */
 int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t);
+
+/* The cached flags of the mapping holding a (for a log line): 0, or -1
+ * when the cache does not know it. Caller holds the global lock. */
+int zc_vma_flags_at(uintptr_t a, unsigned *flags);
 
 /* A fork child's reset: make [start, end) read-write where it lies in
  * read-only private anonymous memory (what the guard leaves behind), and

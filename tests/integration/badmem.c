@@ -3,7 +3,8 @@
  * without the shim. A file mapping truncated under the program: its pages
  * past the end of the file raise SIGBUS when read from user space, while
  * the kernel's read of them gives EFAULT. The shim must not read them
- * itself (its bounce copy of a send's unaligned ends would die of SIGBUS).
+ * with loads (its bounce copy of a send's unaligned ends would die of
+ * SIGBUS): it reads them through the kernel.
  *
  *   whole   send() of 60,000 bytes from inside the truncated part
  *   header  sendmsg() of a 100-byte header from the truncated part and a
@@ -248,7 +249,11 @@ int main(void)
 
 	/* The file mapping cases: the shim sees each send, finds that part of
 	 * it lies in a file mapping (whose pages past the end it must not
-	 * read) and copies it, that is hands it to the kernel as it is. */
+	 * load from). 60,000 bytes there: the call is copied, that is handed
+	 * to the kernel as it is. A 100-byte header or trailer there goes to
+	 * bounce memory, read through the kernel (process_vm_readv), which
+	 * says EFAULT where a load would raise SIGBUS: one probe fault, and
+	 * the call handed to the kernel as it is. */
 	errno = 0;
 	bad |= expect_efault("whole", send(tx, map + 8192 + 100, 60000, 0));
 	bad |= went("whole", &c, 0, 1, 0);
@@ -257,13 +262,15 @@ int main(void)
 	v[1] = (struct iovec){ body + 4096, BODY };
 	errno = 0;
 	bad |= expect_efault("header", sendmsg(tx, &m, 0));
-	bad |= went("header", &c, 0, 1, 0);
+	/* (With ZCSHIM_ADAPT=1 the cost model may copy this first send of
+	 * the body before anything is read: no probe fault then.) */
+	bad |= went("header", &c, -1, 1, 0);
 
 	v[0] = (struct iovec){ body + 4096, BODY };
 	v[1] = (struct iovec){ map + 8192 + 100, 100 };
 	errno = 0;
 	bad |= expect_efault("tail", sendmsg(tx, &m, 0));
-	bad |= went("tail", &c, 0, 1, 0);
+	bad |= went("tail", &c, 1, 1, 0);
 
 	{
 		char *b = mmap(NULL, BODY + 4096, PROT_READ | PROT_WRITE,

@@ -21,6 +21,8 @@ rc=$?
 want sockets_zc_off 1 "COPIED completions past ZCSHIM_COPIED_LIMIT"
 need completions_copied "a peer behind veth (deferred copy)"
 need copy_sends "sends after zerocopy was turned off"
+need copy_socket_off "sends after zerocopy was turned off, by reason"
+reasons_add_up "COPIED completions"
 z=$(num zc_sends)
 [ "$z" -lt 100 ] || fail "$z zerocopy sends: the socket did not stop after 16 copied completions"
 log "ok: zerocopy stopped after $(num completions_copied) copied completions ($z zerocopy, $(num copy_sends) copied sends)"

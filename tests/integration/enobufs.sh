@@ -37,6 +37,8 @@ as_nobody
 rc=$?
 [ $rc -eq 0 ] || fail "RLIMIT_MEMLOCK 512K: overwrite exited $rc (want 0)"
 need enobufs_fallbacks "RLIMIT_MEMLOCK 512K"
+need copy_enobufs "RLIMIT_MEMLOCK 512K: the copies after ENOBUFS, by reason"
+reasons_add_up "RLIMIT_MEMLOCK 512K"
 need zc_sends "RLIMIT_MEMLOCK 512K"
 [ $failures -eq $before ] &&
 	log "ok: locked-page budget: $(num enobufs_fallbacks) ENOBUFS copied instead, $(num zc_sends) zerocopy sends, bytes intact"
@@ -55,5 +57,6 @@ rc=$?
 before=$failures
 [ $rc -eq 0 ] || fail "optmem_max 256: overwrite exited $rc (want 0)"
 need enobufs_fallbacks "optmem_max 256 in a private netns"
+reasons_add_up "optmem_max 256"
 [ $failures -eq $before ] && log "ok: option memory: $(num enobufs_fallbacks) ENOBUFS copied instead, bytes intact"
 finish

@@ -35,10 +35,9 @@ case $ITEST_GUARD in
 "uffd, user") ITEST_GUARD=uffd-user ;;
 *) ITEST_GUARD=mprotect ;;
 esac
-# The counter that proves a kernel write into a guarded page was handled:
-# resolved before the call (kernel_write_resolves), or waited in the
-# kernel for the userfaultfd guard's thread (guard_faults).
-if [ "$ITEST_GUARD" = uffd ]; then KWRITE_PROOF=guard_faults; else KWRITE_PROOF=kernel_write_resolves; fi
+# The counter that proves the read family's write into a guarded page was
+# handled: resolved before the call, under every guard.
+KWRITE_PROOF=kernel_write_resolves
 
 STATS=$(mktemp /tmp/zcshim-itest.XXXXXX)
 trap 'rm -f "$STATS"' EXIT
@@ -71,6 +70,19 @@ need() { # need KEY: the counter must be above zero
 want() { # want KEY VALUE WHY: the counter must equal VALUE
 	v=$(stat "$1")
 	[ "${v:-missing}" = "$2" ] || fail "$3: stats show $1=${v:-missing}, want $2"
+}
+
+# reasons_add_up WHAT: in the last stats line, the copy_<reason> fields
+# (every copy_ field but copy_sends and copy_bytes) add up to copy_sends:
+# each copied large send is counted under exactly one reason.
+reasons_add_up() {
+	local line sum total
+	line=$(tail -n 1 "$STATS" 2>/dev/null)
+	total=$(stat copy_sends)
+	sum=$(echo "$line" | tr ',{}' '\n\n\n' | sed -n 's/^"copy_\([a-z_]*\)":\([0-9]*\)$/\1 \2/p' |
+		awk '$1 != "sends" && $1 != "bytes" { s += $2 } END { print s + 0 }')
+	[ -n "$total" ] && [ "$sum" = "$total" ] ||
+		fail "$1: the copy_<reason> fields add up to $sum, copy_sends=${total:-missing}: $(echo "$line" | tr , '\n' | grep '"copy_' | tr '\n' ' ')"
 }
 
 # jemalloc: Debian's libjemalloc2, to preload after the shim as the

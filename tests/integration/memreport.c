@@ -15,6 +15,10 @@
  *   fork      a child writes a buffer the parent has in flight: it must
  *             not wait for the parent's guard, and the parent's bytes must
  *             not change;
+ *   kwrite    the kernel writes into a buffer in flight for a call no
+ *             wrapper sees (getrandom): under the userfaultfd guard with
+ *             kernel-fault rights it waits and succeeds; elsewhere it may
+ *             fail with EFAULT (prints "getrandom N ERRNO");
  *   closefd   the program closes every descriptor it did not open (as
  *             daemons do) with the buffer in flight, then overwrites it;
  *   idlecopy  the second half of a buffer, sent twice (so kept read-only),
@@ -37,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -266,6 +271,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "the child's writes failed (status %#x)\n", st);
 			bad = 1;
 		}
+	} else if (!strcmp(mode, "kwrite")) {
+		ssize_t n;
+
+		errno = 0;
+		n = getrandom(buf + 8192, 4096, 0);
+		printf("getrandom %zd %d\n", n, n < 0 ? errno : 0);
 	} else if (!strcmp(mode, "closefd")) {
 		int n = close_others(s, r);
 

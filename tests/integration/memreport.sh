@@ -3,7 +3,7 @@
 # program closing the shim's descriptors, and how many buffers can be kept
 # read-only without splitting mappings.
 . "${ITEST_SRC:?set by make check}/lib.sh" || exit 99
-for mode in unmap remap dontneed fork closefd idlecopy; do
+for mode in unmap remap dontneed fork closefd idlecopy kwrite; do
 	before=$failures
 	if [ $mode = remap ] && [ "$ITEST_GUARD" = mprotect ]; then
 		# A raw mremap carries the read-only protection to an address
@@ -22,12 +22,16 @@ for mode in unmap remap dontneed fork closefd idlecopy; do
 		case "$ITEST_GUARD,$mode" in
 		uffd*,unmap|uffd*,remap|uffd*,dontneed)
 			need guard_uffd_reports "memreport $mode (the kernel's report was applied)" ;;
+		uffd,kwrite)
+			[ "$out" = "getrandom 4096 0" ] || fail "memreport kwrite: '$out', want 'getrandom 4096 0' (the kernel's write waited)" ;;
+		*,kwrite)
+			case "$out" in "getrandom 4096 0"|"getrandom -1 14") ;; *) fail "memreport kwrite: '$out'" ;; esac ;;
 		uffd*,closefd)
 			[ "$out" = "closed 1" ] || fail "memreport closefd: '$out', want 'closed 1' (the shim's userfaultfd, kept open)" ;;
 		esac
 	fi
 	[ $failures -eq $before ] && log "ok: $mode ($ITEST_GUARD: $(num guard_faults) guard faults, $(num guard_uffd_reports) reports)"
-	[ $mode = fork ] || expect_corrupt memreport $mode
+	case $mode in fork|kwrite) ;; *) expect_corrupt memreport $mode ;; esac
 done
 
 # Buffers kept read-only: under the userfaultfd guard, as many as the

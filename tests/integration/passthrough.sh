@@ -11,6 +11,7 @@ timeout 60 env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_THRESHOLD=4096 ZCSHIM_STATS_FILE=
 z=$(stat zc_sends); c=$(stat copy_sends)
 [ "${z:-x}" = 0 ] || fail "a loopback peer got zerocopy without ZCSHIM_LOCAL=force (zc_sends=$z)"
 [ "${c:-0}" -gt 0 ] || fail "large loopback sends not counted as copied (copy_sends=${c:-missing})"
+[ "$(num copy_local_peer)" = "${c:-0}" ] || fail "loopback sends copied: copy_local_peer=$(num copy_local_peer), copy_sends=${c:-missing} (want them all under that reason)"
 log "ok: loopback peers pass through by default ($c large sends copied)"
 
 # Disabled: nothing interposed does anything, not even the stats handler.

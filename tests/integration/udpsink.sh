@@ -38,6 +38,8 @@ sink -- 4000
 [ $rc -eq 0 ] || fail "udpsink (adaptive) exited $rc"
 h=$(num hot_copies); z=$(num zc_sends)
 [ "$h" -ge 3500 ] || fail "rewritten buffers: only $h of 4000 sends copied (hot_copies)"
+[ "$(num copy_rewritten)" = "$h" ] || fail "rewritten buffers: copy_rewritten=$(num copy_rewritten), hot_copies=$h"
+reasons_add_up "rewritten buffers"
 [ "$z" -ge 16 ] || fail "rewritten buffers: $z zerocopy sends, want one early send of each buffer, and probes"
 log "ok: adaptive: $h rewritten-buffer sends copied, $z zerocopy (an early send of each buffer, and probes)"
 
@@ -100,6 +102,9 @@ sink -- cache 1000 256
 before=$failures
 [ $rc -eq 0 ] || fail "udpsink cache 1000 256 exited $rc"
 u=$(first unkept_copies) z=$(first zc_sends) i=$(first idle_ranges)
+reasons_add_up "cache of buffers 1 MiB apart"
+[ "$(num copy_cost_model)" = "$(num unkept_copies)" ] ||
+	fail "cache of buffers 1 MiB apart: copy_cost_model=$(num copy_cost_model), unkept_copies=$(num unkept_copies)"
 [ "${u:-9999}" -le 1010 ] ||
 	fail "cache of buffers 1 MiB apart: unkept_copies=${u:-missing} in 3 rounds of 1000 (want at most their 1000 first sends): buffers forgotten between sends"
 [ "${z:-0}" -ge 2000 ] || fail "cache of buffers 1 MiB apart: $z zerocopy sends (want rounds 2 and 3: 2001)"

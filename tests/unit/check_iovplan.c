@@ -93,6 +93,49 @@ START_TEST(test_unaligned)
 }
 END_TEST
 
+/* An iovec whose pages cannot be guarded is planned again as bytes to copy,
+ * whole; the others keep their pages (memcached's reply: a header, the
+ * value, "END\r\n" in read-only data). */
+START_TEST(test_rebuild_whole)
+{
+	static struct zc_plan p;
+	static char bounce[8 * PG];
+	static const unsigned char whole[3] = { 1, 0, 0 };
+	char *hdr = page_alloc(3), *val = page_alloc(4);
+	struct iovec iov[3] = { { hdr + 10, 2 * PG }, { val + 100, 3 * PG }, { (void *)"END\r\n", 5 } };
+
+	ck_assert_int_eq(zc_plan_build(&p, iov, 3, bounce, sizeof bounce, PG), ZC_PLAN_OK);
+	ck_assert_int_eq(p.next, 2);   /* hdr's last page and val's two middle ones */
+	ck_assert_int_eq(p.ext[1].iov, 1);
+	ck_assert_int_eq(zc_plan_rebuild(&p, whole, bounce, sizeof bounce, PG), ZC_PLAN_OK);
+	ck_assert_int_eq(p.next, 1);
+	ck_assert_int_eq(p.ext[0].iov, 1);
+	ck_assert_uint_eq(p.ext[0].start, (uintptr_t)val + PG);
+	/* The payload offset counts the whole header before it. */
+	ck_assert_uint_eq(p.ext[0].off, 2 * PG + PG - 100);
+	/* Header and val's head share one bounce iovec; then the pages, then
+	 * val's tail and "END\r\n" in another. */
+	ck_assert_int_eq(p.nout, 3);
+	ck_assert_ptr_eq(p.out[0].iov_base, bounce);
+	ck_assert_uint_eq(p.out[0].iov_len, 2 * PG + PG - 100);
+	ck_assert_ptr_eq(p.copy[0].src, hdr + 10);
+	ck_assert_uint_eq(p.copy[0].len, 2 * PG);
+	ck_assert_uint_eq(p.out[2].iov_len, 100 + 5);
+	ck_assert_uint_eq(p.total, 2 * PG + 3 * PG + 5);
+	ck_assert_uint_eq(p.bounce_len, 2 * PG + PG - 100 + 100 + 5);
+	/* Too much to copy for the slot: no room, as for the ends alone. */
+	ck_assert_int_eq(zc_plan_rebuild(&p, whole, bounce, PG, PG), ZC_PLAN_NO_ROOM);
+	/* Nothing left to guard. */
+	{
+		static const unsigned char all[3] = { 1, 1, 1 };
+
+		ck_assert_int_eq(zc_plan_rebuild(&p, all, bounce, sizeof bounce, PG), ZC_PLAN_NO_PAGES);
+	}
+	free(hdr);
+	free(val);
+}
+END_TEST
+
 /* One-byte heads and tails are not lost. */
 START_TEST(test_one_byte_edges)
 {
@@ -472,6 +515,7 @@ Suite *iovplan_suite(void)
 	tcase_add_test(tc, test_aligned_single);
 	tcase_add_test(tc, test_unaligned);
 	tcase_add_test(tc, test_one_byte_edges);
+	tcase_add_test(tc, test_rebuild_whole);
 	tcase_add_test(tc, test_no_whole_page);
 	tcase_add_test(tc, test_bounce_merge);
 	tcase_add_test(tc, test_no_room);

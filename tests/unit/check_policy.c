@@ -64,6 +64,15 @@ static void same_seen_set(uintptr_t *out, int n)
 			out[k++] = a;
 }
 
+/* A buffer written, sent once, written again: hot. (The first write
+ * alone is a strike: see test_strike.) */
+static void make_hot(uintptr_t start)
+{
+	zc_policy_hot_mark(&hot, start);
+	zc_policy_hot_sent(&hot, start);
+	zc_policy_hot_mark(&hot, start);
+}
+
 /* Send start until the hot table says something other than copy; returns
  * that answer, and in *copies how many sends were copied before it. */
 static int sends_until(uintptr_t start, uint32_t *copies)
@@ -107,7 +116,7 @@ START_TEST(test_placement_hot_1mib)
 	 * the old placement (the page number's low bits) put them all in a
 	 * single slot, each pushing the one before out. */
 	for (uintptr_t i = 0; i < 256; i++)
-		zc_policy_hot_mark(&hot, BASE + i * MIB);
+		make_hot(BASE + i * MIB);
 	for (uintptr_t i = 0; i < 256; i++) {
 		ck_assert_msg(zc_policy_is_hot(&hot, BASE + i * MIB), "buffer %lu forgotten",
 			      (unsigned long)i);
@@ -143,13 +152,13 @@ START_TEST(test_hot_replacement)
 
 	same_hot_set(k, ZC_HOT_WAYS + 2);
 	for (int i = 0; i < ZC_HOT_WAYS; i++)
-		zc_policy_hot_mark(&hot, k[i]);
+		make_hot(k[i]);
 	for (int i = 0; i < ZC_HOT_WAYS; i++)
 		ck_assert(zc_policy_is_hot(&hot, k[i]));
 	ck_assert_uint_eq(hot.victim, 0);   /* empty ways were taken first */
 
 	/* The set is full: the shared counter names the way given up. */
-	zc_policy_hot_mark(&hot, k[ZC_HOT_WAYS]);
+	make_hot(k[ZC_HOT_WAYS]);
 	ck_assert(zc_policy_is_hot(&hot, k[ZC_HOT_WAYS]));
 	ck_assert(!zc_policy_is_hot(&hot, k[0]));   /* way 0: victim 0 */
 	for (int i = 1; i < ZC_HOT_WAYS; i++)
@@ -161,7 +170,7 @@ START_TEST(test_hot_replacement)
 	ck_assert_uint_eq(hot.victim, 1);
 
 	/* The next newcomer gives up way 1, and the set still holds four. */
-	zc_policy_hot_mark(&hot, k[ZC_HOT_WAYS + 1]);
+	make_hot(k[ZC_HOT_WAYS + 1]);
 	ck_assert(!zc_policy_is_hot(&hot, k[1]));
 	for (int i = 0; i < ZC_HOT_WAYS + 2; i++)
 		found += zc_policy_is_hot(&hot, k[i]);
@@ -173,6 +182,39 @@ START_TEST(test_hot_replacement)
 	ck_assert(!zc_policy_is_hot(&hot, k[2]));
 	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, k[0])].level, 0);
 	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, k[3])].level, 3);
+}
+END_TEST
+
+START_TEST(test_strike)
+{
+	const uintptr_t b = BASE + 120 * P;
+
+	/* A first write is a strike: the buffer is still sent with
+	 * zerocopy, and kept. */
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(!zc_policy_is_hot(&hot, b));
+	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_NO);
+	ck_assert_uint_eq(hot.strikes, 1);
+	/* Written again with no send in between: the same rewrite. */
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(!zc_policy_is_hot(&hot, b));
+	/* Sent ZC_HOT_STRIKE_SENDS times unchanged (counted as they are
+	 * armed, whatever the guard decides): its next write is a first
+	 * strike again (a cache's memory, reused for another item now and
+	 * then). */
+	zc_policy_hot_sent(&hot, b);
+	ck_assert_int_eq(zc_policy_worth(&hot, &seen, &ext, b, 0, ZC_COST_NEVER), ZC_WORTH_COVERED);
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(!zc_policy_is_hot(&hot, b));
+	/* Written again after fewer sends: hot, its sends copied from now
+	 * on (a buffer rewritten before every send). */
+	for (int i = 0; i < ZC_HOT_STRIKE_SENDS - 1; i++)
+		zc_policy_hot_sent(&hot, b);
+	zc_policy_hot_mark(&hot, b);
+	ck_assert(zc_policy_is_hot(&hot, b));
+	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_COPY);
+	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, b)].level, 0);
+	ck_assert_uint_eq(hot.strikes, 0);   /* (no send looks the table up then) */
 }
 END_TEST
 
@@ -200,7 +242,7 @@ START_TEST(test_probe_backoff)
 
 	/* Not known rewritten: nothing to copy. */
 	ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_NO);
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	/* Each round: copies, a sample, then a probe, which is made (no
 	 * sample to compare with); on probation the sends go out with
 	 * zerocopy until the buffer is written again, and that write backs
@@ -226,7 +268,7 @@ START_TEST(test_probe_reset)
 	const uintptr_t b = BASE + 41 * P;
 	uint32_t copies;
 
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	/* Written again while its sends are copied (not on probation): the
 	 * count restarts, and the level stays. */
 	for (int i = 0; i < 40; i++)
@@ -250,12 +292,75 @@ START_TEST(test_probe_reset)
 }
 END_TEST
 
+START_TEST(test_probe_freed)
+{
+	const uintptr_t b = BASE + 43 * P, f = BASE + 44 * P;
+	uint32_t copies;
+
+	/* An address made hot (its buffer rewritten after a single send),
+	 * then a cache's objects there: each freed after many sends. After
+	 * the probe that finds the first one sent unchanged, the next buffer
+	 * there is on probation from its first send, with no back-off, free
+	 * after free. */
+	zc_policy_hot_mark(&hot, b);   /* a strike */
+	zc_policy_hot_sent(&hot, b);
+	zc_policy_hot_mark(&hot, b);   /* rewritten after one send: hot */
+	ck_assert(zc_policy_is_hot(&hot, b));
+	for (int life = 0; life < 6; life++) {
+		if (life == 0) {
+			ck_assert_int_eq(sends_until(b, &copies), ZC_HOT_SAMPLE);
+			ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_PROBE);
+			ck_assert_int_eq(zc_policy_hot_probe(&hot, b, 0, 0), ZC_PROBE_MAKE);
+		}
+		for (int i = 0; i < 3; i++)
+			ck_assert_int_eq(zc_policy_hot_copy(&hot, b), ZC_HOT_NO);
+		zc_policy_hot_freed(&hot, b);
+		ck_assert(!zc_policy_is_hot(&hot, b));
+	}
+	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, b)].level, 0);
+	/* Freed again with no send since the free before: as a rewrite. */
+	zc_policy_hot_freed(&hot, b);
+	ck_assert(zc_policy_is_hot(&hot, b));
+	ck_assert_uint_eq(hot.st[zc_policy_hot_find(&hot, b)].level, 1);
+
+	/* malloc, fill, send, free at a hot address: freed right after its
+	 * probe's send, so it backs off as if rewritten: 64, 128, ... sends
+	 * between probes. */
+	zc_policy_hot_mark(&hot, f);
+	zc_policy_hot_sent(&hot, f);
+	zc_policy_hot_mark(&hot, f);
+	for (unsigned round = 0; round < 3; round++) {
+		ck_assert_int_eq(sends_until(f, &copies), ZC_HOT_SAMPLE);
+		ck_assert_uint_eq(copies, (ZC_HOT_PROBE_EVERY << round) - 2);
+		ck_assert_int_eq(zc_policy_hot_copy(&hot, f), ZC_HOT_PROBE);
+		ck_assert_int_eq(zc_policy_hot_probe(&hot, f, 0, 0), ZC_PROBE_MAKE);
+		zc_policy_hot_freed(&hot, f);
+		ck_assert(zc_policy_is_hot(&hot, f));
+	}
+
+	/* A strike is judged by zc_policy_hot_mark, free or write: sent
+	 * twice, a struck buffer's free leaves a strike; sent once, hot. */
+	const uintptr_t c = BASE + 45 * P;
+
+	zc_policy_hot_freed(&hot, c);   /* first free here: a strike */
+	ck_assert(!zc_policy_is_hot(&hot, c));
+	ck_assert_int_eq(zc_policy_hot_copy(&hot, c), ZC_HOT_NO);
+	zc_policy_hot_sent(&hot, c);
+	zc_policy_hot_sent(&hot, c);
+	zc_policy_hot_freed(&hot, c);
+	ck_assert(!zc_policy_is_hot(&hot, c));
+	zc_policy_hot_sent(&hot, c);
+	zc_policy_hot_freed(&hot, c);
+	ck_assert(zc_policy_is_hot(&hot, c));
+}
+END_TEST
+
 START_TEST(test_probe_sample_skip)
 {
 	const uintptr_t b = BASE + 42 * P;
 	uint32_t copies;
 
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	/* The sample before the probe differs from the one at the probe: the
 	 * program wrote the buffer in between; the probe is skipped and the
 	 * buffer backed off as a failed probe would. */
@@ -366,7 +471,7 @@ START_TEST(test_release_keeps)
 	ck_assert(zc_policy_kept(&hot, &seen, &ext, BASE + 50 * P));
 
 	/* A rewritten (hot) buffer is never kept; on probation it is. */
-	zc_policy_hot_mark(&hot, b);
+	make_hot(b);
 	ck_assert(!zc_policy_kept(&hot, &seen, &ext, b));
 	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, b, e), ZC_RELEASE_GIVE);
 	while (zc_policy_hot_copy(&hot, b) != ZC_HOT_PROBE)
@@ -376,7 +481,7 @@ START_TEST(test_release_keeps)
 	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, b, e), ZC_RELEASE_HELD);
 
 	/* A hot buffer never seen is not noted as seen by its release. */
-	zc_policy_hot_mark(&hot, BASE + 70 * P);
+	make_hot(BASE + 70 * P);
 	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, BASE + 70 * P, BASE + 71 * P),
 			 ZC_RELEASE_GIVE);
 	ck_assert(!zc_policy_seen_has(&seen, BASE + 70 * P));
@@ -446,7 +551,7 @@ START_TEST(test_worth_profiles)
 			 ZC_WORTH_COPY);
 
 	/* A hot buffer is not kept: only its size can make it worth it. */
-	zc_policy_hot_mark(&hot, a);
+	make_hot(a);
 	ck_assert_int_eq(zc_policy_worth(&hot, &seen, &ext, a, 15, vm), ZC_WORTH_COPY);
 	ck_assert_int_eq(zc_policy_worth(&hot, &seen, &ext, a, 15, metal), ZC_WORTH_COPY);
 	ck_assert_int_eq(zc_policy_worth(&hot, &seen, &ext, a, 64, metal), ZC_WORTH_PROTECT);
@@ -468,9 +573,11 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, test_placement_hot_1mib);
 	tcase_add_test(tc, test_placement_seen_spread);
 	tcase_add_test(tc, test_hot_replacement);
+	tcase_add_test(tc, test_strike);
 	tcase_add_test(tc, test_way_for_new);
 	tcase_add_test(tc, test_probe_backoff);
 	tcase_add_test(tc, test_probe_reset);
+	tcase_add_test(tc, test_probe_freed);
 	tcase_add_test(tc, test_probe_sample_skip);
 	tcase_add_test(tc, test_seen_table);
 	tcase_add_test(tc, test_release_keeps);

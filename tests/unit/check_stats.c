@@ -41,7 +41,7 @@ static void fill(struct zc_stats *s, size_t max_field)
  * where a value is a number (digits, optionally '.' and digits) or a
  * string; then "\n" and the end. Keys and raw value texts are recorded.
  */
-#define MAXPAIRS 64
+#define MAXPAIRS 96
 
 struct pairs {
 	int n;
