@@ -20,7 +20,7 @@ size_t zc_iov_total(const struct iovec *iov, int iovcnt)
 /* Append len bytes at src to the bounce memory, extending the previous
  * output iovec when it is the bounce piece just before. */
 static int add_bounce(struct zc_plan *p, const char *src, size_t len, char *bounce,
-		      size_t cap)
+		      size_t cap, int iov)
 {
 	if (len > cap - p->bounce_len)
 		return ZC_PLAN_NO_ROOM;
@@ -30,6 +30,7 @@ static int add_bounce(struct zc_plan *p, const char *src, size_t len, char *boun
 	p->copy[p->ncopy].dst = p->bounce_len;
 	p->copy[p->ncopy].len = len;
 	p->copy[p->ncopy].kernel = 0;
+	p->copy[p->ncopy].iov = iov;
 	p->ncopy++;
 	if (p->nout > 0 &&
 	    (char *)p->out[p->nout - 1].iov_base + p->out[p->nout - 1].iov_len ==
@@ -48,8 +49,10 @@ static int add_bounce(struct zc_plan *p, const char *src, size_t len, char *boun
 	return ZC_PLAN_OK;
 }
 
-static int layout(struct zc_plan *p, const unsigned char *whole, char *bounce,
-		  size_t bounce_cap, size_t page)
+/* (Inlined into both callers: zc_plan_build's copy, on every send, has no
+ * whole[] to look at.) */
+static inline __attribute__((always_inline)) int
+layout(struct zc_plan *p, const unsigned char *whole, char *bounce, size_t bounce_cap, size_t page)
 {
 	uintptr_t mask = (uintptr_t)page - 1;
 	size_t off = 0;
@@ -70,11 +73,11 @@ static int layout(struct zc_plan *p, const unsigned char *whole, char *bounce,
 			/* No whole page inside (or the range wraps, which the
 			 * kernel will refuse anyway), or pages the guard cannot
 			 * take: all of it bounces. */
-			if ((rc = add_bounce(p, (const char *)b, len, bounce, bounce_cap)))
+			if ((rc = add_bounce(p, (const char *)b, len, bounce, bounce_cap, i)))
 				return rc;
 		} else {
 			if (mid_lo > b &&
-			    (rc = add_bounce(p, (const char *)b, mid_lo - b, bounce, bounce_cap)))
+			    (rc = add_bounce(p, (const char *)b, mid_lo - b, bounce, bounce_cap, i)))
 				return rc;
 			if (p->nout == ZC_PLAN_OUT_MAX)
 				return ZC_PLAN_TOO_MANY;
@@ -88,7 +91,7 @@ static int layout(struct zc_plan *p, const unsigned char *whole, char *bounce,
 			p->next++;
 			p->guarded += mid_hi - mid_lo;
 			if (e > mid_hi &&
-			    (rc = add_bounce(p, (const char *)mid_hi, e - mid_hi, bounce, bounce_cap)))
+			    (rc = add_bounce(p, (const char *)mid_hi, e - mid_hi, bounce, bounce_cap, i)))
 				return rc;
 		}
 		off += len;
@@ -106,7 +109,8 @@ int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
 	p->bounce_len = p->total = p->guarded = 0;
 	if (iovcnt < 0 || iovcnt > ZC_PLAN_IN_MAX)
 		return ZC_PLAN_TOO_MANY;
-	memcpy(p->in, iov, (size_t)iovcnt * sizeof *iov);
+	for (int i = 0; i < iovcnt; i++)   /* (mostly one or two: no memcpy call) */
+		p->in[i] = iov[i];
 	p->nin = iovcnt;
 	return layout(p, NULL, bounce, bounce_cap, page);
 }

@@ -32,6 +32,7 @@ struct zc_plan_copy {
 	size_t dst;             /* offset in bounce memory */
 	size_t len;
 	int kernel;             /* read through the kernel (the caller sets it) */
+	int iov;                /* the input iovec they lie in */
 };
 
 struct zc_plan {

@@ -505,20 +505,33 @@ static int bounce_ineligible_locked(int *bp, int first, struct zc_copy_what *wha
 static int classify_locked(int *bp, struct zc_copy_what *what)
 {
 	struct zc_plan *p = zc_bounce_plan(*bp);
+	uint64_t whole_ok = 0;   /* iovecs eligible from end to end */
 	int rc;
 
 	zc_assert_locked();
-	for (int i = 0; i < p->next; i++)
-		if (!zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext)) {
-			if ((rc = bounce_ineligible_locked(bp, i, what)))
-				return rc;
-			p = zc_bounce_plan(*bp);
-			break;
+	for (int i = 0; i < p->next; i++) {
+		const struct iovec *v = &p->in[p->ext[i].iov];
+
+		/* One look-up for the whole iovec answers for its head and
+		 * tail too (eligible memory is copyable); a head or tail in
+		 * another mapping (msg_zerocopy's .bss) takes two more. */
+		if (ZC_LIKELY(zc_vma_eligible((uintptr_t)v->iov_base,
+					      (uintptr_t)v->iov_base + v->iov_len, &zc_ext))) {
+			whole_ok |= (uint64_t)1 << p->ext[i].iov;
+			continue;
 		}
+		if (zc_vma_eligible(p->ext[i].start, p->ext[i].end, &zc_ext))
+			continue;
+		if ((rc = bounce_ineligible_locked(bp, i, what)))
+			return rc;
+		p = zc_bounce_plan(*bp);
+		break;
+	}
 	for (int i = 0; i < p->ncopy; i++) {
 		uintptr_t a = (uintptr_t)p->copy[i].src;
 
-		if (ZC_LIKELY(zc_vma_copyable(a, a + p->copy[i].len, &zc_ext)))
+		if (whole_ok & ((uint64_t)1 << p->copy[i].iov) ||
+		    ZC_LIKELY(zc_vma_copyable(a, a + p->copy[i].len, &zc_ext)))
 			continue;
 		if (!zc_probe_kread_works()) {
 			what->start = a;
@@ -619,13 +632,18 @@ static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 	return slot;
 }
 
+/* what: the memory concerned, for INELIGIBLE_MEM (prepare fills it in
+ * then only). */
 static void count_copy(int fd, size_t total, int why, struct zc_copy_what *what)
 {
 	struct zc_copy_what w = { .fd = fd };
 
-	if (what)
+	if (what && why == ZC_WHY_INELIGIBLE_MEM) {
 		what->fd = fd;
-	zc_copy_count(total, why, what ? what : &w);
+		zc_copy_count(total, why, what);
+	} else {
+		zc_copy_count(total, why, &w);
+	}
 }
 
 /* Take the socket for one zerocopy send (its busy flag, SO_ZEROCOPY, this
@@ -708,7 +726,7 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *r
 	struct zc_sock *s;
 	struct zc_plan *p;
 	struct msghdr m;
-	struct zc_copy_what what = { 0 };
+	struct zc_copy_what what;   /* (set where why is INELIGIBLE_MEM) */
 	size_t total;
 	uint32_t gen;
 	int slot, b, err, retried = 0, failed = FAIL_NO_ID, why = 0;
@@ -801,7 +819,7 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	int bs[MMSG_MAX];
 	struct msg_view v;
 	struct zc_sock *s;
-	struct zc_copy_what what = { 0 };
+	struct zc_copy_what what;   /* (set where why is INELIGIBLE_MEM) */
 	size_t grand = 0;
 	uint32_t gen;
 	unsigned armed = 0;

@@ -105,7 +105,7 @@ fi
 # taken for a rewritten buffer and its next sends copied (copy_rewritten),
 # and a call none of whose chunks was sent before is copied when a guard
 # cycle for it alone costs more (copy_cost_model). Most bytes still go
-# zerocopy (80 to 88% here; 9% when a first write made a buffer hot).
+# zerocopy (80 to 95% here; 9% when a first write made a buffer hot).
 # Every value intact, and the reasons account for every copy.
 if start; then
 	before=$failures
