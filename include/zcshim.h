@@ -86,6 +86,7 @@
 	X(copy_guard_refused, "of copy_sends: the kernel refused to protect the pages (changed behind the shim)") \
 	X(copy_fault, "of copy_sends: reading the program's memory faulted (the C library's call reports it)") \
 	X(copy_closed, "of copy_sends: the socket was closed while the call was prepared") \
-	X(copy_no_altstack, "of copy_sends: no signal stack could be set up for the thread")
+	X(copy_no_altstack, "of copy_sends: no signal stack could be set up for the thread") \
+	X(cow_pending_waits, "private copies put off because a call over the pages was not sent yet (the write waited for the send)")
 
 #endif

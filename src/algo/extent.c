@@ -163,6 +163,14 @@ int zc_ext_shift(struct zc_ext_table *t, uintptr_t start, uintptr_t end, uintptr
 	return rc;
 }
 
+int zc_ext_pending_in(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		if (!t->v[i].sent && t->v[i].start < end && start < t->v[i].end)
+			return 1;
+	return 0;
+}
+
 int zc_ext_overlaps_active(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
 	if (start >= end)

@@ -96,6 +96,10 @@ int zc_ext_idle_find(const struct zc_ext_table *t, uintptr_t a);
  * of [start, end)? */
 int zc_ext_overlaps_active(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 
+/* Does an entry of a call not sent yet (armed: its system call may not
+ * have taken its pages) guard a byte of [start, end)? */
+int zc_ext_pending_in(const struct zc_ext_table *t, uintptr_t start, uintptr_t end);
+
 /* Remove entry i (the last entry moves into its place). */
 void zc_ext_remove(struct zc_ext_table *t, uint32_t i);
 

@@ -61,6 +61,8 @@ static uint32_t idle_cap_for_map_count(void)
 struct zc_ext_table zc_ext;
 uint32_t zc_release_seq;
 static const struct zc_guard_ops *choose_backend(void);
+/* This thread is the userfaultfd guard's server (zc_guard_wp_fault). */
+static __thread int serving ZC_TLS_MODEL;
 /* Pointer to const ops, so an indirect call costs one load more than a
  * direct one; set before any thread but the constructor's runs. */
 const struct zc_guard_ops *zc_guard_backend = &zc_guard_mprotect;
@@ -260,16 +262,32 @@ void zc_guard_moved_locked(uintptr_t from, uintptr_t to, uintptr_t len)
 
 void zc_guard_wp_fault(uintptr_t page)
 {
-	int held;
+	int held, pending;
 
 	zc_lock();
 	sync_locked();
 	held = zc_ext_find(&zc_ext, page) >= 0 || zc_ext_idle_find(&zc_ext, page) >= 0;
+	/* A call armed over the page and not sent yet: the write was
+	 * reported after its writer went on (a fault wait a signal
+	 * interrupted is reported again), or another thread writes a buffer
+	 * being sent. Either way the page may not be replaced before the
+	 * send takes it, and this thread may not wait for that send: the
+	 * write is given back, and a writer still there faults again. */
+	pending = zc_ext_pending_in(&zc_ext, page, page + zc_page);
 	zc_unlock();
+	if (pending) {
+		struct timespec ts = { 0, 20000 };
+
+		ZC_STAT_ADD(cow_pending_waits, 1);
+		syscall(SYS_nanosleep, &ts, NULL);
+		return;
+	}
 	if (held) {
 		ZC_STAT_ADD(guard_faults, 1);
+		serving = 1;
 		zc_guard_resolve(page, page + zc_page, ZC_RESOLVE_COPY,
 				 (uint64_t)zc_cfg.stall_us * 1000u);
+		serving = 0;
 	}
 	/* A page protected with no record left (released while this write
 	 * waited, or its record went with a report): writable now. */
@@ -466,6 +484,17 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 
 		if (written)
 			zc_policy_hot_mark(&hot_tab, r[i].start);   /* written while in flight */
+		if (mode == ZC_RESOLVE_COPY && zc_ext_pending_in(&zc_ext, r[i].start, r[i].end)) {
+			/* A call armed over these pages may not have made its
+			 * system call yet: replaced now, its send would take
+			 * the copies, which nothing guards. Wait for it to be
+			 * sent (microseconds). (A write the userfaultfd guard
+			 * reports late, after the writer went on and sent the
+			 * buffer again, lands here.) */
+			ZC_STAT_ADD(cow_pending_waits, 1);
+			rc = ZC_FRESH_PENDING;
+			continue;
+		}
 		if ((mode == ZC_RESOLVE_COPY || mode == ZC_RESOLVE_DISCARD) &&
 		    !zc_test_no_guard()) {
 			/* The backend skips what the kernel says is not
@@ -475,7 +504,7 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 							mode == ZC_RESOLVE_COPY);
 
 			if (f) {
-				rc = rc == ZC_FRESH_ATTRS ? rc : f;
+				rc = rc == ZC_FRESH_ATTRS || rc == ZC_FRESH_PENDING ? rc : f;
 				continue;
 			}
 			if (mode == ZC_RESOLVE_COPY)
@@ -581,6 +610,12 @@ static int resolve(uintptr_t start, uintptr_t end, enum zc_resolve mode, uint64_
 		}
 		if (mode == ZC_RESOLVE_FORGET)
 			break;      /* the table is full: nothing else to do */
+		/* The userfaultfd guard's server never waits for a send to be
+		 * made: the sending thread may be waiting for the server
+		 * (its signal handler wrote a guarded page). It gives the
+		 * write back; a writer still there faults again. */
+		if (rc == ZC_FRESH_PENDING && serving)
+			break;
 		/* A private copy was impossible (no memory for the copy,
 		 * vm.max_map_count reached, or attributes of the memory that a
 		 * copy could not keep): keep waiting for the completion, which

@@ -45,6 +45,8 @@
 /* What fresh could not do (its other return is 0). */
 #define ZC_FRESH_NOMAP (-1)  /* no mapping to be had (memory, max_map_count) */
 #define ZC_FRESH_ATTRS (-2)  /* the pages' attributes cannot be given to a copy */
+#define ZC_FRESH_PENDING (-3) /* (the guard's own, not a backend's: a call over
+			       * the pages is armed but not sent yet) */
 
 struct zc_guard_ops {
 	const char *name;    /* for the log and the docs: "mprotect" */
