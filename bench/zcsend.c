@@ -13,7 +13,7 @@
  *   stable  one buffer written once, sent again and again
  *   ring    256 MiB of buffers written once, sent round robin (cold cache):
  *           a content cache in steady state, timed after two untimed
- *           passes over the ring
+ *           passes over the ring (ZCSEND_RING_MB sets the size)
  *   ring1m  the same with 2000 buffers 1 MiB apart in one mapping, each
  *           16 bytes into its first page, as an allocator's size class
  *           places large blocks (SIZE at most 1 MiB - 16)
@@ -175,8 +175,12 @@ int main(int argc, char **argv)
 	if (zc && setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one))
 		return perror("SO_ZEROCOPY"), 2;
 	done = calloc(WIN, 1);
-	if (!strcmp(w, "ring"))
-		nbuf = (256u << 20) / size + 1;
+	if (!strcmp(w, "ring")) {
+		const char *mb = getenv("ZCSEND_RING_MB");
+		size_t bytes = (size_t)(mb ? strtoul(mb, NULL, 10) : 256) << 20;
+
+		nbuf = bytes / size + 1;
+	}
 	if (!strcmp(w, "ring1m")) {
 		if (size > (1u << 20) - 16)
 			return fprintf(stderr, "zcsend: ring1m: SIZE above 1 MiB - 16\n"), 2;
