@@ -87,6 +87,8 @@
 	X(copy_fault, "of copy_sends: reading the program's memory faulted (the C library's call reports it)") \
 	X(copy_closed, "of copy_sends: the socket was closed while the call was prepared") \
 	X(copy_no_altstack, "of copy_sends: no signal stack could be set up for the thread") \
-	X(cow_pending_waits, "private copies put off because a call over the pages was not sent yet (the write waited for the send)")
+	X(cow_pending_waits, "private copies put off because a call over the pages was not sent yet (the write waited for the send)") \
+	X(guard_uffd, "1: the userfaultfd guard is in use; 0: the mprotect guard (a level, not a count)") \
+	X(guard_kernel_faults, "1: kernel writes into guarded pages wait instead of failing (a level)")
 
 #endif

@@ -39,9 +39,10 @@
  *     the fd table still says which sockets the parent's shim managed.
  *  5. zc_stats_reset (stats.c): the child's counters start from zero.
  *     After steps 3 and 4, which count nothing, and before step 6.
- *  6. forks_unseen (a child fork's handlers never saw) and
+ *  6. forks_unseen (a child fork's handlers never saw),
  *     zc_calib_publish (calibrate.c): the parent's cost measurements
- *     hold here too, and go back into the zeroed stats.
+ *     hold here too, and go back into the zeroed stats; and
+ *     zc_guard_publish: the guard the child uses (step 3 chose it).
  *  7. zc_vma_invalidate (vma.c): the VMA cache is read again; the pages
  *     step 3 made writable changed it.
  *  8. zc_owner_take (owner.c): this process is the owner (its pid, the
@@ -86,6 +87,7 @@ void zc_fork_child_reset(int unseen)
 	if (unseen)                      /* 6 */
 		ZC_STAT_ADD(forks_unseen, 1);
 	zc_calib_publish();
+	zc_guard_publish();
 	zc_vma_invalidate();             /* 7 */
 	zc_owner_take();                 /* 8 */
 	zc_crit_leave();                 /* 9 */

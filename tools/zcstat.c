@@ -455,7 +455,7 @@ static int is_gauge(const char *f)
 {
 	static const char *const g[] = { "inflight_bytes", "inflight_max_bytes", "idle_ranges",
 					 "cost_pair_ns", "cost_pair_page_ns", "cost_copy_page_ns",
-					 "guard_once_min_pages" };
+					 "guard_once_min_pages", "guard_uffd", "guard_kernel_faults" };
 
 	for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
 		if (!strcmp(f, g[i]))
@@ -525,6 +525,9 @@ static void page_table(const struct lp_snap *s, const struct lp_snap *prev, cons
 	printf("  guard faults per GB sent with zerocopy: %.1f\n",
 	       zc > 0 ? (double)lp_get(s, "guard_faults") / (zc / 1e9) : 0.0);
 	printf("  time stalled in the guard: %.1f ms\n", (double)lp_get(s, "guard_stall_ns") / 1e6);
+	printf("  guard: %s\n", !lp_get(s, "guard_uffd") ? "mprotect (kernel writes into guarded pages fail)"
+	       : lp_get(s, "guard_kernel_faults") ? "userfaultfd (kernel writes into guarded pages wait)"
+	       : "userfaultfd, user faults only (kernel writes into guarded pages fail)");
 }
 
 static void put_json_str(const char *s)

@@ -90,8 +90,7 @@ int zc_guard_init(void)
 	 * table (the pages it holds are the memory's own). */
 	zc_ext.idle_cap = zc_guard_backend == &zc_guard_mprotect ? idle_cap_for_map_count()
 								 : ZC_IDLE_MAX;
-	zc_stats_guard = zc_guard_backend->name;
-	zc_stats_guard_kernel_faults = zc_guard_backend->kernel_writes_wait;
+	zc_guard_publish();
 	return zc_guard_backend->init();
 }
 
@@ -166,6 +165,16 @@ const char *zc_guard_describe(void)
 int zc_guard_kernel_faults(void)
 {
 	return zc_guard_backend->kernel_writes_wait;
+}
+
+void zc_guard_publish(void)
+{
+	zc_stats_guard = zc_guard_backend->name;
+	zc_stats_guard_kernel_faults = zc_guard_backend->kernel_writes_wait;
+	__atomic_store_n(&zc_stats.guard_uffd, zc_guard_backend != &zc_guard_mprotect,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&zc_stats.guard_kernel_faults,
+			 (uint64_t)zc_guard_backend->kernel_writes_wait, __ATOMIC_RELAXED);
 }
 
 /* Reports of memory gone or moved, applied before any record is trusted. */
@@ -693,7 +702,5 @@ void zc_guard_child_reset(int forked)
 		zc_guard_backend = &zc_guard_mprotect;
 		zc_ext.idle_cap = idle_cap_for_map_count();
 		kernel_faults_covered = 0;
-		zc_stats_guard = zc_guard_backend->name;
-		zc_stats_guard_kernel_faults = 0;
 	}
 }

@@ -144,6 +144,10 @@ void zc_guard_child_reset(int forked);
 
 /* The backend in use, for the start-up line and the stats. */
 const char *zc_guard_describe(void);
+/* The backend in use into the stats (guard_uffd, guard_kernel_faults, the
+ * stats line's "guard"): at start, and in a fork child after its counters
+ * were zeroed. */
+void zc_guard_publish(void);
 /* 1: kernel writes into guarded pages wait (uffd with kernel-fault rights). */
 int zc_guard_kernel_faults(void);
 

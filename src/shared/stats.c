@@ -133,11 +133,10 @@ size_t zc_stats_format(char *buf, size_t cap, const struct zc_stats *s, int pid,
 	put_str(&o, ms);
 	put_str(&o, ",\"version\":");
 	put_json_string(&o, version);
-	/* Which guard, and whether kernel writes into its pages wait. */
+	/* Which guard (the counters guard_uffd and guard_kernel_faults say
+	 * it too, for the live page's readers). */
 	put_str(&o, ",\"guard\":");
 	put_json_string(&o, zc_stats_guard);
-	put_str(&o, ",\"guard_kernel_faults\":");
-	put_u64(&o, (uint64_t)zc_stats_guard_kernel_faults);
 #define ZC_STATS_PUT(name, what) put_str(&o, ",\"" #name "\":"); put_u64(&o, s->name);
 	ZCSHIM_STATS_FIELDS(ZC_STATS_PUT)
 #undef ZC_STATS_PUT

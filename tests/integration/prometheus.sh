@@ -27,7 +27,8 @@ VALUE = r'"((?:[^"\\\n]|\\\\|\\"|\\n)*)"'
 sample_re = re.compile(r'^(%s)\{((?:%s=%s)(?:,%s=%s)*)\} (\S+)$' % (NAME, LABEL, VALUE, LABEL, VALUE))
 label_re = re.compile(r'(%s)=%s' % (LABEL, VALUE))
 gauges = {"inflight_bytes", "inflight_max_bytes", "idle_ranges", "cost_pair_ns",
-          "cost_pair_page_ns", "cost_copy_page_ns", "guard_once_min_pages"}
+          "cost_pair_page_ns", "cost_copy_page_ns", "guard_once_min_pages",
+          "guard_uffd", "guard_kernel_faults"}
 fields = re.findall(r'^\s*X\((\w+),', open(header).read(), re.M)
 errors = []
 helped, typed, done, series = {}, {}, set(), set()

@@ -23,6 +23,7 @@ for line in lines:
     assert d["zc_sends"] >= 1, "no zerocopy send counted"
     assert d["guard"] in ("mprotect", "uffd"), f"guard={d['guard']!r}"
     assert d["guard_kernel_faults"] in (0, 1), f"guard_kernel_faults={d['guard_kernel_faults']!r}"
+    assert (d["guard"] == "uffd") == (d["guard_uffd"] == 1), f"guard={d['guard']!r} guard_uffd={d['guard_uffd']}"
 a, b = (json.loads(l) for l in lines)
 assert b["ts"] >= a["ts"]
 print("statsjson: ok:", len(required), "keys present in both lines")

@@ -223,7 +223,7 @@ START_TEST(test_format_fields)
 	ck_assert_int_eq(strncmp(buf, "{\"pid\":", 7), 0);
 	ck_assert_int_eq(json_check(buf, &pr), 0);
 
-	ck_assert_int_eq(pr.n, (int)NFIELDS + 5);
+	ck_assert_int_eq(pr.n, (int)NFIELDS + 4);
 	ck_assert_str_eq(pr.key[0], "pid");
 	ck_assert_str_eq(pr.val[0], "4321");
 	ck_assert_str_eq(pr.key[1], "ts");
@@ -231,14 +231,13 @@ START_TEST(test_format_fields)
 	ck_assert_str_eq(pr.key[2], "version");
 	ck_assert(pr.is_str[2]);
 	ck_assert_str_eq(pr.val[2], "0.1.0");
-	ck_assert_str_eq(pr.key[3], "guard");   /* the backend, then whether kernel writes wait */
+	ck_assert_str_eq(pr.key[3], "guard");   /* the backend's name */
 	ck_assert(pr.is_str[3]);
-	ck_assert_str_eq(pr.key[4], "guard_kernel_faults");
 
 	for (size_t i = 0; i < NFIELDS; i++) {
 		at = find_key(&pr, field_names[i]);
 		ck_assert_msg(at >= 0, "field %s missing or repeated", field_names[i]);
-		ck_assert_int_eq(at, (int)i + 5);       /* in the header's order */
+		ck_assert_int_eq(at, (int)i + 4);       /* in the header's order */
 		ck_assert(!pr.is_str[at]);
 		if (i == max_field)
 			snprintf(want, sizeof want, "18446744073709551615");
@@ -254,7 +253,7 @@ START_TEST(test_format_fields)
 	ck_assert_uint_gt(len, 0);
 	ck_assert_int_eq(json_check(buf, &pr), 0);
 	for (size_t i = 0; i < NFIELDS; i++)
-		ck_assert_str_eq(pr.val[i + 5], "0");
+		ck_assert_str_eq(pr.val[i + 4], "0");
 	ck_assert_str_eq(pr.val[0], "0");
 }
 END_TEST
