@@ -79,6 +79,18 @@ if [ "${SYSTEM_JEMALLOC:-0}" = 1 ]; then
 		uses_jemalloc "$p" || fail "nginx process $p does not have jemalloc mapped"
 	done
 fi
+# The workers drop root for nobody after the fork: under the userfaultfd
+# guard with kernel-fault rights in the master, each opened its own
+# userfaultfd at the fork, as root, so kernel writes still wait in them.
+if [ "$(stat0 "$MASTER" guard_kernel_faults)" = 1 ]; then
+	for p in $WORKERS; do
+		[ "$(ps -o uid= -p "$p" | tr -d ' ')" != 0 ] || log "note: worker $p runs as root"
+		[ "$(stat0 "$p" guard_kernel_faults)" = 1 ] ||
+			fail "worker $p lost the kernel-fault rights of its master's guard"
+		[ "$(stat0 "$p" guard_uffd)" = 1 ] || fail "worker $p does not use the userfaultfd guard"
+	done
+	log "ok: workers (uid $(ps -o uid= -p $(echo $WORKERS | cut -d' ' -f1) | tr -d ' ')) keep the master's kernel-fault rights"
+fi
 [ "$z" -gt 0 ] || fail "the workers sent nothing with zerocopy"
 [ "$g" -gt 0 ] || fail "the guard never acted in the workers"
 [ $failures -eq 0 ] && log "ok: nginx: $n downloads intact, $z zerocopy sends, guard activity $g, logs reopened, $(echo $MASTER $WORKERS | wc -w) stats lines"
