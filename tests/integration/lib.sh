@@ -28,8 +28,10 @@ ZCSHIM_RELEASE_LIB=$ZCSHIM_LIB
 # auto): mprotect, uffd (kernel writes into guarded pages wait) or
 # uffd-user (userfaultfd without kernel-fault rights). Tests whose proof
 # depends on it ask; scripts/check runs the suite under each.
-ITEST_GUARD=$(env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOG=info true 2>&1 |
-	sed -n 's/.*guard: \(mprotect\|uffd (kernel\|uffd, user\).*/\1/p' | head -n 1)
+# (Asked under $ITEST_WRAP too: under valgrind the shim uses mprotect; the
+# last line is the program's, valgrind's launcher says it first.)
+ITEST_GUARD=$(env LD_PRELOAD="$ZCSHIM_LIB" ZCSHIM_LOG=info ${ITEST_WRAP:-} true 2>&1 |
+	sed -n 's/.*guard: \(mprotect\|uffd (kernel\|uffd, user\).*/\1/p' | tail -n 1)
 case $ITEST_GUARD in
 "uffd (kernel") ITEST_GUARD=uffd ;;
 "uffd, user") ITEST_GUARD=uffd-user ;;
