@@ -306,10 +306,18 @@ static void *server_main(void *arg)
 		v = fault_ring[t % FAULT_RING];
 		__atomic_store_n(&fault_tail, t + 1, __ATOMIC_RELEASE);
 		page = zc_page_down(v);
-		if (v & 1)
+		if (v & 1) {
 			zc_guard_wp_fault(page);
-		/* A missing-page fault only happens while a copy fills the
-		 * page (uf_fresh), which has woken it already; wake anyway. */
+		} else {
+			/* A missing-page fault: a copy (uf_fresh) filled the
+			 * page meanwhile (EEXIST), or a range was left
+			 * registered for missing pages (a copy that could not
+			 * finish) and the program touches a page it had not:
+			 * it gets what it would without the guard, zeros. */
+			struct uffdio_zeropage z = { .range = { page, zc_page }, .mode = 0 };
+
+			uf_ioctl(UFFDIO_ZEROPAGE, &z);
+		}
 		uf_wake(page, page + zc_page);
 	}
 	return NULL;
@@ -522,6 +530,7 @@ static int fresh_piece(uintptr_t start, uintptr_t end, uintptr_t ms, uintptr_t m
 	}
 	{
 		size_t done = 0;
+		unsigned tries = 0;
 
 		while (done < len) {
 			struct uffdio_copy c = { .dst = start + done, .src = (uintptr_t)save + done,
@@ -531,10 +540,18 @@ static int fresh_piece(uintptr_t start, uintptr_t end, uintptr_t ms, uintptr_t m
 				done = len;
 			} else if (c.copy > 0) {
 				done += (size_t)c.copy;
-			} else if (errno != EAGAIN && errno != ENOMEM) {
+			} else if ((errno == EAGAIN || errno == ENOMEM) && ++tries < 10000) {
+				/* No memory for the page now: again in 1 ms
+				 * (10 s at most). */
+				struct timespec ts = { 0, 1000000 };
+
+				syscall(SYS_nanosleep, &ts, NULL);
+			} else {
 				/* EEXIST cannot be (every access waits); skip
 				 * the page rather than loop. */
+				ZC_STAT_ADD(stale_pages, 1);
 				done += zc_page;
+				tries = 0;
 			}
 		}
 	}
