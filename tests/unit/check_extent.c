@@ -5,7 +5,9 @@
  * splitting and emptying entries, and failing on a full table;
  * zc_ranges_merge; the lock-free zc_ext_maybe filter (never a false
  * "no", and its counts return to zero); and the idle set (sorted, disjoint,
- * bisected), by hand and inside the per-address model of the queries.
+ * bisected), by hand and inside the per-address model of the queries;
+ * zc_ext_shift (records following memory the kernel moved) and
+ * zc_ext_pending_in (calls armed, not sent).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,6 +73,78 @@ static void check_range(const struct zc_ext_range *r, uintptr_t start, uintptr_t
 		      "range [%#lx, %#lx), expected [%#lx, %#lx)", (unsigned long)r->start,
 		      (unsigned long)r->end, (unsigned long)start, (unsigned long)end);
 }
+
+/* A move (mremap) reported by the kernel: the calls' entries over the old
+ * range follow it, as entries of the same calls without their
+ * accounting; the heads keep theirs where they are. */
+START_TEST(test_shift)
+{
+	struct zc_ext v[16];
+	struct zc_ext_table t;
+	int a, b;
+
+	table_init(&t, v, 16, 2);
+	add(&t, 1 * P, 5 * P, 1, 11, 1, 5000, 3);
+	add(&t, 4 * P, 8 * P, 2, 22, 1, 7000, 4);
+	add(&t, 20 * P, 22 * P, 3, 33, 1, 9000, 5);   /* elsewhere: untouched */
+	ck_assert_int_eq(zc_ext_shift(&t, 3 * P, 6 * P, 100 * P), 0);
+	/* The old range is guarded by nobody. */
+	ck_assert_int_eq(zc_ext_overlaps(&t, 3 * P, 6 * P), 0);
+	ck_assert_int_lt(zc_ext_find(&t, 3 * P), 0);
+	/* What is left in place keeps the accounting. */
+	a = zc_ext_find(&t, 1 * P);
+	ck_assert_int_ge(a, 0);
+	ck_assert_uint_eq(t.v[a].end, 3 * P);
+	ck_assert(t.v[a].head);
+	ck_assert_uint_eq(t.v[a].bytes, 5000);
+	b = zc_ext_find(&t, 7 * P);
+	ck_assert_int_ge(b, 0);
+	ck_assert_uint_eq(t.v[b].start, 6 * P);
+	ck_assert(t.v[b].head);
+	/* The moved parts: the same calls, at the new address. */
+	a = zc_ext_find(&t, 100 * P);
+	ck_assert_int_ge(a, 0);
+	ck_assert_uint_eq(t.v[a].start, 100 * P);
+	ck_assert_uint_eq(t.v[a].end, 102 * P);
+	ck_assert_uint_eq(t.v[a].slot, 1);
+	ck_assert_uint_eq(t.v[a].id, 11);
+	ck_assert(!t.v[a].head);
+	ck_assert_uint_eq(t.v[a].bytes, 0);
+	ck_assert_uint_eq(t.v[a].bounce, 0);
+	b = zc_ext_find(&t, 102 * P);
+	ck_assert_int_ge(b, 0);
+	ck_assert_uint_eq(t.v[b].start, 101 * P);
+	ck_assert_uint_eq(t.v[b].end, 103 * P);
+	ck_assert_uint_eq(t.v[b].slot, 2);
+	ck_assert_uint_eq(t.v[b].id, 22);
+	/* The lock-free filter knows the new address. */
+	ck_assert(zc_ext_maybe(&t, 100 * P, 103 * P));
+	/* Untouched elsewhere; no move, no change. */
+	ck_assert_int_ge(zc_ext_find(&t, 21 * P), 0);
+	ck_assert_int_eq(zc_ext_shift(&t, 50 * P, 60 * P, 50 * P), 0);
+}
+END_TEST
+
+/* Calls armed but not sent yet, over a range: their pages must not be
+ * replaced before their system call takes them. */
+START_TEST(test_pending_in)
+{
+	struct zc_ext v[8];
+	struct zc_ext_table t;
+	int i;
+
+	table_init(&t, v, 8, 1);
+	add(&t, 1 * P, 4 * P, 1, 11, 1, 100, 1);
+	i = add(&t, 10 * P, 12 * P, 2, 22, 1, 100, 2);
+	t.v[i].sent = 0;   /* armed, not yet sent */
+	ck_assert_int_eq(zc_ext_pending_in(&t, 1 * P, 4 * P), 0);
+	ck_assert_int_eq(zc_ext_pending_in(&t, 9 * P, 10 * P), 0);
+	ck_assert_int_eq(zc_ext_pending_in(&t, 11 * P, 12 * P), 1);
+	ck_assert_int_eq(zc_ext_pending_in(&t, 0, 100 * P), 1);
+	t.v[i].sent = 1;
+	ck_assert_int_eq(zc_ext_pending_in(&t, 0, 100 * P), 0);
+}
+END_TEST
 
 START_TEST(test_add_find_remove)
 {
@@ -950,6 +1024,8 @@ Suite *extent_suite(void)
 	tcase_add_test(tc, test_ranges_merge_nested);
 	tcase_add_test(tc, test_maybe);
 	tcase_add_test(tc, test_idle_set);
+	tcase_add_test(tc, test_shift);
+	tcase_add_test(tc, test_pending_in);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(model, test_model_queries);
