@@ -22,7 +22,7 @@ shim "$ITEST_BIN/livesend" 1 0 > /dev/null || fail "livesend 1 0 failed"
 [ -e "$D/$$.stats" ] || fail "the page of a live process was removed"
 [ -e "$D/4200000.stats" ] && fail "the oldest recent page was kept beyond 128"
 [ -e "$D/4200199.stats" ] || fail "the newest recent page was removed"
-n=$(ls "$D" | grep -c '^42.*\.stats$')
+n=$(ls "$D" | grep -cE '^4200[01][0-9]{2}\.stats$')
 [ "$n" = 136 ] || fail "one sweep should leave 200 - 64 = 136 of the recent pages, left $n"
 rm -f "$D/$$.stats"
 
