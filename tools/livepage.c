@@ -38,7 +38,7 @@ uint64_t lp_get(const struct lp_snap *s, const char *name)
 	return 0;
 }
 
-static ssize_t slurp(const char *path, char *buf, size_t cap)
+ssize_t lp_slurp(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t n = 0;
@@ -60,7 +60,7 @@ static uint64_t start_of(int pid)
 	uint64_t v = 0;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	if (slurp(path, buf, sizeof buf) <= 0 || !(p = strrchr(buf, ')')))
+	if (lp_slurp(path, buf, sizeof buf) <= 0 || !(p = strrchr(buf, ')')))
 		return 0;
 	for (int f = 0; *p && f < 20; p++)
 		if (*p == ' ')
@@ -81,13 +81,13 @@ static const char *env_of(int pid, const char *name, char *out, size_t cap)
 	const unsigned long *a = (const unsigned long *)(void *)auxv;
 
 	snprintf(path, sizeof path, "/proc/%d/auxv", pid);
-	if ((n = slurp(path, auxv, sizeof auxv)) <= 0)
+	if ((n = lp_slurp(path, auxv, sizeof auxv)) <= 0)
 		return NULL;
 	for (size_t i = 0; (i + 2) * sizeof *a <= (size_t)n && a[i] != AT_NULL; i += 2)
 		if (a[i] == AT_SECURE && a[i + 1])
 			return NULL;
 	snprintf(path, sizeof path, "/proc/%d/environ", pid);
-	if ((n = slurp(path, env, sizeof env)) < 0)
+	if ((n = lp_slurp(path, env, sizeof env)) < 0)
 		return NULL;
 	for (char *p = env; p < env + n; p += strlen(p) + 1)
 		if (!strncmp(p, name, len) && p[len] == '=') {
@@ -122,7 +122,7 @@ static int dirs_of_name(const char *name, char out[][1024], int n, int max)
 		if (pid <= 0)
 			continue;
 		snprintf(path, sizeof path, "/proc/%d/comm", pid);
-		if (slurp(path, comm, sizeof comm) <= 0)
+		if (lp_slurp(path, comm, sizeof comm) <= 0)
 			continue;
 		comm[strcspn(comm, "\n")] = '\0';
 		if (strcmp(comm, name))
@@ -345,7 +345,7 @@ int lp_read_all(const char *dir, const char *name, int ended, struct lp_snap *ou
 			if (name) {
 				/* The name now (a program may rename itself after its start). */
 				snprintf(path, sizeof path, "/proc/%d/comm", pid);
-				if (t->state == LP_RUNNING && slurp(path, comm, sizeof comm) > 0)
+				if (t->state == LP_RUNNING && lp_slurp(path, comm, sizeof comm) > 0)
 					comm[strcspn(comm, "\n")] = '\0';
 				else
 					snprintf(comm, sizeof comm, "%s", t->comm);

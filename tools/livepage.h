@@ -49,4 +49,8 @@ uint64_t lp_get(const struct lp_snap *s, const char *name);
 
 const char *lp_state_name(int state);
 
+/* The file at path into buf (at most cap - 1 bytes, then a NUL): its
+ * length, or -1 if it cannot be opened. */
+ssize_t lp_slurp(const char *path, char *buf, size_t cap);
+
 #endif

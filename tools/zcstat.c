@@ -74,29 +74,13 @@ static void usage(FILE *f)
 		"  --file PATH    with --signal: the stats file, when it is not where zcstat looks\n");
 }
 
-/* Read a whole /proc file (NULs kept); returns its length or -1. */
-static ssize_t slurp(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
-	ssize_t r;
-
-	if (fd < 0)
-		return -1;
-	while (n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	buf[n] = '\0';
-	return (ssize_t)n;
-}
-
 static int has_shim(int pid)
 {
 	static char maps[1 << 20];
 	char path[64];
 
 	snprintf(path, sizeof path, "/proc/%d/maps", pid);
-	if (slurp(path, maps, sizeof maps) < 0)
+	if (lp_slurp(path, maps, sizeof maps) < 0)
 		return -1;
 	return strstr(maps, "libzcshim") != NULL;
 }
@@ -110,7 +94,7 @@ static const char *env_of(int pid, const char *name, char *out, size_t cap)
 	size_t len = strlen(name);
 
 	snprintf(path, sizeof path, "/proc/%d/environ", pid);
-	if ((n = slurp(path, env, sizeof env)) < 0)
+	if ((n = lp_slurp(path, env, sizeof env)) < 0)
 		return NULL;
 	for (char *p = env; p < env + n; p += strlen(p) + 1)
 		if (!strncmp(p, name, len) && p[len] == '=') {
@@ -130,7 +114,7 @@ static int secure_of(int pid)
 	const unsigned long *a = (const unsigned long *)(void *)auxv;
 
 	snprintf(path, sizeof path, "/proc/%d/auxv", pid);
-	if ((n = slurp(path, auxv, sizeof auxv)) <= 0)
+	if ((n = lp_slurp(path, auxv, sizeof auxv)) <= 0)
 		return -1;
 	for (size_t i = 0; (i + 2) * sizeof *a <= (size_t)n && a[i] != AT_NULL; i += 2)
 		if (a[i] == AT_SECURE)
@@ -321,7 +305,7 @@ static int blocks(int pid, int tid, int sig)
 	const char *p;
 
 	snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tid);
-	if (slurp(path, buf, sizeof buf) <= 0 || !(p = strstr(buf, "\nSigBlk:")))
+	if (lp_slurp(path, buf, sizeof buf) <= 0 || !(p = strstr(buf, "\nSigBlk:")))
 		return 1;
 	return (int)((strtoull(p + 9, NULL, 16) >> (sig - 1)) & 1);
 }
@@ -342,7 +326,7 @@ static int quiet_thread(int pid, int sig)
 		if (tid <= 0 || tid == pid)
 			continue;
 		snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, tid);
-		if (slurp(path, buf, sizeof buf) > 0 && atol(buf) == SYS_futex &&
+		if (lp_slurp(path, buf, sizeof buf) > 0 && atol(buf) == SYS_futex &&
 		    !blocks(pid, tid, sig))
 			found = tid;
 	}
@@ -438,7 +422,7 @@ static int find_all(const char *name, int *pids, int max)
 		if (pid <= 0)
 			continue;
 		snprintf(path, sizeof path, "/proc/%d/comm", pid);
-		if (slurp(path, comm, sizeof comm) <= 0)
+		if (lp_slurp(path, comm, sizeof comm) <= 0)
 			continue;
 		comm[strcspn(comm, "\n")] = '\0';
 		if (!strcmp(comm, name) && has_shim(pid) == 1)
