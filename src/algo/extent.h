@@ -59,6 +59,7 @@ struct zc_ext_table {
 	struct zc_ext_range *idle;   /* the idle set: sorted by start, disjoint */
 	uint32_t nidle;         /* ranges in idle[] */
 	uint32_t idle_cap;      /* capacity of idle[] */
+	uint32_t idle_hint;     /* the index the last search found (a guess, checked) */
 	uint32_t filter[ZC_FILTER_SIZE];   /* counts calls' entries and idle ranges */
 };
 

@@ -923,6 +923,19 @@ START_TEST(test_model_queries)
 		for (uintptr_t a = M_BASE; a < M_BASE + M_LEN; a += 7)
 			ck_assert_int_eq(zc_ext_find(&t, a) >= 0 || zc_ext_idle_find(&t, a) >= 0,
 					 cover[a - M_BASE]);
+		/* The idle search starts from the answer before (a guess it
+		 * checks): in any order, it gives what a scan gives. */
+		for (int q = 0; q < 64; q++) {
+			uintptr_t a = M_BASE + lcg(&seed) % M_LEN;
+			int want_k = -1;
+
+			if (q % 4 == 3 && t.nidle)
+				a = t.idle[lcg(&seed) % t.nidle].end;   /* just past a range */
+			for (uint32_t k = 0; k < t.nidle; k++)
+				if (t.idle[k].start <= a && a < t.idle[k].end)
+					want_k = (int)k;
+			ck_assert_int_eq(zc_ext_idle_find(&t, a), want_k);
+		}
 	}
 }
 END_TEST
