@@ -89,6 +89,7 @@
 	X(copy_no_altstack, "of copy_sends: no signal stack could be set up for the thread") \
 	X(cow_pending_waits, "private copies put off because a call over the pages was not sent yet (the write waited for the send)") \
 	X(guard_uffd, "1: the userfaultfd guard is in use; 0: the mprotect guard (a level, not a count)") \
-	X(guard_kernel_faults, "1: kernel writes into guarded pages wait instead of failing (a level)")
+	X(guard_kernel_faults, "1: kernel writes into guarded pages wait instead of failing (a level)") \
+	X(edge_sends, "zerocopy sends whose unaligned first or last page went out in place, guarded, instead of copied (a buffer sent again unchanged)")
 
 #endif

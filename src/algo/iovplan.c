@@ -49,10 +49,22 @@ static int add_bounce(struct zc_plan *p, const char *src, size_t len, char *boun
 	return ZC_PLAN_OK;
 }
 
+/* Record an edge or a run of whole pages as a range to guard. */
+static void add_ext(struct zc_plan *p, uintptr_t start, uintptr_t end, size_t off, int iov, int edge)
+{
+	p->ext[p->next].start = start;
+	p->ext[p->next].end = end;
+	p->ext[p->next].off = off;
+	p->ext[p->next].iov = iov;
+	p->ext[p->next].edge = edge;
+	p->next++;
+	p->guarded += end - start;
+}
+
 /* (Inlined into both callers: zc_plan_build's copy, on every send, has no
- * whole[] to look at.) */
+ * mode[] to look at.) */
 static inline __attribute__((always_inline)) int
-layout(struct zc_plan *p, const unsigned char *whole, char *bounce, size_t bounce_cap, size_t page)
+layout(struct zc_plan *p, const unsigned char *mode, char *bounce, size_t bounce_cap, size_t page)
 {
 	uintptr_t mask = (uintptr_t)page - 1;
 	size_t off = 0;
@@ -66,31 +78,37 @@ layout(struct zc_plan *p, const unsigned char *whole, char *bounce, size_t bounc
 		uintptr_t e = b + len;
 		uintptr_t mid_lo = (b + mask) & ~mask;
 		uintptr_t mid_hi = e & ~mask;
+		int m = mode ? mode[i] : 0;
 
 		if (len == 0)
 			continue;
-		if (e < b || mid_lo < b || mid_lo >= mid_hi || (whole && whole[i])) {
+		if (e < b || mid_lo < b || mid_lo >= mid_hi || (m & ZC_PLAN_WHOLE)) {
 			/* No whole page inside (or the range wraps, which the
 			 * kernel will refuse anyway), or pages the guard cannot
 			 * take: all of it bounces. */
 			if ((rc = add_bounce(p, (const char *)b, len, bounce, bounce_cap, i)))
 				return rc;
 		} else {
-			if (mid_lo > b &&
+			int lo = mid_lo > b && (m & ZC_PLAN_EDGE_LO);
+			int hi = e > mid_hi && (m & ZC_PLAN_EDGE_HI);
+
+			if (mid_lo > b && !lo &&
 			    (rc = add_bounce(p, (const char *)b, mid_lo - b, bounce, bounce_cap, i)))
 				return rc;
-			if (p->nout == ZC_PLAN_OUT_MAX)
+			/* With an edge sent in place, the piece handed to the
+			 * kernel starts (ends) at the payload's own first
+			 * (last) byte, and its page is a range of its own. */
+			if (p->nout == ZC_PLAN_OUT_MAX || p->next + 3 > ZC_PLAN_EXT_MAX)
 				return ZC_PLAN_TOO_MANY;
-			p->out[p->nout].iov_base = (void *)mid_lo;
-			p->out[p->nout].iov_len = mid_hi - mid_lo;
+			p->out[p->nout].iov_base = (void *)(lo ? b : mid_lo);
+			p->out[p->nout].iov_len = (hi ? e : mid_hi) - (lo ? b : mid_lo);
 			p->nout++;
-			p->ext[p->next].start = mid_lo;
-			p->ext[p->next].end = mid_hi;
-			p->ext[p->next].off = off + (mid_lo - b);
-			p->ext[p->next].iov = i;
-			p->next++;
-			p->guarded += mid_hi - mid_lo;
-			if (e > mid_hi &&
+			if (lo)
+				add_ext(p, mid_lo - page, mid_lo, off, i, 1);
+			add_ext(p, mid_lo, mid_hi, off + (mid_lo - b), i, 0);
+			if (hi)
+				add_ext(p, mid_hi, mid_hi + page, off + (mid_hi - b), i, 1);
+			if (e > mid_hi && !hi &&
 			    (rc = add_bounce(p, (const char *)mid_hi, e - mid_hi, bounce, bounce_cap, i)))
 				return rc;
 		}
@@ -115,8 +133,8 @@ int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
 	return layout(p, NULL, bounce, bounce_cap, page);
 }
 
-int zc_plan_rebuild(struct zc_plan *p, const unsigned char *whole, char *bounce,
+int zc_plan_rebuild(struct zc_plan *p, const unsigned char *mode, char *bounce,
 		    size_t bounce_cap, size_t page)
 {
-	return layout(p, whole, bounce, bounce_cap, page);
+	return layout(p, mode, bounce, bounce_cap, page);
 }

@@ -20,11 +20,13 @@
 
 #define ZC_PLAN_IN_MAX 64                    /* iovecs a planned call may have */
 #define ZC_PLAN_OUT_MAX (3 * ZC_PLAN_IN_MAX) /* iovecs handed to the kernel */
+#define ZC_PLAN_EXT_MAX (3 * ZC_PLAN_IN_MAX) /* ranges to guard: an iovec's pages and two edges */
 
 struct zc_plan_ext {
 	uintptr_t start, end;   /* program pages sent as they are, to guard */
-	size_t off;             /* payload offset of start */
+	size_t off;             /* payload offset of start (edge: of its first payload byte) */
 	int iov;                /* the input iovec they lie in */
+	int edge;               /* an edge page: shared with memory outside the payload */
 };
 
 struct zc_plan_copy {
@@ -40,7 +42,7 @@ struct zc_plan {
 	int nin;
 	struct iovec out[ZC_PLAN_OUT_MAX];
 	int nout;
-	struct zc_plan_ext ext[ZC_PLAN_IN_MAX];
+	struct zc_plan_ext ext[ZC_PLAN_EXT_MAX];
 	int next;
 	struct zc_plan_copy copy[2 * ZC_PLAN_IN_MAX];
 	int ncopy;
@@ -63,9 +65,22 @@ enum zc_plan_result {
 int zc_plan_build(struct zc_plan *p, const struct iovec *iov, int iovcnt,
 		  char *bounce, size_t bounce_cap, size_t page);
 
-/* Plan p->in again with every iovec i whose whole[i] is set copied whole
- * into bounce memory (its pages cannot be guarded). Same results. */
-int zc_plan_rebuild(struct zc_plan *p, const unsigned char *whole, char *bounce,
+/*
+ * How zc_plan_rebuild plans one iovec (bits of mode[i]):
+ *   ZC_PLAN_WHOLE    copied whole into bounce memory (its pages cannot be
+ *                    guarded);
+ *   ZC_PLAN_EDGE_LO  its unaligned head is not copied: the page holding it
+ *                    is sent from the program's memory and guarded as a
+ *                    range of its own (edge), bytes of memory outside the
+ *                    payload included;
+ *   ZC_PLAN_EDGE_HI  the same for its unaligned tail.
+ * An edge page is guarded like any other; the caller chooses it only for
+ * a buffer it has seen sent again unchanged (sendpath.c).
+ */
+enum { ZC_PLAN_WHOLE = 1, ZC_PLAN_EDGE_LO = 2, ZC_PLAN_EDGE_HI = 4 };
+
+/* Plan p->in again, each iovec i as mode[i] says. Same results. */
+int zc_plan_rebuild(struct zc_plan *p, const unsigned char *mode, char *bounce,
 		    size_t bounce_cap, size_t page);
 
 /* Does the total of iov overflow or exceed limit? Returns the total, or

@@ -97,7 +97,7 @@ static void retire_locked(uint32_t i)
 
 int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 {
-	unsigned char worth[ZC_PLAN_IN_MAX];
+	unsigned char worth[ZC_PLAN_EXT_MAX];
 	int b = (int)c->key;
 
 	int why;
@@ -176,7 +176,7 @@ int zc_inflight_commit_locked(struct zc_call *c, uint32_t id, const struct zc_pl
 			continue;
 		e->sent = 1;
 		e->id = id;   /* sent: the kernel's id names the call from now on */
-		keeps &= zc_guard_release_keeps(e->start, e->end);
+		keeps = keeps && zc_guard_release_keeps(e->start, e->end);
 		if (e->head) {
 			e->bytes = sent;
 			zc_pin_bytes += e->pin_pages * zc_page;

@@ -502,11 +502,53 @@ static int bounce_ineligible_locked(int *bp, int first, struct zc_copy_what *wha
 	return rc ? ZC_WHY_INELIGIBLE_MEM : 0;
 }
 
+/* Step 3's edges: the unaligned head and tail of an iovec eligible from
+ * end to end are sent in place, their pages guarded, where the guard finds
+ * the buffer sent again unchanged (zc_guard_edges_locked): no bounce copy,
+ * one piece for the kernel to pin instead of three. Planned again without
+ * them if the plan cannot take them. 0, or why to copy. */
+static int plan_edges_locked(int b, uint64_t whole_ok)
+{
+	struct zc_plan *p = zc_bounce_plan(b);
+	unsigned char mode[ZC_PLAN_IN_MAX];
+	uintptr_t mask = zc_page - 1;
+	int any = 0;
+
+	zc_assert_locked();
+	memset(mode, 0, sizeof mode);
+	for (int i = 0; i < p->next; i++) {
+		int v = p->ext[i].iov, want = 0;
+		uintptr_t lo = (uintptr_t)p->in[v].iov_base, hi = lo + p->in[v].iov_len;
+
+		if (!(whole_ok >> v & 1))
+			continue;
+		if (lo & mask)
+			want |= ZC_EDGE_LO;
+		if (hi & mask)
+			want |= ZC_EDGE_HI;
+		if (want)
+			want = zc_guard_edges_locked(p->ext[i].start, p->ext[i].end, want);
+		if (want & ZC_EDGE_LO)
+			mode[v] |= ZC_PLAN_EDGE_LO;
+		if (want & ZC_EDGE_HI)
+			mode[v] |= ZC_PLAN_EDGE_HI;
+		any |= want;
+	}
+	if (!any)
+		return 0;
+	if (zc_plan_rebuild(p, mode, zc_bounce_addr(b), zc_bounce_cap(b), zc_page) == ZC_PLAN_OK) {
+		ZC_STAT_ADD(edge_sends, 1);
+		return 0;
+	}
+	/* (Fewer bytes to copy and no more pieces: not expected to fail.) */
+	return zc_plan_rebuild(p, NULL, zc_bounce_addr(b), zc_bounce_cap(b), zc_page) ? ZC_WHY_IOVECS : 0;
+}
+
 static int classify_locked(int *bp, struct zc_copy_what *what)
 {
 	struct zc_plan *p = zc_bounce_plan(*bp);
 	uint64_t whole_ok = 0;   /* iovecs eligible from end to end */
-	int rc;
+	int rc, rebuilt = 0;
 
 	zc_assert_locked();
 	for (int i = 0; i < p->next; i++) {
@@ -525,8 +567,11 @@ static int classify_locked(int *bp, struct zc_copy_what *what)
 		if ((rc = bounce_ineligible_locked(bp, i, what)))
 			return rc;
 		p = zc_bounce_plan(*bp);
+		rebuilt = 1;
 		break;
 	}
+	if (!rebuilt && whole_ok && (rc = plan_edges_locked(*bp, whole_ok)))
+		return rc;
 	for (int i = 0; i < p->ncopy; i++) {
 		uintptr_t a = (uintptr_t)p->copy[i].src;
 

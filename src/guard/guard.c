@@ -394,7 +394,14 @@ int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
 
 int zc_guard_release_keeps(uintptr_t start, uintptr_t end)
 {
+	int k;
+
 	if (start >= end || zc_test_no_guard())
+		return 1;
+	/* Held by an idle range now: its release changes nothing
+	 * (zc_policy_release), whatever the tables say. */
+	k = zc_ext_idle_find(&zc_ext, start);
+	if (k >= 0 && zc_ext.idle[k].end >= end)
 		return 1;
 	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, start);
 }
@@ -417,6 +424,38 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 		for (size_t i = 0; i < n; i++)
 			pages += (r[i].end - r[i].start) / zc_page;
 	return zc_policy_worth(&hot_tab, &seen_tab, &zc_ext, start, pages, zc_calib_once_min_pages());
+}
+
+/* A private copy in place was refused (mlocked memory): a write there
+ * waits for the completion, which the program may do beside a payload but
+ * never should for it. No edge from then on. (Set under the lock.) */
+static int edges_off;
+
+int zc_guard_edges_locked(uintptr_t start, uintptr_t end, int want)
+{
+	struct zc_ext_range r;
+
+	zc_assert_locked();
+	if (zc_test_no_guard())
+		return want;   /* (the test build's proof that edges need the guard) */
+	if (!zc_guard_backend->kernel_writes_wait || edges_off ||
+	    zc_ext.nidle + 2 > zc_ext.idle_cap / 2)
+		return 0;
+	if ((want & ZC_EDGE_LO) && zc_policy_hot_find(&hot_tab, start - zc_page) >= 0)
+		want &= ~ZC_EDGE_LO;
+	if ((want & ZC_EDGE_HI) && zc_policy_hot_find(&hot_tab, end) >= 0)
+		want &= ~ZC_EDGE_HI;
+	if (!want)
+		return 0;
+	sync_locked();   /* before "covered" is read from the records */
+	if (zc_ext_uncovered(&zc_ext, start, end, &r, 1))
+		return 0;
+	/* Kept from their first release, as the buffer's pages are. */
+	if (want & ZC_EDGE_LO)
+		zc_policy_seen_note(&seen_tab, start - zc_page);
+	if (want & ZC_EDGE_HI)
+		zc_policy_seen_note(&seen_tab, end);
+	return want;
 }
 
 int zc_guard_release_locked(uintptr_t start, uintptr_t end)
@@ -451,6 +490,8 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 	size_t n;
 	int dropped = 0;
 
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+
 	zc_assert_locked();
 	if (!zc_ext.nidle)
 		return 0;
@@ -464,12 +505,66 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 				zc_policy_hot_freed(&hot_tab, r[k].start);
 			else if (rewritten)
 				zc_policy_hot_mark(&hot_tab, r[k].start);
+			lo = r[k].start < lo ? r[k].start : lo;
+			hi = r[k].end > hi ? r[k].end : hi;
 		}
 		dropped += (int)n;
 	} while (n == 16);
+	/* A buffer written or freed has its edge pages written next (the
+	 * rest of a rewrite, an allocator's headers): a single idle page
+	 * right before or after what was dropped is taken out with it, so
+	 * that it costs no fault of its own. (Nothing is marked: it may be
+	 * another buffer's edge, which its next send protects again.) */
+	for (int side = 0; rewritten && dropped && side < 2; side++) {
+		uintptr_t a = side ? hi : lo - zc_page;
+		int k = zc_ext_idle_find(&zc_ext, a);
+
+		if (k < 0 || zc_ext.idle[k].start != a || zc_ext.idle[k].end != a + zc_page)
+			continue;
+		if (zc_ext_idle_take(&zc_ext, a, a + zc_page, r, 1) == 1) {
+			zc_guard_unprotect_locked(r[0].start, r[0].end);
+			dropped++;
+		}
+	}
 	if (dropped)
 		__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
 	return dropped;
+}
+
+/* The program writes [start, end) while calls guard it: each buffer there
+ * is hot. r[0..n) are the guarded ranges there merged, each starting where
+ * a run of touching ranges starts (a buffer's edge page, or the buffer
+ * before it); the calls' own entries over the written pages start at
+ * their buffers' keys (a buffer's first whole page, or an edge page when
+ * the write is there). Each key is marked once (a mark backs a buffer on
+ * probation off one level). Signal context: stack and table only. */
+static void mark_written_locked(uintptr_t start, uintptr_t end, const struct zc_ext_range *r,
+				size_t n)
+{
+	uintptr_t done[32];
+	size_t nd = 0;
+
+	zc_assert_locked();
+	for (size_t i = 0; i < n + zc_ext.n && nd < 32; i++) {
+		uintptr_t key;
+		size_t k;
+
+		if (i < n) {
+			key = r[i].start;
+		} else {
+			const struct zc_ext *e = &zc_ext.v[i - n];
+
+			if (!zc_ext_guarded(e) || e->end <= start || e->start >= end)
+				continue;
+			key = e->start;
+		}
+		for (k = 0; k < nd && done[k] != key; k++)
+			;
+		if (k < nd)
+			continue;
+		done[nd++] = key;
+		zc_policy_hot_mark(&hot_tab, key);
+	}
 }
 
 /* Act on the guarded pages of [start, end). written: the program is
@@ -488,11 +583,11 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 		n = zc_ext_covered(&zc_ext, start, end, r, 16);
 	if (n > 16)
 		n = 16;
+	if (written)
+		mark_written_locked(start, end, r, n);   /* written while in flight */
 	for (size_t i = 0; i < n; i++) {
 		size_t pages = (r[i].end - r[i].start) / zc_page;
 
-		if (written)
-			zc_policy_hot_mark(&hot_tab, r[i].start);   /* written while in flight */
 		if (mode == ZC_RESOLVE_COPY && zc_ext_pending_in(&zc_ext, r[i].start, r[i].end)) {
 			/* A call armed over these pages may not have made its
 			 * system call yet: replaced now, its send would take
@@ -513,6 +608,8 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 							mode == ZC_RESOLVE_COPY);
 
 			if (f) {
+				if (f == ZC_FRESH_ATTRS)
+					edges_off = 1;   /* (signal context under mprotect: no log) */
 				rc = rc == ZC_FRESH_ATTRS || rc == ZC_FRESH_PENDING ? rc : f;
 				continue;
 			}

@@ -84,6 +84,30 @@ int zc_guard_copy_locked(uintptr_t start, uintptr_t end);
  * zc_policy_worth's (policy.h). (lock held) */
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end);
 
+/*
+ * Edges. A buffer's first and last pages are most often shared with
+ * memory outside it (an allocator's headers, the next object): sending
+ * them in place means guarding bytes that are not the payload's, and a
+ * write there waits or gets a private copy like a write into the payload.
+ * So an edge is sent in place only where the shim has evidence that costs
+ * nothing: the buffer's whole pages [start, end) are all read-only still
+ * (kept since an earlier send, or in flight: sent again unchanged), and
+ * the edge page was never found written (no entry in the hot table, where
+ * a write into a guarded edge puts its page). Otherwise its bytes are
+ * copied as before. The idle set keeps half its room for whole pages.
+ * Only where a write beside the payload never fails or waits long: under
+ * the userfaultfd guard with kernel faults covered (a kernel write into an
+ * edge page waits for the guard instead of failing with EFAULT, as it would
+ * under mprotect, and any write gets a private copy in place), and until a
+ * copy in place is refused (locked memory: a write there would wait for
+ * the completion).
+ * want: ZC_EDGE_LO (the page before start), ZC_EDGE_HI (the page at end);
+ * returns those that may be sent in place. (lock held)
+ */
+#define ZC_EDGE_LO 1
+#define ZC_EDGE_HI 2
+int zc_guard_edges_locked(uintptr_t start, uintptr_t end, int want);
+
 /* Make the idle pages of [start, end) writable again; rewritten: the
  * program is writing them (ZC_DROP_REWRITTEN: the buffer is hot) or
  * freeing them (ZC_DROP_FREED: zc_policy_hot_freed decides), or neither

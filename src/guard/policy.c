@@ -198,19 +198,21 @@ void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start)
 int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen,
 		      const struct zc_ext_table *ext, uintptr_t start, uintptr_t end)
 {
-	int k;
+	int k = zc_ext_idle_find(ext, start);
 
+	/* Sent while idle (a buffer sent again and again): its pages stay as
+	 * they are whatever the tables say (giving them back would make
+	 * writable only what the idle range does not hold: nothing), so the
+	 * tables are not read (the seen table's line is a cache miss in a
+	 * content cache). */
+	if (k >= 0 && ext->idle[k].end >= end)
+		return ZC_RELEASE_HELD;
 	if (zc_policy_is_hot(hot, start))
 		return ZC_RELEASE_GIVE;
 	if (!zc_policy_seen_has(seen, start)) {
 		zc_policy_seen_note(seen, start);   /* sent again, it is kept */
 		return ZC_RELEASE_GIVE;
 	}
-	k = zc_ext_idle_find(ext, start);
-	/* Sent while idle (a buffer sent again and again): one search
-	 * instead of two. */
-	if (k >= 0 && ext->idle[k].end >= end)
-		return ZC_RELEASE_HELD;
 	return ZC_RELEASE_IDLE;
 }
 

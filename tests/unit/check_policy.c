@@ -470,10 +470,12 @@ START_TEST(test_release_keeps)
 	ext.nidle--;
 	ck_assert(zc_policy_kept(&hot, &seen, &ext, BASE + 50 * P));
 
-	/* A rewritten (hot) buffer is never kept; on probation it is. */
+	/* A rewritten (hot) buffer is never kept; on probation it is. Held
+	 * by an idle range, its release changes nothing either way. */
 	make_hot(b);
 	ck_assert(!zc_policy_kept(&hot, &seen, &ext, b));
-	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, b, e), ZC_RELEASE_GIVE);
+	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, b, e), ZC_RELEASE_HELD);
+	ck_assert_int_eq(zc_policy_release(&hot, &seen, &ext, b, e + P), ZC_RELEASE_GIVE);
 	while (zc_policy_hot_copy(&hot, b) != ZC_HOT_PROBE)
 		;
 	ck_assert_int_eq(zc_policy_hot_probe(&hot, b, 0, 0), ZC_PROBE_MAKE);
