@@ -143,10 +143,12 @@ out.append("\nCommand: `scripts/bench` (as root: it creates a network namespace)
            "Raw results: `_build/bench/results.txt`.\n")
 # The content cache under each guard (scripts/bench-rings, run by
 # scripts/bench before this report) goes in as it wrote it.
-try:
-    out += ["", open(f"{docs}/RINGS.md").read().rstrip("\n")]
-except OSError:
-    pass
+# So do the fault modes (scripts/bench-uffdmodes).
+for part in ("RINGS.md", "UFFDMODES.md"):
+    try:
+        out += ["", open(f"{docs}/{part}").read().rstrip("\n")]
+    except OSError:
+        pass
 open(f"{docs}/BENCHMARKS.md", "w").write("\n".join(out) + "\n")
 
 with open(f"{docs}/benchmarks.dat", "w") as f:
