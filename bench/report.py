@@ -184,6 +184,10 @@ if only is not None:
         out += mc_section()
     if "threads" in only:
         out += threads_section()
+    rest = [x for x in only if x not in ("mc", "threads")]
+    if rest:
+        out.append(f"\n{', '.join(rest)}: only a full `scripts/bench` writes their sections "
+                   "(raw results in results.txt beside this file).")
     open(f"{docs}/BENCHMARKS.md", "w").write("\n".join(out) + "\n")
     print(f"report: {docs}/BENCHMARKS.md written (parts {', '.join(only)})")
     sys.exit(0)
