@@ -90,6 +90,7 @@
 	X(cow_pending_waits, "private copies put off because a call over the pages was not sent yet (the write waited for the send)") \
 	X(guard_uffd, "1: the userfaultfd guard is in use; 0: the mprotect guard (a level, not a count)") \
 	X(guard_kernel_faults, "1: kernel writes into guarded pages wait instead of failing (a level)") \
-	X(edge_sends, "zerocopy sends whose unaligned first or last page went out in place, guarded, instead of copied (a buffer sent again unchanged)")
+	X(edge_sends, "zerocopy sends whose unaligned first or last page went out in place, guarded, instead of copied (a buffer sent again unchanged)") \
+	X(copy_frags, "of copy_sends: a datagram of more page pieces than the kernel takes with zerocopy (net.core.max_skb_frags): copied")
 
 #endif

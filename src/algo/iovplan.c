@@ -138,3 +138,17 @@ int zc_plan_rebuild(struct zc_plan *p, const unsigned char *mode, char *bounce,
 {
 	return layout(p, mode, bounce, bounce_cap, page);
 }
+
+size_t zc_plan_pieces(const struct zc_plan *p, size_t page)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < p->nout; i++) {
+		uintptr_t b = (uintptr_t)p->out[i].iov_base;
+		size_t len = p->out[i].iov_len;
+
+		if (len)
+			n += (b + len - 1) / page - b / page + 1;
+	}
+	return n;
+}

@@ -83,6 +83,12 @@ enum { ZC_PLAN_WHOLE = 1, ZC_PLAN_EDGE_LO = 2, ZC_PLAN_EDGE_HI = 4 };
 int zc_plan_rebuild(struct zc_plan *p, const unsigned char *mode, char *bounce,
 		    size_t bounce_cap, size_t page);
 
+/* How many page pieces the kernel may make of p->out at most (each
+ * iovec's pages counted apart: pieces it could merge are counted twice).
+ * A UDP datagram sent with zerocopy holds at most net.core.max_skb_frags
+ * (17 by default), one per page piece. */
+size_t zc_plan_pieces(const struct zc_plan *p, size_t page);
+
 /* Does the total of iov overflow or exceed limit? Returns the total, or
  * SIZE_MAX on overflow. */
 size_t zc_iov_total(const struct iovec *iov, int iovcnt);

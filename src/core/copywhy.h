@@ -32,7 +32,8 @@
 	X(GUARD_REFUSED, copy_guard_refused, "the kernel refused to protect the pages") \
 	X(FAULT, copy_fault, "reading the program's memory faulted (the C library's call reports it)") \
 	X(CLOSED, copy_closed, "the socket was closed meanwhile") \
-	X(NO_ALTSTACK, copy_no_altstack, "no signal stack could be set up for this thread")
+	X(NO_ALTSTACK, copy_no_altstack, "no signal stack could be set up for this thread") \
+	X(FRAGS, copy_frags, "the kernel refused zerocopy for a datagram of more page pieces than it takes (EMSGSIZE)")
 
 enum zc_copy_why {
 	ZC_WHY_NONE = 0,

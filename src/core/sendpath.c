@@ -215,6 +215,8 @@ enum { FAIL_NO_ID, FAIL_ID_TAKEN, FAIL_ID_UNKNOWN };
  *    the id and the kernel holds none of its pages. Not seen: the errors
  *    that only come before the datagram is built (ip_append_data gives
  *    the id back on failure: EAGAIN for a full send buffer, EINTR, EFAULT,
+ *    EMSGSIZE (a datagram too large, or of more page pieces than a
+ *    zerocopy datagram takes: copied then, zc_send_msg),
  *    ENOBUFS from the notification's own allocation when IP_RECVERR is
  *    off) took none. Any other error: the shim cannot know (a completion
  *    can be lost to a full error queue), so the call keeps its pages
@@ -236,7 +238,7 @@ static int fail_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 		commit_locked(s, slot, gen, b, p, 0, 1);
 		return FAIL_ID_TAKEN;
 	}
-	if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == EFAULT ||
+	if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == EFAULT || err == EMSGSIZE ||
 	    (err == ENOBUFS && !recverr_on(s->fd))) {
 		disarm_locked(slot, gen, b);
 		return FAIL_NO_ID;
@@ -507,7 +509,12 @@ static int bounce_ineligible_locked(int *bp, int first, struct zc_copy_what *wha
  * the buffer sent again unchanged (zc_guard_edges_locked): no bounce copy,
  * one piece for the kernel to pin instead of three. Planned again without
  * them if the plan cannot take them. 0, or why to copy. */
-static int plan_edges_locked(int b, uint64_t whole_ok)
+/* Page pieces a UDP datagram may have with zerocopy: net.core.max_skb_frags
+ * at its default (the kernel's MAX_SKB_FRAGS, 17; it can only be set
+ * lower, which the EMSGSIZE fallback in zc_send_msg covers). */
+#define UDP_PIECES_MAX 17
+
+static int plan_edges_locked(int b, uint64_t whole_ok, int udp)
 {
 	struct zc_plan *p = zc_bounce_plan(b);
 	unsigned char mode[ZC_PLAN_IN_MAX];
@@ -536,7 +543,11 @@ static int plan_edges_locked(int b, uint64_t whole_ok)
 	}
 	if (!any)
 		return 0;
-	if (zc_plan_rebuild(p, mode, zc_bounce_addr(b), zc_bounce_cap(b), zc_page) == ZC_PLAN_OK) {
+	/* A datagram's pages in place may be more pieces than the kernel
+	 * takes in one (a header and a trailer in bounce memory around 16
+	 * pages of a body): then the edges stay copied. */
+	if (zc_plan_rebuild(p, mode, zc_bounce_addr(b), zc_bounce_cap(b), zc_page) == ZC_PLAN_OK &&
+	    (!udp || zc_plan_pieces(p, zc_page) <= UDP_PIECES_MAX)) {
 		ZC_STAT_ADD(edge_sends, 1);
 		return 0;
 	}
@@ -544,7 +555,7 @@ static int plan_edges_locked(int b, uint64_t whole_ok)
 	return zc_plan_rebuild(p, NULL, zc_bounce_addr(b), zc_bounce_cap(b), zc_page) ? ZC_WHY_IOVECS : 0;
 }
 
-static int classify_locked(int *bp, struct zc_copy_what *what)
+static int classify_locked(int *bp, struct zc_copy_what *what, int udp)
 {
 	struct zc_plan *p = zc_bounce_plan(*bp);
 	uint64_t whole_ok = 0;   /* iovecs eligible from end to end */
@@ -570,7 +581,7 @@ static int classify_locked(int *bp, struct zc_copy_what *what)
 		rebuilt = 1;
 		break;
 	}
-	if (!rebuilt && whole_ok && (rc = plan_edges_locked(*bp, whole_ok)))
+	if (!rebuilt && whole_ok && (rc = plan_edges_locked(*bp, whole_ok, udp)))
 		return rc;
 	for (int i = 0; i < p->ncopy; i++) {
 		uintptr_t a = (uintptr_t)p->copy[i].src;
@@ -735,7 +746,7 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 	zc_lock();
 	if (!s->used || s->gen != gen)
 		err = ZC_WHY_CLOSED;
-	else if (!(err = reserve_locked(s, slot, total)) && !(err = classify_locked(&b, what))) {
+	else if (!(err = reserve_locked(s, slot, total)) && !(err = classify_locked(&b, what, s->udp))) {
 		struct zc_call c = zc_call_pending(slot, gen, b);
 
 		p = zc_bounce_plan(b);
@@ -826,6 +837,17 @@ again:
 		failed = fail_locked(s, (uint32_t)slot, gen, b, p, r < 0 ? err : 0);
 	zc_unlock();
 
+	if (r < 0 && err == EMSGSIZE && s->udp && failed == FAIL_NO_ID) {
+		/* More page pieces than a zerocopy datagram takes (or a
+		 * datagram too large for any send: then the copy says
+		 * EMSGSIZE as it would without the shim). */
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		count_copy(fd, total, ZC_WHY_FRAGS, NULL);
+		errno = saved;
+		r = ZC_REAL(sendmsg)(fd, msg, flags);
+		*ret = r;
+		return 1;
+	}
 	if (r < 0 && err == ENOBUFS) {
 		/* Zerocopy's own limits (optmem, locked pages): reap and try
 		 * once more, then copy. The program never sees this ENOBUFS. */
@@ -961,6 +983,14 @@ int zc_send_mmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags, int 
 	if (r < 0 && err == ENOBUFS) {
 		ZC_STAT_ADD(enobufs_fallbacks, 1);
 		count_copy(fd, grand, ZC_WHY_ENOBUFS, NULL);
+		errno = saved;
+		return 0;
+	}
+	if (r < 0 && err == EMSGSIZE && s->udp) {
+		/* The first message took no id (fail_locked): the C
+		 * library's call copies them all, and says EMSGSIZE itself
+		 * for a datagram too large for any send. */
+		count_copy(fd, grand, ZC_WHY_FRAGS, NULL);
 		errno = saved;
 		return 0;
 	}

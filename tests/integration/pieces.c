@@ -13,6 +13,17 @@
  *        pieces mixed SENDS    memcached's reply: a header in a file
  *                              mapping, the value in anonymous memory, and
  *                              "END\r\n" in read-only data, one sendmsg
+ *        pieces mcstable SENDS the same reply with its value sent again
+ *                              unchanged (a cache's item): the value spans
+ *                              16 pages, so with its edge pages in place,
+ *                              the header and "END\r\n" around it would be
+ *                              18 page pieces, one more than a zerocopy
+ *                              datagram takes (the program must never see
+ *                              EMSGSIZE)
+ *        pieces many SENDS     a datagram of 12 iovecs, each a whole page
+ *                              with 50 bytes either side: 25 pieces for
+ *                              the kernel, which refuses zerocopy for it
+ *                              (EMSGSIZE): copied, never an error
  * (A piece past the end of its file, which a load cannot read: badmem.c.)
  * Each layout is checked first (from /proc/self/maps); exit 77 if this
  * build places memory otherwise.
@@ -168,6 +179,55 @@ static int mixed(unsigned sends)
 	return ITEST_OK;
 }
 
+/* memcached's reply from a cached item, sent again and again. */
+static int mcstable(unsigned sends)
+{
+	char *hdr = tmpfile_map(4096, MAP_PRIVATE, NULL);
+	char *val = itest_pages(65536 + 8192) + 4000;   /* 61000 bytes over 16 pages */
+	size_t vl = 61000;
+
+	itest_fill(val, vl, 7);
+	for (unsigned m = 0; m < sends; m++) {
+		struct iovec v[3];
+		int hl = snprintf(hdr, 4096, "VALUE key%u 0 %zu\r\n", m % 10, vl);
+		struct msghdr h = { .msg_iov = v, .msg_iovlen = 3 };
+
+		v[0] = (struct iovec){ hdr, (size_t)hl };
+		v[1] = (struct iovec){ val, vl };
+		v[2] = (struct iovec){ (void *)trailer, 5 };
+		if (sendmsg(tx, &h, 0) != (ssize_t)(hl + vl + 5)) {
+			fprintf(stderr, "pieces: sendmsg %u: %s\n", m, strerror(errno));
+			return ITEST_CORRUPT;
+		}
+		if (check(m, v, 3))
+			return ITEST_CORRUPT;
+	}
+	return ITEST_OK;
+}
+
+/* 12 iovecs of 4196 bytes, each a whole page with 50 bytes either side. */
+static int many(unsigned sends)
+{
+	enum { N = 12, LEN = 4196 };
+	char *base = itest_pages(N * 3 * 4096);
+	struct iovec v[N];
+	struct msghdr h = { .msg_iov = v, .msg_iovlen = N };
+
+	for (int i = 0; i < N; i++) {
+		v[i] = (struct iovec){ base + i * 3 * 4096 + 4046, LEN };
+		itest_fill(v[i].iov_base, LEN, (unsigned)i);
+	}
+	for (unsigned m = 0; m < sends; m++) {
+		if (sendmsg(tx, &h, 0) != N * LEN) {
+			fprintf(stderr, "pieces: sendmsg %u: %s\n", m, strerror(errno));
+			return ITEST_CORRUPT;
+		}
+		if (check(m, v, N))
+			return ITEST_CORRUPT;
+	}
+	return ITEST_OK;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -192,8 +252,12 @@ int main(int argc, char **argv)
 			return ITEST_SKIP;
 		}
 		rc = mixed(sends);
+	} else if (!strcmp(mode, "mcstable")) {
+		rc = mcstable(sends);
+	} else if (!strcmp(mode, "many")) {
+		rc = many(sends);
 	} else {
-		fprintf(stderr, "usage: pieces bss|mapfile|mixed SENDS\n");
+		fprintf(stderr, "usage: pieces bss|mapfile|mixed|mcstable|many SENDS\n");
 	}
 	itest_dump_stats();
 	return rc;

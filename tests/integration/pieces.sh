@@ -48,6 +48,31 @@ else
 	[ $failures = $before ] && log "ok: mixed: $z zerocopy sends, every datagram intact"
 fi
 
+# The same reply from a cached item (its value unchanged): its edge pages
+# may go out in place, but not when that makes more page pieces than a
+# zerocopy datagram takes (17): then they are bounced, and the program
+# never sees EMSGSIZE.
+run mcstable 300
+before=$failures
+[ $rc = 0 ] || fail "mcstable: pieces exited $rc: $(tail -n 3 "$STATS.err")"
+z=$(num zc_sends)
+[ "$z" -ge 290 ] || fail "mcstable: $z of 300 sends zerocopy"
+want copy_frags 0 "mcstable: no send should meet the kernel's limit of page pieces"
+reasons_add_up mcstable
+[ $failures = $before ] && log "ok: mcstable: $z zerocopy sends, edges $(num edge_sends), every datagram intact"
+
+# 12 iovecs each a whole page with 50 bytes either side: 25 page pieces,
+# which the kernel refuses to send with zerocopy in one datagram (EMSGSIZE).
+# The shim copies the call instead: the program sees every datagram sent.
+run many 50
+before=$failures
+[ $rc = 0 ] || fail "many: pieces exited $rc: $(tail -n 3 "$STATS.err")"
+c=$(num copy_frags)
+[ "$c" = 50 ] || fail "many: copy_frags=$c (want the 50 sends copied for the kernel's limit of page pieces)"
+want sockets_zc_off 0 "many: the refusal took no id, the socket keeps zerocopy"
+reasons_add_up many
+[ $failures = $before ] && log "ok: many: $c sends of 25 page pieces copied (copy_frags), every datagram intact"
+
 # iperf3's buffer: a MAP_PRIVATE mapping of a deleted file, written. Its
 # written pages are anonymous copies, but the guard's private copy would
 # turn them into an anonymous mapping (docs/DESIGN.md): copied, and said so.
