@@ -32,33 +32,11 @@ static void filter_add(struct zc_ext_table *t, struct zc_ext *e, int delta)
 	filter_range(t, e->born_start, e->born_end, delta);
 }
 
-/* The first idle range that ends after a (ends are sorted too: the ranges
- * are disjoint), or nidle. */
-/* Is i the first idle range ending after a? */
-static inline int idle_first_is(const struct zc_ext_table *t, uint32_t i, uintptr_t a)
+/* (Ends are sorted too: the ranges are disjoint.) */
+/* The first idle range ending after a (nidle: none), by bisection over
+ * [lo, hi), where the answer is known to lie. */
+static uint32_t idle_bisect(const struct zc_ext_table *t, uintptr_t a, uint32_t lo, uint32_t hi)
 {
-	return i <= t->nidle && (i == t->nidle || t->idle[i].end > a) &&
-	       (i == 0 || t->idle[i - 1].end <= a);
-}
-
-/* The first idle range ending after a (nidle: none). A send looks up the
- * same buffer several times (its edges, its pages, its release), and a
- * content cache sends its buffers in address order as often as not: the
- * answer before, and the two after it, are tried before the bisection,
- * which would miss the cache at every level in a set of a million ranges.
- * (Under the caller's lock, as every use of the idle set.) */
-static uint32_t idle_first(const struct zc_ext_table *t, uintptr_t a)
-{
-	uint32_t h = t->idle_hint, lo = 0, hi = t->nidle;
-
-	if (!hi)
-		return 0;   /* (nothing written: a table may be a constant, vma.c's) */
-	for (uint32_t i = h; i < h + 3; i++)
-		if (idle_first_is(t, i, a)) {
-			((struct zc_ext_table *)t)->idle_hint = i;
-			return i;
-		}
-
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
@@ -67,8 +45,48 @@ static uint32_t idle_first(const struct zc_ext_table *t, uintptr_t a)
 		else
 			hi = mid;
 	}
-	((struct zc_ext_table *)t)->idle_hint = lo;
 	return lo;
+}
+
+/* The first idle range ending after a (nidle: none). A send looks up the
+ * same buffer several times (its edges, its pages, its release), and a
+ * content cache sends its buffers in address order as often as not, their
+ * releases a few sends behind: the search gallops from the answer before,
+ * in steps of 1, 2, 4, ..., and bisects only the last step, instead of a
+ * bisection from the whole set's middle that would miss the cache at most
+ * of its levels in a set of a million ranges. (Under the caller's lock, as
+ * every use of the idle set.) */
+static uint32_t idle_first(const struct zc_ext_table *t, uintptr_t a)
+{
+	uint32_t n = t->nidle, h = t->idle_hint, r;
+
+	if (!n)
+		return 0;   /* (nothing written: a table may be a constant, vma.c's) */
+	if (h > n)
+		h = n;
+	if (h < n && t->idle[h].end <= a) {
+		/* Further on: answer in (h, n]. */
+		uint32_t p = h + 1, step = 1;
+
+		while (p + step <= n && t->idle[p + step - 1].end <= a) {
+			p += step;
+			step <<= 1;
+		}
+		r = idle_bisect(t, a, p, p + step - 1 < n ? p + step - 1 : n);
+	} else if (h > 0 && t->idle[h - 1].end > a) {
+		/* Before: answer in [0, h - 1]. */
+		uint32_t q = h - 1, step = 1;
+
+		while (q >= step && t->idle[q - step].end > a) {
+			q -= step;
+			step <<= 1;
+		}
+		r = idle_bisect(t, a, q >= step ? q - step + 1 : 0, q);
+	} else {
+		r = h;
+	}
+	((struct zc_ext_table *)t)->idle_hint = r;
+	return r;
 }
 
 int zc_ext_idle_find(const struct zc_ext_table *t, uintptr_t a)

@@ -434,6 +434,7 @@ static int edges_off;
 int zc_guard_edges_locked(uintptr_t start, uintptr_t end, int want)
 {
 	struct zc_ext_range r;
+	uintptr_t lo, hi;
 
 	zc_assert_locked();
 	if (zc_test_no_guard())
@@ -448,6 +449,10 @@ int zc_guard_edges_locked(uintptr_t start, uintptr_t end, int want)
 	if (!want)
 		return 0;
 	sync_locked();   /* before "covered" is read from the records */
+	lo = want & ZC_EDGE_LO ? start - zc_page : start;
+	hi = want & ZC_EDGE_HI ? end + zc_page : end;
+	if (!zc_ext_uncovered(&zc_ext, lo, hi, &r, 1))
+		return want;   /* read-only with its edges already (a send of many) */
 	if (zc_ext_uncovered(&zc_ext, start, end, &r, 1))
 		return 0;
 	/* Kept from their first release, as the buffer's pages are. */

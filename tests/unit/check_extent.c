@@ -853,6 +853,36 @@ static void same_ranges(const struct zc_ext_range *got, size_t ngot,
 			      (unsigned long)want[i].end);
 }
 
+/* The idle search gallops from its last answer: over a thousand ranges,
+ * in random order, in order, and backwards, it finds what a scan finds. */
+START_TEST(test_idle_search)
+{
+	enum { N = 1000 };
+	static struct zc_ext v[4];
+	static struct zc_ext_range idle[N];
+	static struct zc_ext_table t;
+	uint32_t seed = 11;
+
+	table_init(&t, v, 4, 0);
+	idle_init(&t, idle, N);
+	for (uintptr_t i = 0; i < N; i++)   /* gaps between them: [3i, 3i + 2) pages */
+		ck_assert_int_eq(zc_ext_idle_add(&t, (3 * i + 1) * P, (3 * i + 3) * P), 0);
+	for (int q = 0; q < 20000; q++) {
+		uintptr_t a;
+		int want_k;
+
+		if (q < 6000)
+			a = (uintptr_t)(lcg(&seed) % (3 * N + 5)) * P + lcg(&seed) % P;
+		else if (q < 13000)
+			a = (uintptr_t)(q - 6000) * P / 2;            /* in order */
+		else
+			a = (uintptr_t)(20000 - q) * P / 2;           /* backwards */
+		want_k = a >= P && (a / P) % 3 != 0 && a < (3 * N + 1) * P ? (int)(a / P / 3) : -1;
+		ck_assert_int_eq(zc_ext_idle_find(&t, a), want_k);
+	}
+}
+END_TEST
+
 START_TEST(test_model_queries)
 {
 	static struct zc_ext v[128];
@@ -1037,6 +1067,7 @@ Suite *extent_suite(void)
 	tcase_add_test(tc, test_ranges_merge_nested);
 	tcase_add_test(tc, test_maybe);
 	tcase_add_test(tc, test_idle_set);
+	tcase_add_test(tc, test_idle_search);
 	tcase_add_test(tc, test_shift);
 	tcase_add_test(tc, test_pending_in);
 	suite_add_tcase(s, tc);
