@@ -56,10 +56,11 @@ struct zc_ext_table {
 	uint32_t n;             /* entries in use: v[0..n) */
 	uint32_t cap;           /* capacity of v */
 	uint32_t reserve;       /* entries kept free for splits by detach */
-	struct zc_ext_range *idle;   /* the idle set: sorted by start, disjoint */
+	struct zc_ext_range *idle;   /* the idle set: sorted by start, disjoint (a gap buffer) */
 	uint32_t nidle;         /* ranges in idle[] */
 	uint32_t idle_cap;      /* capacity of idle[] */
 	uint32_t idle_hint;     /* the index the last search found (a guess, checked) */
+	uint32_t idle_gap;      /* where the gap of idle[] is (extent.c): use zc_ext_idle_at */
 	uint32_t filter[ZC_FILTER_SIZE];   /* counts calls' entries and idle ranges */
 };
 
@@ -89,6 +90,12 @@ int zc_ext_idle_add(struct zc_ext_table *t, uintptr_t start, uintptr_t end);
  * write it to out (at most max are removed; returns how many were). */
 size_t zc_ext_idle_take(struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 			struct zc_ext_range *out, size_t max);
+
+/* The idle range of index i (0 <= i < nidle), in address order. */
+const struct zc_ext_range *zc_ext_idle_at(const struct zc_ext_table *t, uint32_t i);
+
+/* Empty the idle set (no protection changes). */
+void zc_ext_idle_clear(struct zc_ext_table *t);
 
 /* Index of the idle range holding address a, or -1. */
 int zc_ext_idle_find(const struct zc_ext_table *t, uintptr_t a);

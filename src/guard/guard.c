@@ -83,7 +83,7 @@ int zc_guard_init(void)
 	if (p == MAP_FAILED)
 		return -1;
 	zc_ext.idle = p;
-	zc_ext.nidle = 0;
+	zc_ext_idle_clear(&zc_ext);
 	zc_guard_backend = choose_backend();
 	/* Kept read-only pages split mappings only under mprotect: there the
 	 * idle set's size is bounded by vm.max_map_count, elsewhere by the
@@ -401,7 +401,7 @@ int zc_guard_release_keeps(uintptr_t start, uintptr_t end)
 	/* Held by an idle range now: its release changes nothing
 	 * (zc_policy_release), whatever the tables say. */
 	k = zc_ext_idle_find(&zc_ext, start);
-	if (k >= 0 && zc_ext.idle[k].end >= end)
+	if (k >= 0 && zc_ext_idle_at(&zc_ext, (uint32_t)k)->end >= end)
 		return 1;
 	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, start);
 }
@@ -524,7 +524,8 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 		uintptr_t a = side ? hi : lo - zc_page;
 		int k = zc_ext_idle_find(&zc_ext, a);
 
-		if (k < 0 || zc_ext.idle[k].start != a || zc_ext.idle[k].end != a + zc_page)
+		if (k < 0 || zc_ext_idle_at(&zc_ext, (uint32_t)k)->start != a ||
+		    zc_ext_idle_at(&zc_ext, (uint32_t)k)->end != a + zc_page)
 			continue;
 		if (zc_ext_idle_take(&zc_ext, a, a + zc_page, r, 1) == 1) {
 			zc_guard_unprotect_locked(r[0].start, r[0].end);
@@ -784,7 +785,9 @@ int zc_guard_fault(uintptr_t addr)
 
 void zc_guard_child_reset(int forked)
 {
-	uint32_t nidle = zc_ext.nidle < zc_ext.idle_cap ? zc_ext.nidle : zc_ext.idle_cap;
+	uint32_t cap = zc_ext.idle_cap;
+	uint32_t nidle = zc_ext.nidle < cap ? zc_ext.nidle : cap;
+	uint32_t gap = zc_ext.idle_gap < nidle ? zc_ext.idle_gap : nidle;
 	/* The calls first (inflight.c): their records, then the idle set's. */
 	int first = zc_inflight_child_reset(1);
 
@@ -792,10 +795,14 @@ void zc_guard_child_reset(int forked)
 	 * they: the records may be half-written (the backend checks each
 	 * range, guard_backend.h). */
 	for (uint32_t i = 0; i < nidle && !zc_test_no_guard(); i++) {
-		zc_guard_backend->child_reset(zc_ext.idle[i].start, zc_ext.idle[i].end, first);
+		/* (The gap buffer's mapping with the counts clamped: a slot
+		 * of idle[] whatever they were.) */
+		const struct zc_ext_range *r = &zc_ext.idle[i < gap ? i : i + (cap - nidle)];
+
+		zc_guard_backend->child_reset(r->start, r->end, first);
 		first = 0;
 	}
-	zc_ext.nidle = 0;
+	zc_ext_idle_clear(&zc_ext);
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);
 	zc_release_seq++;
 	zc_bounce_reset();

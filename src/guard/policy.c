@@ -205,7 +205,7 @@ int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen
 	 * writable only what the idle range does not hold: nothing), so the
 	 * tables are not read (the seen table's line is a cache miss in a
 	 * content cache). */
-	if (k >= 0 && ext->idle[k].end >= end)
+	if (k >= 0 && zc_ext_idle_at(ext, (uint32_t)k)->end >= end)
 		return ZC_RELEASE_HELD;
 	if (zc_policy_is_hot(hot, start))
 		return ZC_RELEASE_GIVE;

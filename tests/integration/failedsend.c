@@ -21,10 +21,15 @@
  *   sendmmsg the failed datagram is the second of a sendmmsg() vector
  *            whose first message (the filler) is sent;
  *   gso      the socket sends with UDP_SEGMENT (GSO), failed one included;
- *   unknown  the failed call (EMSGSIZE: too large for a datagram) leaves no
- *            completion and an error that does not tell whether it was
- *            numbered: the socket must stop zerocopy (B goes out copied)
- *            and keep the failed call's pages guarded (then written);
+ *   unknown  the failed call (ENETUNREACH: to an address with no route)
+ *            leaves no completion and an error the shim does not know to
+ *            come before the kernel numbers a call: the socket must stop
+ *            zerocopy (B goes out copied) and keep the failed call's pages
+ *            guarded (then written);
+ *   toolarge the failed call is too large for a datagram (EMSGSIZE, which
+ *            the kernel gives before numbering it, or with the number given
+ *            back): the program sees EMSGSIZE as without the shim, and the
+ *            socket keeps zerocopy;
  *   nofail   control: no failed send in between (the guard alone).
  * Exit: 0 B intact, 1 B changed on the wire, 2 could not run.
  */
@@ -142,10 +147,20 @@ int main(int argc, char **argv)
 
 		if (sendto(s, fillbuf, flen, 0, (struct sockaddr *)&fill, sizeof fill) != (ssize_t)flen)
 			itest_die("sendto filler");
-		if (!strcmp(mode, "unknown")) {
+		if (!strcmp(mode, "toolarge")) {
 			r = sendto(s, a, BIG_LEN, 0, (struct sockaddr *)&to_b, sizeof to_b);
 			if (r != -1 || errno != EMSGSIZE) {
 				fprintf(stderr, "failedsend: the oversized send returned %zd (%s), want EMSGSIZE\n",
+					r, r < 0 ? strerror(errno) : "");
+				return ITEST_CORRUPT;
+			}
+		} else if (!strcmp(mode, "unknown")) {
+			struct sockaddr_in nowhere = at(PORT_DROP);
+
+			nowhere.sin_addr.s_addr = htonl(0xCB007101);   /* 203.0.113.1: no route */
+			r = sendto(s, a, B_LEN, 0, (struct sockaddr *)&nowhere, sizeof nowhere);
+			if (r != -1 || errno != ENETUNREACH) {
+				fprintf(stderr, "failedsend: the send with no route returned %zd (%s), want ENETUNREACH\n",
 					r, r < 0 ? strerror(errno) : "");
 				return ITEST_ERROR;
 			}

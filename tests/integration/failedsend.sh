@@ -39,7 +39,7 @@ if ! wrapped; then
 	[ $rc -eq 1 ] || fail "without the guard the rewritten datagram arrived intact (exit $rc): the qdisc does not hold it, the test proves nothing"
 fi
 
-for mode in nofail sendto sendmmsg gso unknown; do
+for mode in nofail sendto sendmmsg gso unknown toolarge; do
 	netns -- $mode
 	case $rc in
 	0) ;;
@@ -49,10 +49,19 @@ for mode in nofail sendto sendmmsg gso unknown; do
 	need zc_sends "$mode"
 	if [ $mode = unknown ]; then
 		want sockets_id_unknown 1 "unknown: a failed call that may have taken an id"
-		want failed_ids_taken 0 "unknown: EMSGSIZE leaves no completion"
+		want failed_ids_taken 0 "unknown: ENETUNREACH leaves no completion"
 		need copy_sends "unknown: B goes out copied on a socket whose ids are unknown"
 		need cow_pages "unknown: the failed call's pages stay guarded (the write gets a private copy)"
 		log "ok: unknown: zerocopy stopped on the socket ($(num copy_sends) copied), $(num cow_pages) pages copied on write"
+		continue
+	fi
+	if [ $mode = toolarge ]; then
+		# EMSGSIZE takes no id: sent again as a copy, which says
+		# EMSGSIZE too; the socket keeps zerocopy, B is guarded.
+		want sockets_id_unknown 0 "toolarge: EMSGSIZE is known to take no id"
+		want copy_frags 1 "toolarge: the refused call sent again as a copy"
+		need guard_faults "toolarge: the rewrite of B in flight"
+		log "ok: toolarge: EMSGSIZE as without the shim, zerocopy kept ($(num zc_sends) sends)"
 		continue
 	fi
 	need guard_faults "$mode: the rewrite of the datagram in flight"

@@ -34,16 +34,16 @@ static void idle_init(struct zc_ext_table *t, struct zc_ext_range *idle, uint32_
 	memset(idle, 0, cap * sizeof *idle);
 	t->idle = idle;
 	t->idle_cap = cap;
-	t->nidle = 0;
+	zc_ext_idle_clear(t);
 }
 
 /* The idle set is sorted by start, disjoint, and has no empty range. */
 static void check_idle_sorted(const struct zc_ext_table *t)
 {
 	for (uint32_t i = 0; i < t->nidle; i++) {
-		ck_assert_msg(t->idle[i].start < t->idle[i].end, "idle range %u is empty", i);
+		ck_assert_msg(zc_ext_idle_at(t, i)->start < zc_ext_idle_at(t, i)->end, "idle range %u is empty", i);
 		if (i)
-			ck_assert_msg(t->idle[i - 1].end <= t->idle[i].start,
+			ck_assert_msg(zc_ext_idle_at(t, i - 1)->end <= zc_ext_idle_at(t, i)->start,
 				      "idle ranges %u and %u overlap or are out of order", i - 1, i);
 	}
 }
@@ -705,10 +705,10 @@ START_TEST(test_idle_set)
 	/* Only the part not yet idle is added: the set stays disjoint. */
 	ck_assert_int_eq(zc_ext_idle_add(&t, 15 * P, 30 * P), 0);
 	ck_assert_uint_eq(t.nidle, 2);
-	check_range(&t.idle[1], 20 * P, 30 * P);
+	check_range(zc_ext_idle_at(&t, 1), 20 * P, 30 * P);
 	ck_assert_int_eq(zc_ext_idle_add(&t, 5 * P, 12 * P), 0);
 	ck_assert_uint_eq(t.nidle, 3);
-	check_range(&t.idle[0], 5 * P, 10 * P);
+	check_range(zc_ext_idle_at(&t, 0), 5 * P, 10 * P);
 	check_idle_sorted(&t);
 	ck_assert_int_eq(zc_ext_idle_add(&t, 12 * P, 18 * P), 0);   /* all idle already */
 	ck_assert_uint_eq(t.nidle, 3);
@@ -883,6 +883,51 @@ START_TEST(test_idle_search)
 }
 END_TEST
 
+/* The idle set's gap buffer under random adds and takes, in random
+ * places and runs of neighbours: the ranges stay sorted and disjoint, and
+ * cover exactly the pages a model says are idle. */
+START_TEST(test_idle_gap_model)
+{
+	enum { PAGES = 300, CAP = 400 };
+	static struct zc_ext v[4];
+	static struct zc_ext_range idle[CAP], out[8];
+	static struct zc_ext_table t;
+	unsigned char model[PAGES];
+	uint32_t seed = 5;
+
+	table_init(&t, v, 4, 0);
+	idle_init(&t, idle, CAP);
+	memset(model, 0, sizeof model);
+	for (int op = 0; op < 20000; op++) {
+		uint32_t s = lcg(&seed) % PAGES, len = 1 + lcg(&seed) % 6, e;
+
+		if (op % 500 < 250)
+			s = (uint32_t)(op % 250);   /* runs in address order */
+		e = s + len > PAGES ? PAGES : s + len;
+		if (lcg(&seed) % 3) {
+			ck_assert_int_eq(zc_ext_idle_add(&t, (uintptr_t)s * P, (uintptr_t)e * P), 0);
+			memset(model + s, 1, e - s);
+		} else {
+			size_t n = zc_ext_idle_take(&t, (uintptr_t)s * P, (uintptr_t)e * P, out, 8);
+
+			for (size_t k = 0; k < n; k++)
+				for (uintptr_t a = out[k].start; a < out[k].end; a += P) {
+					ck_assert_int_eq(model[a / P], 1);
+					model[a / P] = 0;
+				}
+		}
+		check_idle_sorted(&t);
+		if (op % 97 == 0)
+			for (uint32_t pg = 0; pg < PAGES; pg++)
+				ck_assert_int_eq(zc_ext_idle_find(&t, (uintptr_t)pg * P + 5) >= 0, model[pg]);
+	}
+	while (zc_ext_idle_take(&t, 0, (uintptr_t)PAGES * P, out, 8))
+		;
+	ck_assert_uint_eq(t.nidle, 0);
+	ck_assert(filter_zero(&t));
+}
+END_TEST
+
 START_TEST(test_model_queries)
 {
 	static struct zc_ext v[128];
@@ -960,9 +1005,9 @@ START_TEST(test_model_queries)
 			int want_k = -1;
 
 			if (q % 4 == 3 && t.nidle)
-				a = t.idle[lcg(&seed) % t.nidle].end;   /* just past a range */
+				a = zc_ext_idle_at(&t, lcg(&seed) % t.nidle)->end;   /* just past a range */
 			for (uint32_t k = 0; k < t.nidle; k++)
-				if (t.idle[k].start <= a && a < t.idle[k].end)
+				if (zc_ext_idle_at(&t, k)->start <= a && a < zc_ext_idle_at(&t, k)->end)
 					want_k = (int)k;
 			ck_assert_int_eq(zc_ext_idle_find(&t, a), want_k);
 		}
@@ -1068,6 +1113,7 @@ Suite *extent_suite(void)
 	tcase_add_test(tc, test_maybe);
 	tcase_add_test(tc, test_idle_set);
 	tcase_add_test(tc, test_idle_search);
+	tcase_add_test(tc, test_idle_gap_model);
 	tcase_add_test(tc, test_shift);
 	tcase_add_test(tc, test_pending_in);
 	suite_add_tcase(s, tc);

@@ -39,6 +39,7 @@ static void setup(void)
 	ext.reserve = 4;
 	ext.idle = idle_v;
 	ext.idle_cap = 8;
+	zc_ext_idle_clear(&ext);
 }
 
 /* n distinct keys from BASE on, one page apart, that share the hot set of
