@@ -49,7 +49,6 @@
  * only (they may serve a fault of a thread that holds the allocator's lock).
  */
 #include "guard_backend.h"
-#include "signals.h"
 #include "guard.h"
 #include "kcheck.h"
 #include "real.h"
@@ -326,10 +325,7 @@ static void *server_main(void *arg)
 
 /* Both threads, once per process (lock held). pthread_create is safe here:
  * this process is the constructor's or a fork() child (uf_child), whose C
- * library state is whole, and this thread is not in a handler of the
- * program's (pthread_create is not async-signal-safe: a handler may have
- * interrupted malloc). A send made there before the threads are up is
- * copied (copy_guard_refused); the next one outside starts them. */
+ * library state is whole. */
 static int start_threads(void)
 {
 	pthread_attr_t attr;
@@ -341,8 +337,6 @@ static int start_threads(void)
 
 	if (threads_up)
 		return threads_up > 0 ? 0 : -1;
-	if (zc_in_program_handler())
-		return -1;
 	if (pthread_attr_init(&attr))
 		return -1;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
