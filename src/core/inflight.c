@@ -121,30 +121,40 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 			goto refuse;
 		}
 	}
-	for (int i = 0; i < p->next; i++) {
-		struct zc_ext e = { 0 };
+	for (int i = 0; i < p->next;) {
+		int j = i + 1;
 
 		/* (Covered stays covered: nothing below takes protection away
-		 * before the entries are added.) */
-		if (worth[i] != ZC_WORTH_COVERED &&
-		    zc_guard_protect_locked(p->ext[i].start, p->ext[i].end)) {
-			/* Undo the entries already armed; without a head
-			 * entry yet, b goes back here. */
-			if (i == 0)
-				zc_bounce_put(b, 0);
-			zc_inflight_disarm_locked(c);
-			return ZC_WHY_GUARD_REFUSED;
+		 * before the entries are added.) Ranges that touch (a piece's
+		 * pages and its edges) are protected in one call: the guard
+		 * protects what of them is not read-only yet. */
+		if (worth[i] != ZC_WORTH_COVERED) {
+			while (j < p->next && p->ext[j].start == p->ext[j - 1].end &&
+			       worth[j] != ZC_WORTH_COVERED)
+				j++;
+			if (zc_guard_protect_locked(p->ext[i].start, p->ext[j - 1].end)) {
+				/* Undo the entries already armed; without a
+				 * head entry yet, b goes back here. */
+				if (i == 0)
+					zc_bounce_put(b, 0);
+				zc_inflight_disarm_locked(c);
+				return ZC_WHY_GUARD_REFUSED;
+			}
 		}
-		e.start = p->ext[i].start;
-		e.end = p->ext[i].end;
-		e.slot = c->slot;
-		e.sgen = c->sgen;
-		e.id = c->key;   /* pending: the bounce slot names the call */
-		e.head = i == 0;
-		e.bounce = i == 0 ? (uint32_t)b + 1 : 0;
-		e.bytes = p->total;
-		e.pin_pages = pin_bytes_of(p->total) / zc_page;
-		zc_ext_add(&zc_ext, &e);
+		for (; i < j; i++) {
+			struct zc_ext e = { 0 };
+
+			e.start = p->ext[i].start;
+			e.end = p->ext[i].end;
+			e.slot = c->slot;
+			e.sgen = c->sgen;
+			e.id = c->key;   /* pending: the bounce slot names the call */
+			e.head = i == 0;
+			e.bounce = i == 0 ? (uint32_t)b + 1 : 0;
+			e.bytes = p->total;
+			e.pin_pages = pin_bytes_of(p->total) / zc_page;
+			zc_ext_add(&zc_ext, &e);
+		}
 	}
 	return 0;
 refuse:

@@ -453,8 +453,14 @@ int zc_guard_edges_locked(uintptr_t start, uintptr_t end, int want)
 	hi = want & ZC_EDGE_HI ? end + zc_page : end;
 	if (!zc_ext_uncovered(&zc_ext, lo, hi, &r, 1))
 		return want;   /* read-only with its edges already (a send of many) */
-	if (zc_ext_uncovered(&zc_ext, start, end, &r, 1))
-		return 0;
+	/* Its pages read-only still (sent again unwritten), or about to be
+	 * made so to be kept (seen completing before, not rewritten: the
+	 * edges are protected in the same call as its pages, at no cost of
+	 * their own, instead of on a later send). */
+	if (zc_ext_uncovered(&zc_ext, start, end, &r, 1) &&
+	    (zc_policy_hot_find(&hot_tab, start) >= 0 ||
+	     !zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, start)))
+		return 0;   /* (a buffer ever found rewritten: its probes get none) */
 	/* Kept from their first release, as the buffer's pages are. */
 	if (want & ZC_EDGE_LO)
 		zc_policy_seen_note(&seen_tab, start - zc_page);

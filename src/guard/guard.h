@@ -91,7 +91,10 @@ int zc_guard_worth_locked(uintptr_t start, uintptr_t end);
  * write there waits or gets a private copy like a write into the payload.
  * So an edge is sent in place only where the shim has evidence that costs
  * nothing: the buffer's whole pages [start, end) are all read-only still
- * (kept since an earlier send, or in flight: sent again unchanged), and
+ * (kept since an earlier send, or in flight: sent again unchanged), or
+ * are about to be made read-only to be kept (zc_policy_kept: seen
+ * completing before, and never found rewritten, so not a probe of a hot
+ * buffer; the edges then share that protection call), and
  * the edge page was never found written (no entry in the hot table, where
  * a write into a guarded edge puts its page). Otherwise its bytes are
  * copied as before. The idle set keeps half its room for whole pages.
