@@ -11,8 +11,9 @@
  * Beside the calls, the idle set: ranges of released calls whose pages are
  * kept read-only until the program writes them (lazy release), so that a
  * buffer sent again needs no new protection. Sorted by start and disjoint,
- * searched by bisection: a content cache can keep thousands of them while
- * every send scans only the calls in flight. An idle range may overlap
+ * searched from the last answer in logarithmic steps, kept in a gap buffer
+ * (extent.c): a content cache can keep a million of them while every send
+ * scans only the calls in flight. An idle range may overlap
  * calls (a buffer sent again while idle); a page is guarded while a call or
  * an idle range covers it.
  *
