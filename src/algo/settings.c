@@ -5,6 +5,7 @@
  * a bad value is reported once, naming the variable, the value and what is
  * used instead, and the default takes its place.
  */
+#include "decimal.h"
 #include "settings.h"
 
 #include <ctype.h>
@@ -108,16 +109,11 @@ int zc_parse_signal(const char *s)
 static size_t put_uint(char *out, size_t cap, size_t at, unsigned long v)
 {
 	char tmp[24];
-	int n = 0;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n--) {
+	for (char *p = zc_dec_before(tmp + sizeof tmp, v); p < tmp + sizeof tmp; p++) {
 		if (at + 1 >= cap)
 			return cap;
-		out[at++] = tmp[n];
+		out[at++] = *p;
 	}
 	return at;
 }

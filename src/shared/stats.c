@@ -8,6 +8,7 @@
  * zc_stats_warn_handler may run in a program's signal handler (a
  * sigaction() there): it then uses only write and the stack.
  */
+#include "decimal.h"
 #include "settings.h"
 #include "stats.h"
 #include "shim.h"
@@ -75,14 +76,9 @@ static void put_str(struct out *o, const char *s)
 static void put_u64(struct out *o, uint64_t v)
 {
 	char tmp[24];
-	int n = sizeof tmp - 1;
 
-	tmp[n] = '\0';
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_str(o, tmp + n);
+	tmp[sizeof tmp - 1] = '\0';
+	put_str(o, zc_dec_before(tmp + sizeof tmp - 1, v));
 }
 
 /* JSON string body: the version is ours, but escape anyway. */

@@ -76,6 +76,7 @@
  * zc_statspage_init does the same plus the directory's resolution
  * (statsdest.c), at start.
  */
+#include "decimal.h"
 #include "statspage.h"
 #include "settings.h"
 #include "shim.h"
@@ -131,14 +132,9 @@ static void put(const char *s)
 static void put_u(unsigned long v)
 {
 	char tmp[24];
-	int n = sizeof tmp - 1;
 
-	tmp[n] = '\0';
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put(tmp + n);
+	tmp[sizeof tmp - 1] = '\0';
+	put(zc_dec_before(tmp + sizeof tmp - 1, v));
 }
 
 /* Once per process (a child whose parent said it stays quiet). */
@@ -171,24 +167,16 @@ static const char *errno_why(int e)
 
 static void name_of(char *out, int pid, unsigned uid, int alt)
 {
-	char tmp[64];
-	int n = sizeof tmp - 1;
-	unsigned long v;
+	char tmp[64], *p = tmp + sizeof tmp - 1;
 
-	tmp[n] = '\0';
-	memcpy(tmp + (n -= 6), ".stats", 6);
+	*p = '\0';
+	memcpy(p -= 6, ".stats", 6);
 	if (alt) {
-		v = uid;
-		do
-			tmp[--n] = (char)('0' + v % 10);
-		while (v /= 10);
-		tmp[--n] = '-';
+		p = zc_dec_before(p, uid);
+		*--p = '-';
 	}
-	v = (unsigned long)pid;
-	do
-		tmp[--n] = (char)('0' + v % 10);
-	while (v /= 10);
-	memcpy(out, tmp + n, sizeof tmp - (size_t)n);
+	p = zc_dec_before(p, (unsigned long)pid);
+	memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* /proc/self/stat's starttime (field 22), or 0. */
