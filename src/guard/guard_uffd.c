@@ -237,6 +237,15 @@ static void push_fault(uintptr_t v)
 	futex_wake_all(&fault_head);
 }
 
+/* 1 while the reader reads and queues reports. The kernel lets a thread
+ * that discarded or unmapped registered memory go on as soon as the reader
+ * has read its report (userfaultfd_event_complete, inside read()), before
+ * the reader has queued it: without this word, that thread's next send
+ * could find the ring empty and trust records of memory that is gone
+ * (memreport.sh dontneed saw its second message changed on the wire). Set
+ * before the read, cleared after the queueing; uf_sync waits for it. */
+static int reader_reading;
+
 static void *reader_main(void *arg)
 {
 	(void)arg;
@@ -248,8 +257,10 @@ static void *reader_main(void *arg)
 
 		if (syscall(SYS_ppoll, &p, 1, NULL, NULL, (size_t)8) < 0 && errno != EINTR)
 			continue;
+		__atomic_store_n(&reader_reading, 1, __ATOMIC_SEQ_CST);
 		n = zc_sys_read(p.fd, m, sizeof m);
 		if (n < 0) {
+			__atomic_store_n(&reader_reading, 0, __ATOMIC_RELEASE);
 			if (errno == EBADF) {
 				/* The number moved (zc_uffd_fd_closing) or went. */
 				struct timespec ts = { 0, 1000000 };
@@ -258,12 +269,13 @@ static void *reader_main(void *arg)
 			}
 			continue;
 		}
+		/* Reports first, then the word cleared, then the faults: a full
+		 * fault ring makes push_fault wait for the server, which may
+		 * wait for the lock of a thread waiting in uf_sync for this
+		 * word. (The server drains the reports before it trusts a
+		 * record, so their order against the faults does not matter.) */
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof m[0]; i++) {
 			switch (m[i].event) {
-			case UFFD_EVENT_PAGEFAULT:
-				push_fault((uintptr_t)m[i].arg.pagefault.address |
-					   ((m[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ? 1 : 0));
-				break;
 			case UFFD_EVENT_UNMAP:
 				push_report(REP_GONE, (uintptr_t)m[i].arg.remove.start,
 					    (uintptr_t)m[i].arg.remove.end, 0);
@@ -278,6 +290,11 @@ static void *reader_main(void *arg)
 				break;
 			}
 		}
+		__atomic_store_n(&reader_reading, 0, __ATOMIC_RELEASE);
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof m[0]; i++)
+			if (m[i].event == UFFD_EVENT_PAGEFAULT)
+				push_fault((uintptr_t)m[i].arg.pagefault.address |
+					   ((m[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ? 1 : 0));
 	}
 	return NULL;
 }
@@ -625,7 +642,13 @@ static void uf_guarded(uintptr_t start, size_t n, uint8_t *out)
 
 static void uf_sync(void)
 {
-	uint32_t t = rep_tail;
+	uint32_t t;
+
+	/* A report read but not queued yet (reader_reading). The reader
+	 * takes no lock and its read does not block: a short wait. */
+	while (__atomic_load_n(&reader_reading, __ATOMIC_ACQUIRE))
+		syscall(SYS_sched_yield);
+	t = rep_tail;
 
 	if (__atomic_load_n(&rep_lost, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&rep_lost, 0, __ATOMIC_RELAXED);
@@ -648,7 +671,8 @@ static void uf_sync(void)
 
 static int uf_pending(void)
 {
-	return rep_tail != __atomic_load_n(&rep_head, __ATOMIC_ACQUIRE) ||
+	return __atomic_load_n(&reader_reading, __ATOMIC_ACQUIRE) ||
+	       rep_tail != __atomic_load_n(&rep_head, __ATOMIC_ACQUIRE) ||
 	       __atomic_load_n(&rep_lost, __ATOMIC_RELAXED);
 }
 
@@ -663,6 +687,7 @@ static int uf_child(int forked)
 	ufd = -1;
 	threads_up = -1;
 	reader_up = 0;
+	reader_reading = 0;
 	rep_head = rep_tail = 0;
 	rep_lost = 0;
 	fault_head = fault_tail = 0;
