@@ -223,6 +223,7 @@ int zc_ext_shift(struct zc_ext_table *t, uintptr_t start, uintptr_t end, uintptr
 
 	if (start >= end || to == start)
 		return 0;
+	t->reshaped++;
 	for (uint32_t i = 0; i < n; i++) {
 		struct zc_ext m = t->v[i];
 		uintptr_t a, b;
@@ -450,6 +451,7 @@ int zc_ext_detach(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 	int rc = 0;
 	uint32_t n = t->n;    /* entries added by splits need no visit */
 
+	t->reshaped++;
 	for (uint32_t i = 0; i < n; i++) {
 		struct zc_ext *e = &t->v[i];
 

@@ -57,6 +57,9 @@ struct zc_ext_table {
 	uint32_t n;             /* entries in use: v[0..n) */
 	uint32_t cap;           /* capacity of v */
 	uint32_t reserve;       /* entries kept free for splits by detach */
+	uint32_t reshaped;      /* counts zc_ext_detach and zc_ext_shift calls: the
+				 * only ways an entry of a call is made or dropped
+				 * other than zc_ext_add and zc_ext_remove */
 	struct zc_ext_range *idle;   /* the idle set: sorted by start, disjoint (a gap buffer) */
 	uint32_t nidle;         /* ranges in idle[] */
 	uint32_t idle_cap;      /* capacity of idle[] */

@@ -39,6 +39,39 @@ static inline int sent_by(const struct zc_ext *e, uint32_t slot, uint32_t sgen)
 	return e->sent && e->slot == slot && e->sgen == sgen;
 }
 
+/*
+ * Where zc_inflight_arm_locked put a pending call's entries, by the call's
+ * bounce slot: commit and disarm look there instead of walking the table
+ * (a send's commit walked every entry of every call in flight: 3% of a
+ * stable sender's CPU). Entries move only by zc_ext_remove (the last one
+ * into the hole) and are made or dropped otherwise only by detach and
+ * shift, which count themselves in zc_ext.reshaped. So while that count is
+ * what it was at arming, the call has exactly the n entries it was armed
+ * with, and if each of [at, at + n) is one of them, those are all of them.
+ * Anything else, and the walk decides, as before.
+ */
+static struct armed_at {
+	uint32_t at, n, reshaped;
+} armed_at[ZC_BOUNCE_ALL];
+
+/* The index of c's first entry, with all of them at [at, at + *n), or -1
+ * (then walk the table). */
+static int64_t armed_entries(const struct zc_call *c, uint32_t *n)
+{
+	const struct armed_at *h;
+
+	if (c->sent || c->key >= ZC_BOUNCE_ALL)
+		return -1;
+	h = &armed_at[c->key];
+	if (h->reshaped != zc_ext.reshaped || h->at > zc_ext.n || h->n > zc_ext.n - h->at)
+		return -1;
+	for (uint32_t k = 0; k < h->n; k++)
+		if (!same_call(&zc_ext.v[h->at + k], c))
+			return -1;
+	*n = h->n;
+	return h->at;
+}
+
 static uint64_t pin_bytes_of(size_t total)
 {
 	return ((uint64_t)(total / zc_page) + 2) * zc_page;
@@ -121,6 +154,9 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 			goto refuse;
 		}
 	}
+	armed_at[b].at = zc_ext.n;
+	armed_at[b].n = 0;
+	armed_at[b].reshaped = zc_ext.reshaped;
 	for (int i = 0; i < p->next;) {
 		int j = i + 1;
 
@@ -153,7 +189,8 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 			e.bounce = i == 0 ? (uint32_t)b + 1 : 0;
 			e.bytes = p->total;
 			e.pin_pages = pin_bytes_of(p->total) / zc_page;
-			zc_ext_add(&zc_ext, &e);
+			if (zc_ext_add(&zc_ext, &e) >= 0)
+				armed_at[b].n++;
 		}
 	}
 	return 0;
@@ -164,7 +201,17 @@ refuse:
 
 void zc_inflight_disarm_locked(const struct zc_call *c)
 {
+	uint32_t n;
+	int64_t at;
+
 	zc_assert_locked();
+	if ((at = armed_entries(c, &n)) >= 0) {
+		/* From the last: a removal moves the table's last entry into
+		 * the hole, never one of these below it. */
+		while (n--)
+			remove_locked((uint32_t)at + n, 0);
+		return;
+	}
 	for (uint32_t k = 0; k < zc_ext.n;) {
 		if (same_call(&zc_ext.v[k], c))
 			remove_locked(k, 0);
@@ -177,9 +224,15 @@ int zc_inflight_commit_locked(struct zc_call *c, uint32_t id, const struct zc_pl
 			      size_t sent, int trim)
 {
 	int keeps = 1;
+	uint32_t from = 0, to = zc_ext.n, n;
+	int64_t at;
 
 	zc_assert_locked();
-	for (uint32_t k = 0; k < zc_ext.n; k++) {
+	if ((at = armed_entries(c, &n)) >= 0) {
+		from = (uint32_t)at;
+		to = from + n;
+	}
+	for (uint32_t k = from; k < to; k++) {
 		struct zc_ext *e = &zc_ext.v[k];
 
 		if (!same_call(e, c))
