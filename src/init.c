@@ -193,6 +193,8 @@ static void log_settings(void)
 		ADD(" ZCSHIM_TEST_HOLD_US=%u (test build)", zc_cfg.test_hold_us);
 	if (zc_cfg.test_copy_signal)
 		ADD(" ZCSHIM_TEST_COPY_SIGNAL=%d (test build)", zc_cfg.test_copy_signal);
+	if (zc_cfg.test_reader_delay_us)
+		ADD(" ZCSHIM_TEST_READER_DELAY_US=%u (test build)", zc_cfg.test_reader_delay_us);
 #endif
 #undef ADD
 	zc_log(ZC_LOG_INFO, "libzcshim %s:%s; pins at most %llu bytes; stats on signal %d to %s; "

@@ -369,6 +369,14 @@ int zc_config_parse(struct zc_config *cfg, zc_getenv_fn get, void *ctx,
 			cfg->test_hold_us = (uint32_t)n;
 	}
 
+	if ((v = get("ZCSHIM_TEST_READER_DELAY_US", ctx))) {
+		if (parse_uint(v, ZC_MAX_TEST_HOLD_US, &n))
+			report(&r, "ZCSHIM_TEST_READER_DELAY_US", v,
+			       "is not a number of microseconds from 0 to 100000", "0");
+		else
+			cfg->test_reader_delay_us = (uint32_t)n;
+	}
+
 	if ((v = get("ZCSHIM_TEST_COPY_SIGNAL", ctx))) {
 		if (parse_uint(v, 64, &n))
 			report(&r, "ZCSHIM_TEST_COPY_SIGNAL", v, "is not a signal number from 0 to 64", "0");

@@ -37,6 +37,7 @@ struct zc_config {
 	int test_no_altstack;      /* ZCSHIM_TEST_NO_ALTSTACK=1: no alternate stack (scripts/memcheck) */
 	uint32_t test_hold_us;     /* ZCSHIM_TEST_HOLD_US: lengthen critical sections */
 	int test_copy_signal;      /* ZCSHIM_TEST_COPY_SIGNAL: a signal in the first bounce copy */
+	uint32_t test_reader_delay_us; /* ZCSHIM_TEST_READER_DELAY_US: hold reports read, not queued */
 #endif
 };
 

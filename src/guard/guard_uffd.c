@@ -70,6 +70,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef UFFD_USER_MODE_ONLY
@@ -246,6 +247,22 @@ static void push_fault(uintptr_t v)
  * before the read, cleared after the queueing; uf_sync waits for it. */
 static int reader_reading;
 
+/* ZCSHIM_TEST_READER_DELAY_US (the test build only, testhooks.h): hold
+ * reports the reader has read (so the kernel has let their threads go on)
+ * this long before queueing them: the window the word above covers, made
+ * wide (memreport.sh's "late" runs). */
+static void test_reader_delay(const struct uffd_msg *m, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++)
+		if (m[i].event != UFFD_EVENT_PAGEFAULT) {
+			uint32_t us = zc_test_reader_delay_us();
+			struct timespec ts = { (time_t)(us / 1000000u), (long)(us % 1000000u) * 1000 };
+
+			syscall(SYS_nanosleep, &ts, NULL);
+			return;
+		}
+}
+
 static void *reader_main(void *arg)
 {
 	(void)arg;
@@ -269,6 +286,8 @@ static void *reader_main(void *arg)
 			}
 			continue;
 		}
+		if (ZC_UNLIKELY(zc_test_reader_delay_us()))
+			test_reader_delay(m, n / (ssize_t)sizeof m[0]);
 		/* Reports first, then the word cleared, then the faults: a full
 		 * fault ring makes push_fault wait for the server, which may
 		 * wait for the lock of a thread waiting in uf_sync for this

@@ -34,6 +34,28 @@ for mode in unmap remap dontneed fork closefd idlecopy kwrite; do
 	case $mode in fork|kwrite) ;; *) expect_corrupt memreport $mode ;; esac
 done
 
+# Reports read late: the kernel lets the thread that discarded, unmapped
+# or moved memory go on as soon as the guard's reader has read the report,
+# before the reader has queued it. ZCSHIM_TEST_READER_DELAY_US holds the
+# reader there 50 ms, so the program's next send and overwrite fall inside
+# that window every time: the send must wait for the report, not trust the
+# records of memory that is gone.
+case "$ITEST_GUARD" in
+uffd*)
+	for mode in dontneed unmap remap; do
+		out=$(EXTRA_ENV=ZCSHIM_TEST_READER_DELAY_US=50000 shim "$ITEST_BIN/memreport" $mode)
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			fail "memreport $mode, reports read late, exited $rc (want 0: every byte intact)"
+		else
+			need guard_uffd_reports "memreport $mode, reports read late"
+			log "ok: $mode with reports read late ($(num guard_uffd_reports) reports)"
+		fi
+	done ;;
+*)
+	log "SKIP: reports read late: only the userfaultfd guard has a reader" ;;
+esac
+
 # Buffers kept read-only: under the userfaultfd guard, as many as the
 # program sends, with no more than a few dozen more lines in
 # /proc/PID/maps; under mprotect, at most its cap (each range splits a

@@ -13,11 +13,12 @@ knobs() { strings -a "$1" | grep -c ZCSHIM_TEST_; }
 
 n=$(knobs "$ZCSHIM_RELEASE_LIB")
 [ "$n" -eq 0 ] || fail "the release library $ZCSHIM_RELEASE_LIB names a test knob: $(strings -a "$ZCSHIM_RELEASE_LIB" | grep ZCSHIM_TEST_ | head -3 | tr '\n' ' ')"
-for k in ZCSHIM_TEST_NO_GUARD ZCSHIM_TEST_NO_ALTSTACK ZCSHIM_TEST_HOLD_US ZCSHIM_TEST_COPY_SIGNAL; do
+for k in ZCSHIM_TEST_NO_GUARD ZCSHIM_TEST_NO_ALTSTACK ZCSHIM_TEST_HOLD_US ZCSHIM_TEST_COPY_SIGNAL \
+	 ZCSHIM_TEST_READER_DELAY_US; do
 	strings -a "$ZCSHIM_TEST_LIB" | grep -qx "$k" ||
 		fail "the test build $ZCSHIM_TEST_LIB does not have $k"
 done
-[ $failures -eq 0 ] && log "ok: no test knob in the release library, all four in the test build"
+[ $failures -eq 0 ] && log "ok: no test knob in the release library, all five in the test build"
 
 # The knob does nothing in the release library: the guard stays on (and
 # the same run on the test build shows the knob really turns it off).

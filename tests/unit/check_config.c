@@ -100,6 +100,7 @@ static void check_defaults(const struct zc_config *cfg)
 	ck_assert_int_eq(cfg->signals_block, 0);
 	ck_assert_uint_eq(cfg->test_hold_us, 0);
 	ck_assert_int_eq(cfg->test_copy_signal, 0);
+	ck_assert_uint_eq(cfg->test_reader_delay_us, 0);
 }
 
 START_TEST(test_defaults)
@@ -458,6 +459,11 @@ START_TEST(test_signals)
 	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_HOLD_US", "100001"), 1);
 	check_one_report(&r, "ZCSHIM_TEST_HOLD_US", "100001");
 	ck_assert_uint_eq(cfg.test_hold_us, 0);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_READER_DELAY_US", "50000"), 0);
+	ck_assert_uint_eq(cfg.test_reader_delay_us, 50000);
+	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_READER_DELAY_US", "x"), 1);
+	check_one_report(&r, "ZCSHIM_TEST_READER_DELAY_US", "x");
+	ck_assert_uint_eq(cfg.test_reader_delay_us, 0);
 	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_COPY_SIGNAL", "12"), 0);
 	ck_assert_int_eq(cfg.test_copy_signal, 12);
 	ck_assert_int_eq(parse1(&cfg, &r, "ZCSHIM_TEST_COPY_SIGNAL", "65"), 1);
