@@ -3,9 +3,9 @@
  *
  * Linear scans of the calls' entries: they are what is in flight, bounded
  * by the pinned page budget, and every scan runs under the global lock.
- * The idle set, which can be much larger, is sorted and disjoint: lookups
- * bisect it; adding and taking ranges move the tail of the array (only
- * when a buffer first goes idle, or is written).
+ * The idle set, which can be much larger, is sorted and disjoint, in
+ * blocks (idleset.c): lookups, additions and removals cost a few
+ * bisections and at most a block's move.
  */
 #include "extent.h"
 
@@ -32,134 +32,32 @@ static void filter_add(struct zc_ext_table *t, struct zc_ext *e, int delta)
 	filter_range(t, e->born_start, e->born_end, delta);
 }
 
-/*
- * The idle set is a gap buffer: idle[] holds the nidle ranges in order with
- * a gap of idle_cap - nidle free slots after the first idle_gap of them.
- * An insertion or removal moves the gap there first, so one next to the
- * last costs next to nothing: a content cache keeps its buffers (and their
- * edge pages, between them) in the order it sends them, as often as not in
- * address order, where a plain sorted array moved the whole tail for each
- * (a 4 GiB ring's 70,000 edge pages, each moving about half of some
- * 140,000 ranges: tens of GB of memmove, by that estimate).
- */
-static inline uint32_t phys(const struct zc_ext_table *t, uint32_t i)
-{
-	return i < t->idle_gap ? i : i + (t->idle_cap - t->nidle);
-}
-
-#define IDLE(t, i) ((t)->idle[phys((t), (i))])
-
-const struct zc_ext_range *zc_ext_idle_at(const struct zc_ext_table *t, uint32_t i)
-{
-	return &IDLE(t, i);
-}
-
-/* Move the gap to logical position g (0 <= g <= nidle). */
-static void move_gap(struct zc_ext_table *t, uint32_t g)
-{
-	uint32_t len = t->idle_cap - t->nidle, at = t->idle_gap;
-
-	if (g < at)
-		memmove(&t->idle[g + len], &t->idle[g], (at - g) * sizeof t->idle[0]);
-	else if (g > at)
-		memmove(&t->idle[at], &t->idle[at + len], (g - at) * sizeof t->idle[0]);
-	t->idle_gap = g;
-}
-
 void zc_ext_idle_clear(struct zc_ext_table *t)
 {
-	__atomic_store_n(&t->nidle, 0, __ATOMIC_RELEASE);
-	t->idle_gap = 0;
-	t->idle_hint = 0;
+	zc_idle_clear(&t->idle);
 }
 
-/* (Ends are sorted too: the ranges are disjoint.) */
-/* The first idle range ending after a (nidle: none), by bisection over
- * [lo, hi), where the answer is known to lie. */
-static uint32_t idle_bisect(const struct zc_ext_table *t, uintptr_t a, uint32_t lo, uint32_t hi)
+const struct zc_ext_range *zc_ext_idle_get(const struct zc_ext_table *t, uintptr_t a)
 {
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (IDLE(t, mid).end <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The first idle range ending after a (nidle: none). A send looks up the
- * same buffer several times (its edges, its pages, its release), and a
- * content cache sends its buffers in address order as often as not, their
- * releases a few sends behind: the search gallops from the answer before,
- * in steps of 1, 2, 4, ..., and bisects only the last step, instead of a
- * bisection from the whole set's middle that would miss the cache at most
- * of its levels in a set of a million ranges. (Under the caller's lock, as
- * every use of the idle set.) */
-static uint32_t idle_first(const struct zc_ext_table *t, uintptr_t a)
-{
-	uint32_t n = t->nidle, h = t->idle_hint, r;
-
-	if (!n)
-		return 0;   /* (nothing written: a table may be a constant, vma.c's) */
-	if (h > n)
-		h = n;
-	if (h < n && IDLE(t, h).end <= a) {
-		/* Further on: answer in (h, n]. */
-		uint32_t p = h + 1, step = 1;
-
-		while (p + step <= n && IDLE(t, p + step - 1).end <= a) {
-			p += step;
-			step <<= 1;
-		}
-		r = idle_bisect(t, a, p, p + step - 1 < n ? p + step - 1 : n);
-	} else if (h > 0 && IDLE(t, h - 1).end > a) {
-		/* Before: answer in [0, h - 1]. */
-		uint32_t q = h - 1, step = 1;
-
-		while (q >= step && IDLE(t, q - step).end > a) {
-			q -= step;
-			step <<= 1;
-		}
-		r = idle_bisect(t, a, q >= step ? q - step + 1 : 0, q);
-	} else {
-		r = h;
-	}
-	((struct zc_ext_table *)t)->idle_hint = r;
-	return r;
-}
-
-int zc_ext_idle_find(const struct zc_ext_table *t, uintptr_t a)
-{
-	uint32_t i = idle_first(t, a);
-
-	return i < t->nidle && IDLE(t, i).start <= a ? (int)i : -1;
+	return zc_idle_get(&t->idle, a);
 }
 
 int zc_ext_idle_add(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
-	uint32_t i = idle_first(t, start);
 	uintptr_t p = start;
 
 	while (p < end) {
+		const struct zc_ext_range *r = zc_idle_first(&t->idle, p);
 		uintptr_t stop;
 
-		if (i < t->nidle && IDLE(t, i).start <= p) {
-			p = IDLE(t, i).end;   /* already idle */
-			i++;
+		if (r && r->start <= p) {
+			p = r->end;   /* already idle */
 			continue;
 		}
-		stop = i < t->nidle && IDLE(t, i).start < end ? IDLE(t, i).start : end;
-		if (t->nidle >= t->idle_cap)
+		stop = r && r->start < end ? r->start : end;
+		if (zc_idle_count(&t->idle) >= t->idle_cap || zc_idle_insert(&t->idle, p, stop))
 			return -1;
-		move_gap(t, i);
-		t->idle[i].start = p;   /* the gap's first slot */
-		t->idle[i].end = stop;
-		t->idle_gap = i + 1;
 		filter_range(t, p, stop, 1);
-		__atomic_store_n(&t->nidle, t->nidle + 1, __ATOMIC_RELEASE);
-		i++;
 		p = stop;
 	}
 	return 0;
@@ -168,21 +66,19 @@ int zc_ext_idle_add(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 size_t zc_ext_idle_take(struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 			struct zc_ext_range *out, size_t max)
 {
-	uint32_t i0 = idle_first(t, start), i = i0;
 	size_t n = 0;
 
 	if (start >= end)
 		return 0;
-	while (i < t->nidle && IDLE(t, i).start < end && n < max) {
-		out[n++] = IDLE(t, i);
-		filter_range(t, IDLE(t, i).start, IDLE(t, i).end, -1);
-		i++;
-	}
-	if (n) {
-		/* The ranges taken become the gap's first slots. */
-		move_gap(t, i);
-		t->idle_gap = i0;
-		__atomic_store_n(&t->nidle, t->nidle - (uint32_t)n, __ATOMIC_RELEASE);
+	while (n < max) {
+		const struct zc_ext_range *r = zc_idle_first(&t->idle, start);
+
+		if (!r || r->start >= end)
+			break;
+		out[n] = *r;
+		filter_range(t, out[n].start, out[n].end, -1);
+		zc_idle_remove(&t->idle, out[n].start);
+		n++;
 	}
 	return n;
 }
@@ -192,7 +88,7 @@ int zc_ext_maybe(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 	uintptr_t r0, r1;
 
 	if ((!__atomic_load_n(&t->n, __ATOMIC_RELAXED) &&
-	     !__atomic_load_n(&t->nidle, __ATOMIC_RELAXED)) || start >= end)
+	     !zc_idle_count(&t->idle)) || start >= end)
 		return 0;
 	r0 = start >> ZC_FILTER_SHIFT;
 	r1 = (end - 1) >> ZC_FILTER_SHIFT;
@@ -285,14 +181,14 @@ int zc_ext_find(const struct zc_ext_table *t, uintptr_t a)
 
 int zc_ext_overlaps(const struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 {
-	uint32_t k;
+	const struct zc_ext_range *r;
 
 	if (start >= end)
 		return 0;
 	if (zc_ext_overlaps_active(t, start, end))
 		return 1;
-	k = idle_first(t, start);
-	return k < t->nidle && IDLE(t, k).start < end;
+	r = zc_idle_first(&t->idle, start);
+	return r && r->start < end;
 }
 
 static void sort_ranges(struct zc_ext_range *r, size_t n)
@@ -340,18 +236,18 @@ size_t zc_ext_uncovered(const struct zc_ext_table *t, uintptr_t start, uintptr_t
 
 	while (p < end) {
 		uintptr_t reach = p, next = end;
-		uint32_t k = idle_first(t, p);
+		const struct zc_ext_range *r = zc_idle_first(&t->idle, p);
 
-		if (k < t->nidle) {
-			if (IDLE(t, k).start <= p) {
+		if (r) {
+			if (r->start <= p) {
 				/* Kept read-only up to there: no need to
 				 * scan the calls for this stretch (a buffer
 				 * sent again is found in one search). */
-				p = IDLE(t, k).end;
+				p = r->end;
 				continue;
 			}
-			if (IDLE(t, k).start < next)
-				next = IDLE(t, k).start;
+			if (r->start < next)
+				next = r->start;
 		}
 		for (uint32_t i = 0; i < t->n; i++) {
 			const struct zc_ext *e = &t->v[i];

@@ -11,9 +11,9 @@
  * Beside the calls, the idle set: ranges of released calls whose pages are
  * kept read-only until the program writes them (lazy release), so that a
  * buffer sent again needs no new protection. Sorted by start and disjoint,
- * searched from the last answer in logarithmic steps, kept in a gap buffer
- * (extent.c): a content cache can keep a million of them while every send
- * scans only the calls in flight. An idle range may overlap
+ * kept in blocks (idleset.h): a content cache can keep a million of them,
+ * in any order, while every send scans only the calls in flight and
+ * searches the set in logarithmic steps. An idle range may overlap
  * calls (a buffer sent again while idle); a page is guarded while a call or
  * an idle range covers it.
  *
@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "idleset.h"
 
 struct zc_ext {
 	uintptr_t start, end;   /* guarded pages [start, end); empty once detached */
@@ -38,9 +40,6 @@ struct zc_ext {
 	uint64_t pin_pages;     /* locked pages the kernel charged (head only) */
 };
 
-struct zc_ext_range {
-	uintptr_t start, end;
-};
 
 /*
  * A lock-free "might this range be guarded?" filter for the hot paths
@@ -60,11 +59,8 @@ struct zc_ext_table {
 	uint32_t reshaped;      /* counts zc_ext_detach and zc_ext_shift calls: the
 				 * only ways an entry of a call is made or dropped
 				 * other than zc_ext_add and zc_ext_remove */
-	struct zc_ext_range *idle;   /* the idle set: sorted by start, disjoint (a gap buffer) */
-	uint32_t nidle;         /* ranges in idle[] */
-	uint32_t idle_cap;      /* capacity of idle[] */
-	uint32_t idle_hint;     /* the index the last search found (a guess, checked) */
-	uint32_t idle_gap;      /* where the gap of idle[] is (extent.c): use zc_ext_idle_at */
+	struct zc_idle_set idle;   /* the idle set (idleset.h) */
+	uint32_t idle_cap;      /* the most ranges the guard lets it hold */
 	uint32_t filter[ZC_FILTER_SIZE];   /* counts calls' entries and idle ranges */
 };
 
@@ -79,7 +75,7 @@ static inline int zc_ext_guarded(const struct zc_ext *e) { return e->start < e->
 static inline int zc_ext_any(const struct zc_ext_table *t)
 {
 	return __atomic_load_n(&t->n, __ATOMIC_RELAXED) != 0 ||
-	       __atomic_load_n(&t->nidle, __ATOMIC_RELAXED) != 0;
+	       zc_idle_count(&t->idle) != 0;
 }
 
 /* Append an entry; -1 when only the split reserve is left. */
@@ -95,14 +91,17 @@ int zc_ext_idle_add(struct zc_ext_table *t, uintptr_t start, uintptr_t end);
 size_t zc_ext_idle_take(struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 			struct zc_ext_range *out, size_t max);
 
-/* The idle range of index i (0 <= i < nidle), in address order. */
-const struct zc_ext_range *zc_ext_idle_at(const struct zc_ext_table *t, uint32_t i);
+/* How many ranges the idle set holds (a lock-free hint). */
+static inline uint32_t zc_ext_nidle(const struct zc_ext_table *t)
+{
+	return zc_idle_count(&t->idle);
+}
 
 /* Empty the idle set (no protection changes). */
 void zc_ext_idle_clear(struct zc_ext_table *t);
 
-/* Index of the idle range holding address a, or -1. */
-int zc_ext_idle_find(const struct zc_ext_table *t, uintptr_t a);
+/* The idle range holding address a, or NULL (good until the set changes). */
+const struct zc_ext_range *zc_ext_idle_get(const struct zc_ext_table *t, uintptr_t a);
 
 /* Does an entry of a call still in flight (not the idle set) guard a byte
  * of [start, end)? */
@@ -116,7 +115,7 @@ int zc_ext_pending_in(const struct zc_ext_table *t, uintptr_t start, uintptr_t e
 void zc_ext_remove(struct zc_ext_table *t, uint32_t i);
 
 /* Index of a call's entry guarding address a, or -1 (the idle set is not
- * searched: zc_ext_idle_find). */
+ * searched: zc_ext_idle_get). */
 int zc_ext_find(const struct zc_ext_table *t, uintptr_t a);
 
 /* Does a call's entry or an idle range guard a byte of [start, end)? */

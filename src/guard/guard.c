@@ -78,12 +78,12 @@ int zc_guard_init(void)
 	zc_ext.cap = EXT_MAX;
 	zc_ext.reserve = EXT_RESERVE;
 	zc_ext.n = 0;
-	p = zc_sys_mmap(NULL, ZC_IDLE_MAX * sizeof(struct zc_ext_range), PROT_READ | PROT_WRITE,
+	/* (Reserved, not committed: the pages a set of n ranges touches.) */
+	p = zc_sys_mmap(NULL, zc_idle_bytes(ZC_IDLE_MAX), PROT_READ | PROT_WRITE,
 		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	zc_ext.idle = p;
-	zc_ext_idle_clear(&zc_ext);
+	zc_idle_setup(&zc_ext.idle, p, ZC_IDLE_MAX);
 	zc_guard_backend = choose_backend();
 	/* Kept read-only pages split mappings only under mprotect: there the
 	 * idle set's size is bounded by vm.max_map_count, elsewhere by the
@@ -200,7 +200,7 @@ static void idle_cut_locked(uintptr_t start, uintptr_t end)
 				zc_ext_idle_add(&zc_ext, end, r[k].end);
 		}
 	} while (n == 16);
-	__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
+	__atomic_store_n(&zc_stats.idle_ranges, zc_ext_nidle(&zc_ext), __ATOMIC_RELAXED);
 }
 
 void zc_guard_gone_locked(uintptr_t start, uintptr_t end)
@@ -275,7 +275,7 @@ void zc_guard_wp_fault(uintptr_t page)
 
 	zc_lock();
 	sync_locked();
-	held = zc_ext_find(&zc_ext, page) >= 0 || zc_ext_idle_find(&zc_ext, page) >= 0;
+	held = zc_ext_find(&zc_ext, page) >= 0 || zc_ext_idle_get(&zc_ext, page);
 	/* A call armed over the page and not sent yet: the write was
 	 * reported after its writer went on (a fault wait a signal
 	 * interrupted is reported again), or another thread writes a buffer
@@ -302,7 +302,7 @@ void zc_guard_wp_fault(uintptr_t page)
 	 * waited, or its record went with a report): writable now. */
 	zc_lock();
 	sync_locked();
-	if (zc_ext_find(&zc_ext, page) < 0 && zc_ext_idle_find(&zc_ext, page) < 0)
+	if (zc_ext_find(&zc_ext, page) < 0 && !zc_ext_idle_get(&zc_ext, page))
 		zc_guard_backend->unprotect(page, page + zc_page);
 	zc_unlock();
 }
@@ -394,14 +394,11 @@ int zc_guard_hot_probe(uintptr_t start, int ok, uint64_t sample)
 
 int zc_guard_release_keeps(uintptr_t start, uintptr_t end)
 {
-	int k;
-
 	if (start >= end || zc_test_no_guard())
 		return 1;
 	/* Held by an idle range now: its release changes nothing
 	 * (zc_policy_release), whatever the tables say. */
-	k = zc_ext_idle_find(&zc_ext, start);
-	if (k >= 0 && zc_ext_idle_at(&zc_ext, (uint32_t)k)->end >= end)
+	if (zc_policy_idle_holds(&zc_ext, start, end))
 		return 1;
 	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, start);
 }
@@ -440,7 +437,7 @@ int zc_guard_edges_locked(uintptr_t start, uintptr_t end, int want)
 	if (zc_test_no_guard())
 		return want;   /* (the test build's proof that edges need the guard) */
 	if (!zc_guard_backend->kernel_writes_wait || edges_off ||
-	    zc_ext.nidle + 2 > zc_ext.idle_cap / 2)
+	    zc_ext_nidle(&zc_ext) + 2 > zc_ext.idle_cap / 2)
 		return 0;
 	if ((want & ZC_EDGE_LO) && zc_policy_hot_find(&hot_tab, start - zc_page) >= 0)
 		want &= ~ZC_EDGE_LO;
@@ -487,7 +484,7 @@ int zc_guard_release_locked(uintptr_t start, uintptr_t end)
 		return 1;
 	case ZC_RELEASE_IDLE:
 		zc_ext_idle_add(&zc_ext, start, end);
-		__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
+		__atomic_store_n(&zc_stats.idle_ranges, zc_ext_nidle(&zc_ext), __ATOMIC_RELAXED);
 		break;
 	}
 	return 0;
@@ -504,7 +501,7 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 
 	zc_assert_locked();
-	if (!zc_ext.nidle)
+	if (!zc_ext_nidle(&zc_ext))
 		return 0;
 	do {
 		/* Each is taken out whole (the buffer it keys), then what no
@@ -528,10 +525,9 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 	 * another buffer's edge, which its next send protects again.) */
 	for (int side = 0; rewritten && dropped && side < 2; side++) {
 		uintptr_t a = side ? hi : lo - zc_page;
-		int k = zc_ext_idle_find(&zc_ext, a);
+		const struct zc_ext_range *k = zc_ext_idle_get(&zc_ext, a);
 
-		if (k < 0 || zc_ext_idle_at(&zc_ext, (uint32_t)k)->start != a ||
-		    zc_ext_idle_at(&zc_ext, (uint32_t)k)->end != a + zc_page)
+		if (!k || k->start != a || k->end != a + zc_page)
 			continue;
 		if (zc_ext_idle_take(&zc_ext, a, a + zc_page, r, 1) == 1) {
 			zc_guard_unprotect_locked(r[0].start, r[0].end);
@@ -539,7 +535,7 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 		}
 	}
 	if (dropped)
-		__atomic_store_n(&zc_stats.idle_ranges, zc_ext.nidle, __ATOMIC_RELAXED);
+		__atomic_store_n(&zc_stats.idle_ranges, zc_ext_nidle(&zc_ext), __ATOMIC_RELAXED);
 	return dropped;
 }
 
@@ -767,7 +763,7 @@ int zc_guard_fault(uintptr_t addr)
 	uint32_t seq;
 
 	zc_lock();
-	if (zc_ext_find(&zc_ext, page) < 0 && zc_ext_idle_find(&zc_ext, page) < 0) {
+	if (zc_ext_find(&zc_ext, page) < 0 && !zc_ext_idle_get(&zc_ext, page)) {
 		/* Not guarded now. Either a release raced with this write
 		 * (retrying succeeds), or the fault is not ours. A second fault
 		 * at the same page with no release in between tells them apart. */
@@ -789,25 +785,27 @@ int zc_guard_fault(uintptr_t addr)
 	return 1;
 }
 
+/* zc_idle_each_raw's call in a fork child: one idle range of the parent's. */
+static void child_reset_idle(uintptr_t start, uintptr_t end, void *arg)
+{
+	int *first = arg;
+
+	if (zc_test_no_guard())
+		return;
+	zc_guard_backend->child_reset(start, end, *first);
+	*first = 0;
+}
+
 void zc_guard_child_reset(int forked)
 {
-	uint32_t cap = zc_ext.idle_cap;
-	uint32_t nidle = zc_ext.nidle < cap ? zc_ext.nidle : cap;
-	uint32_t gap = zc_ext.idle_gap < nidle ? zc_ext.idle_gap : nidle;
 	/* The calls first (inflight.c): their records, then the idle set's. */
 	int first = zc_inflight_child_reset(1);
 
 	/* The child's copies of the guarded pages become writable, and only
 	 * they: the records may be half-written (the backend checks each
-	 * range, guard_backend.h). */
-	for (uint32_t i = 0; i < nidle && !zc_test_no_guard(); i++) {
-		/* (The gap buffer's mapping with the counts clamped: a slot
-		 * of idle[] whatever they were.) */
-		const struct zc_ext_range *r = &zc_ext.idle[i < gap ? i : i + (cap - nidle)];
-
-		zc_guard_backend->child_reset(r->start, r->end, first);
-		first = 0;
-	}
+	 * range, guard_backend.h; the set is read within its memory's
+	 * bounds, whatever its counts say). */
+	zc_idle_each_raw(&zc_ext.idle, child_reset_idle, &first);
 	zc_ext_idle_clear(&zc_ext);
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);
 	zc_release_seq++;

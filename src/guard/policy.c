@@ -172,7 +172,7 @@ static int kept_at(const struct zc_hot_table *hot, int h, const struct zc_seen_t
 {
 	return !(h >= 0 && !__atomic_load_n(&hot->st[h].probing, __ATOMIC_RELAXED)) &&
 	       zc_policy_seen_has(seen, start) &&
-	       (ext->nidle < ext->idle_cap || zc_ext_idle_find(ext, start) >= 0);
+	       (zc_ext_nidle(ext) < ext->idle_cap || zc_ext_idle_get(ext, start));
 }
 
 int zc_policy_kept(const struct zc_hot_table *hot, const struct zc_seen_table *seen,
@@ -195,17 +195,22 @@ void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start)
 		strike_sent(hot, zc_policy_hot_find(hot, start));
 }
 
+int zc_policy_idle_holds(const struct zc_ext_table *ext, uintptr_t start, uintptr_t end)
+{
+	const struct zc_ext_range *r = zc_ext_idle_get(ext, start);
+
+	return r && r->end >= end;
+}
+
 int zc_policy_release(const struct zc_hot_table *hot, struct zc_seen_table *seen,
 		      const struct zc_ext_table *ext, uintptr_t start, uintptr_t end)
 {
-	int k = zc_ext_idle_find(ext, start);
-
 	/* Sent while idle (a buffer sent again and again): its pages stay as
 	 * they are whatever the tables say (giving them back would make
 	 * writable only what the idle range does not hold: nothing), so the
 	 * tables are not read (the seen table's line is a cache miss in a
 	 * content cache). */
-	if (k >= 0 && zc_ext_idle_at(ext, (uint32_t)k)->end >= end)
+	if (zc_policy_idle_holds(ext, start, end))
 		return ZC_RELEASE_HELD;
 	if (zc_policy_is_hot(hot, start))
 		return ZC_RELEASE_GIVE;

@@ -182,6 +182,10 @@ void zc_policy_seen_note(struct zc_seen_table *t, uintptr_t start);
 int zc_policy_kept(const struct zc_hot_table *hot, const struct zc_seen_table *seen,
 		   const struct zc_ext_table *ext, uintptr_t start);
 
+/* Does one idle range of ext hold all of [start, end)? (Then its release
+ * changes nothing, whatever the tables say.) */
+int zc_policy_idle_holds(const struct zc_ext_table *ext, uintptr_t start, uintptr_t end);
+
 /* What a released call's guarded range [start, end) does (the caller has
  * left out unguarded ranges):
  *   ZC_RELEASE_GIVE   its pages become writable (hot, or completing for
@@ -218,8 +222,9 @@ void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start);
  * at most a sixteenth of that limit (each range costing two mappings at
  * worst: 4095 ranges, 8190 mappings of 65530). That cap is the mprotect
  * guard's; the userfaultfd guard splits no mapping, and keeps up to the
- * table's size (a million ranges, 16 MiB of address space reserved, found
- * in logarithmic steps: extent.h). */
+ * table's size (a million ranges in blocks, about 65 MiB of address space
+ * reserved and touched as they fill, found, added and taken in logarithmic
+ * steps: idleset.h). */
 #define ZC_IDLE_MAX 1048576u
 #define ZC_MAP_COUNT_DEFAULT 65530u
 

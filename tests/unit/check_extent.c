@@ -28,24 +28,85 @@ static void table_init(struct zc_ext_table *t, struct zc_ext *v, uint32_t cap, u
 	t->reserve = reserve;
 }
 
-/* Give t an idle set of cap ranges. */
-static void idle_init(struct zc_ext_table *t, struct zc_ext_range *idle, uint32_t cap)
+/* Give t an idle set of cap ranges (its memory: zc_idle_bytes; a test's
+ * process ends with it). The storage argument of the old layout is
+ * unused: the set lays its blocks out in memory of its own. */
+static void idle_init(struct zc_ext_table *t, struct zc_ext_range *unused, uint32_t cap)
 {
-	memset(idle, 0, cap * sizeof *idle);
-	t->idle = idle;
+	static void *mem;
+
+	(void)unused;
+	free(mem);
+	mem = calloc(1, zc_idle_bytes(cap));
+	ck_assert_ptr_nonnull(mem);
+	zc_idle_setup(&t->idle, mem, cap);
 	t->idle_cap = cap;
-	zc_ext_idle_clear(t);
 }
 
-/* The idle set is sorted by start, disjoint, and has no empty range. */
+static uint32_t nidle(const struct zc_ext_table *t)
+{
+	return zc_ext_nidle(t);
+}
+
+/* The idle range of index i, in address order. */
+static const struct zc_ext_range *idle_at(const struct zc_ext_table *t, uint32_t i)
+{
+	return zc_idle_at(&t->idle, i);
+}
+
+/* The index of the idle range holding a, or -1 (a walk of the blocks). */
+static int idle_find(const struct zc_ext_table *t, uintptr_t a)
+{
+	const struct zc_ext_range *r = zc_ext_idle_get(t, a);
+	const struct zc_idle_set *s = &t->idle;
+	int base = 0;
+
+	if (!r)
+		return -1;
+	for (uint32_t b = 0; b < s->nblocks; b++) {
+		const struct zc_ext_range *k = s->blocks[s->order[b].id].r;
+
+		if (r >= k && r < k + s->order[b].n)
+			return base + (int)(r - k);
+		base += (int)s->order[b].n;
+	}
+	ck_abort_msg("zc_ext_idle_get gave a range no block holds");
+	return -1;
+}
+
+/* The idle set is sorted by start, disjoint, and has no empty range; its
+ * blocks are what idleset.h says: none empty, none over full, each
+ * last_end its last range's end, and every two neighbours holding more
+ * than half a block together. */
 static void check_idle_sorted(const struct zc_ext_table *t)
 {
-	for (uint32_t i = 0; i < t->nidle; i++) {
-		ck_assert_msg(zc_ext_idle_at(t, i)->start < zc_ext_idle_at(t, i)->end, "idle range %u is empty", i);
-		if (i)
-			ck_assert_msg(zc_ext_idle_at(t, i - 1)->end <= zc_ext_idle_at(t, i)->start,
-				      "idle ranges %u and %u overlap or are out of order", i - 1, i);
+	const struct zc_idle_set *s = &t->idle;
+	const struct zc_ext_range *prev = NULL;
+	uint32_t count = 0;
+
+	for (uint32_t b = 0; b < s->nblocks; b++) {
+		const struct zc_ext_range *k = s->blocks[s->order[b].id].r;
+		uint32_t n = s->order[b].n;
+
+		ck_assert_msg(n > 0 && n <= ZC_IDLE_BLOCK, "block %u holds %u ranges", b, n);
+		ck_assert_msg(s->last_end[b] == k[n - 1].end, "block %u: last_end is stale", b);
+		if (b)
+			ck_assert_msg(s->order[b - 1].n + n > ZC_IDLE_BLOCK / 2,
+				      "blocks %u and %u hold %u and %u: not merged", b - 1, b,
+				      s->order[b - 1].n, n);
+		for (uint32_t i = 0; i < n; i++, count++) {
+			const struct zc_ext_range *r = &k[i];
+
+			ck_assert_msg(r->start < r->end, "idle range %u is empty", count);
+			if (prev)
+				ck_assert_msg(prev->end <= r->start,
+					      "idle ranges %u and %u overlap or are out of order",
+					      count - 1, count);
+			prev = r;
+		}
 	}
+	ck_assert_uint_eq(count, nidle(t));
+	ck_assert_uint_eq(s->nblocks + s->nspare, s->nblocks_max);
 }
 
 static int add(struct zc_ext_table *t, uintptr_t start, uintptr_t end, uint32_t slot,
@@ -701,21 +762,21 @@ START_TEST(test_idle_set)
 	table_init(&t, v, 8, 0);
 	idle_init(&t, idle, 4);
 	ck_assert_int_eq(zc_ext_idle_add(&t, 10 * P, 20 * P), 0);
-	ck_assert_uint_eq(t.nidle, 1);
+	ck_assert_uint_eq(nidle(&t), 1);
 	/* Only the part not yet idle is added: the set stays disjoint. */
 	ck_assert_int_eq(zc_ext_idle_add(&t, 15 * P, 30 * P), 0);
-	ck_assert_uint_eq(t.nidle, 2);
-	check_range(zc_ext_idle_at(&t, 1), 20 * P, 30 * P);
+	ck_assert_uint_eq(nidle(&t), 2);
+	check_range(idle_at(&t, 1), 20 * P, 30 * P);
 	ck_assert_int_eq(zc_ext_idle_add(&t, 5 * P, 12 * P), 0);
-	ck_assert_uint_eq(t.nidle, 3);
-	check_range(zc_ext_idle_at(&t, 0), 5 * P, 10 * P);
+	ck_assert_uint_eq(nidle(&t), 3);
+	check_range(idle_at(&t, 0), 5 * P, 10 * P);
 	check_idle_sorted(&t);
 	ck_assert_int_eq(zc_ext_idle_add(&t, 12 * P, 18 * P), 0);   /* all idle already */
-	ck_assert_uint_eq(t.nidle, 3);
-	ck_assert_int_eq(zc_ext_idle_find(&t, 12 * P), 1);
-	ck_assert_int_eq(zc_ext_idle_find(&t, 30 * P - 1), 2);
-	ck_assert_int_eq(zc_ext_idle_find(&t, 30 * P), -1);
-	ck_assert_int_eq(zc_ext_idle_find(&t, 4 * P), -1);
+	ck_assert_uint_eq(nidle(&t), 3);
+	ck_assert_int_eq(idle_find(&t, 12 * P), 1);
+	ck_assert_int_eq(idle_find(&t, 30 * P - 1), 2);
+	ck_assert_int_eq(idle_find(&t, 30 * P), -1);
+	ck_assert_int_eq(idle_find(&t, 4 * P), -1);
 	/* Idle pages count as guarded; touching and find are for calls. */
 	ck_assert(zc_ext_overlaps(&t, 29 * P, 31 * P));
 	ck_assert(!zc_ext_overlaps_active(&t, 0, 100 * P));
@@ -732,20 +793,20 @@ START_TEST(test_idle_set)
 	check_range(&out[1], 35 * P, 40 * P);
 	/* Full: the next new range is refused. */
 	ck_assert_int_eq(zc_ext_idle_add(&t, 50 * P, 51 * P), 0);
-	ck_assert_uint_eq(t.nidle, 4);
+	ck_assert_uint_eq(nidle(&t), 4);
 	ck_assert_int_eq(zc_ext_idle_add(&t, 60 * P, 61 * P), -1);
-	ck_assert_uint_eq(t.nidle, 4);
+	ck_assert_uint_eq(nidle(&t), 4);
 	/* Taking: every range sharing a byte, whole, in order. */
 	ck_assert_uint_eq(zc_ext_idle_take(&t, 12 * P, 12 * P + 1, out, 8), 1);
 	check_range(&out[0], 10 * P, 20 * P);
-	ck_assert_uint_eq(t.nidle, 3);
+	ck_assert_uint_eq(nidle(&t), 3);
 	check_idle_sorted(&t);
 	ck_assert_uint_eq(zc_ext_idle_take(&t, 0, 100 * P, out, 2), 2);   /* at most 2 */
 	check_range(&out[0], 5 * P, 10 * P);
 	check_range(&out[1], 20 * P, 30 * P);
 	ck_assert_uint_eq(zc_ext_idle_take(&t, 0, 100 * P, out, 8), 1);
 	check_range(&out[0], 50 * P, 51 * P);
-	ck_assert_uint_eq(t.nidle, 0);
+	ck_assert_uint_eq(nidle(&t), 0);
 	ck_assert_uint_eq(zc_ext_idle_take(&t, 0, 100 * P, out, 8), 0);
 	ck_assert_uint_eq(zc_ext_idle_take(&t, 10 * P, 10 * P, out, 8), 0);
 	zc_ext_remove(&t, 0);
@@ -878,15 +939,15 @@ START_TEST(test_idle_search)
 		else
 			a = (uintptr_t)(20000 - q) * P / 2;           /* backwards */
 		want_k = a >= P && (a / P) % 3 != 0 && a < (3 * N + 1) * P ? (int)(a / P / 3) : -1;
-		ck_assert_int_eq(zc_ext_idle_find(&t, a), want_k);
+		ck_assert_int_eq(idle_find(&t, a), want_k);
 	}
 }
 END_TEST
 
-/* The idle set's gap buffer under random adds and takes, in random
+/* The idle set under random adds and takes, in random
  * places and runs of neighbours: the ranges stay sorted and disjoint, and
  * cover exactly the pages a model says are idle. */
-START_TEST(test_idle_gap_model)
+START_TEST(test_idle_model)
 {
 	enum { PAGES = 300, CAP = 400 };
 	static struct zc_ext v[4];
@@ -919,11 +980,91 @@ START_TEST(test_idle_gap_model)
 		check_idle_sorted(&t);
 		if (op % 97 == 0)
 			for (uint32_t pg = 0; pg < PAGES; pg++)
-				ck_assert_int_eq(zc_ext_idle_find(&t, (uintptr_t)pg * P + 5) >= 0, model[pg]);
+				ck_assert_int_eq(idle_find(&t, (uintptr_t)pg * P + 5) >= 0, model[pg]);
 	}
 	while (zc_ext_idle_take(&t, 0, (uintptr_t)PAGES * P, out, 8))
 		;
-	ck_assert_uint_eq(t.nidle, 0);
+	ck_assert_uint_eq(nidle(&t), 0);
+	ck_assert(filter_zero(&t));
+}
+END_TEST
+
+/* The idle set's blocks at content-cache sizes: 20,000 single-page
+ * ranges added in random order (each added range lands among the others:
+ * blocks split), then 60,000 random adds and takes against a page model
+ * (blocks merge), then everything taken in random order. The set stays
+ * sorted, its blocks as idleset.h says, and it covers exactly the model's
+ * pages. */
+START_TEST(test_idle_blocks_model)
+{
+	enum { PAGES = 40000, CAP = 40000 };
+	static struct zc_ext v[4];
+	static struct zc_ext_range out[8];
+	static struct zc_ext_table t;
+	static unsigned char model[PAGES];
+	static uint32_t perm[PAGES / 2];
+	uint32_t seed = 23;
+	uint32_t most_blocks = 0;
+
+	table_init(&t, v, 4, 0);
+	idle_init(&t, NULL, CAP);
+	memset(model, 0, sizeof model);
+	for (uint32_t i = 0; i < PAGES / 2; i++)
+		perm[i] = i;
+	for (uint32_t i = PAGES / 2 - 1; i > 0; i--) {
+		uint32_t j = lcg(&seed) % (i + 1), x = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = x;
+	}
+	for (uint32_t i = 0; i < PAGES / 2; i++) {
+		uintptr_t pg = 2 * (uintptr_t)perm[i] + 1;
+
+		ck_assert_int_eq(zc_ext_idle_add(&t, pg * P, (pg + 1) * P), 0);
+		model[pg] = 1;
+		if (i % 1000 == 999)
+			check_idle_sorted(&t);
+	}
+	ck_assert_uint_eq(nidle(&t), PAGES / 2);
+	ck_assert_uint_ge(t.idle.nblocks, PAGES / 2 / ZC_IDLE_BLOCK);
+	for (int op = 0; op < 60000; op++) {
+		uint32_t s0 = lcg(&seed) % PAGES, len = 1 + lcg(&seed) % 8, e;
+
+		e = s0 + len > PAGES ? PAGES : s0 + len;
+		if (op < 30000 ? lcg(&seed) % 3 == 0 : lcg(&seed) % 3 != 0) {
+			ck_assert_int_eq(zc_ext_idle_add(&t, (uintptr_t)s0 * P, (uintptr_t)e * P), 0);
+			memset(model + s0, 1, e - s0);
+		} else {
+			size_t n = zc_ext_idle_take(&t, (uintptr_t)s0 * P, (uintptr_t)e * P, out, 8);
+
+			for (size_t k = 0; k < n; k++)
+				for (uintptr_t a = out[k].start; a < out[k].end; a += P) {
+					ck_assert_int_eq(model[a / P], 1);
+					model[a / P] = 0;
+				}
+		}
+		if (t.idle.nblocks > most_blocks)
+			most_blocks = t.idle.nblocks;
+		if (op % 2000 == 0) {
+			check_idle_sorted(&t);
+			for (uint32_t pg = 0; pg < PAGES; pg += 1 + lcg(&seed) % 7)
+				ck_assert_int_eq(zc_ext_idle_get(&t, (uintptr_t)pg * P + 5) != NULL,
+						 model[pg]);
+		}
+	}
+	check_idle_sorted(&t);
+	/* Within the pool's bound for the most ranges ever held. */
+	ck_assert_uint_le(most_blocks, 4 * (CAP / ZC_IDLE_BLOCK) + 1);
+	for (uint32_t i = 0; i < PAGES / 2; i++) {
+		uintptr_t pg = 2 * (uintptr_t)perm[i];
+
+		while (zc_ext_idle_take(&t, pg * P, (pg + 2) * P, out, 8))
+			;
+		if (i % 1000 == 999)
+			check_idle_sorted(&t);
+	}
+	ck_assert_uint_eq(nidle(&t), 0);
+	ck_assert_uint_eq(t.idle.nblocks, 0);
 	ck_assert(filter_zero(&t));
 }
 END_TEST
@@ -938,7 +1079,7 @@ START_TEST(test_model_queries)
 
 	for (int iter = 0; iter < 400; iter++) {
 		uint32_t nent = lcg(&seed) % (iter % 4 == 3 ? 100 : 12);
-		uint32_t nidle = iter % 3 ? lcg(&seed) % 10 : 0;
+		uint32_t nkept = iter % 3 ? lcg(&seed) % 10 : 0;
 		uintptr_t qs, qe;
 		size_t n, nw;
 
@@ -946,7 +1087,7 @@ START_TEST(test_model_queries)
 		idle_init(&t, idle, 64);
 		memset(cover, 0, sizeof cover);
 		/* Idle ranges (released buffers kept read-only) cover too. */
-		for (uint32_t k = 0; k < nidle; k++) {
+		for (uint32_t k = 0; k < nkept; k++) {
 			uintptr_t s = M_BASE + lcg(&seed) % M_LEN;
 			uintptr_t len = 1 + lcg(&seed) % 20;
 			uintptr_t e = s + len > M_BASE + M_LEN ? M_BASE + M_LEN : s + len;
@@ -996,7 +1137,7 @@ START_TEST(test_model_queries)
 			ck_assert_int_eq(zc_ext_overlaps(&t, qs, qe),
 					 !!runs(cover, qs, qe, 1, want));
 		for (uintptr_t a = M_BASE; a < M_BASE + M_LEN; a += 7)
-			ck_assert_int_eq(zc_ext_find(&t, a) >= 0 || zc_ext_idle_find(&t, a) >= 0,
+			ck_assert_int_eq(zc_ext_find(&t, a) >= 0 || idle_find(&t, a) >= 0,
 					 cover[a - M_BASE]);
 		/* The idle search starts from the answer before (a guess it
 		 * checks): in any order, it gives what a scan gives. */
@@ -1004,12 +1145,12 @@ START_TEST(test_model_queries)
 			uintptr_t a = M_BASE + lcg(&seed) % M_LEN;
 			int want_k = -1;
 
-			if (q % 4 == 3 && t.nidle)
-				a = zc_ext_idle_at(&t, lcg(&seed) % t.nidle)->end;   /* just past a range */
-			for (uint32_t k = 0; k < t.nidle; k++)
-				if (zc_ext_idle_at(&t, k)->start <= a && a < zc_ext_idle_at(&t, k)->end)
+			if (q % 4 == 3 && nidle(&t))
+				a = idle_at(&t, lcg(&seed) % nidle(&t))->end;   /* just past a range */
+			for (uint32_t k = 0; k < nidle(&t); k++)
+				if (idle_at(&t, k)->start <= a && a < idle_at(&t, k)->end)
 					want_k = (int)k;
-			ck_assert_int_eq(zc_ext_idle_find(&t, a), want_k);
+			ck_assert_int_eq(idle_find(&t, a), want_k);
 		}
 	}
 }
@@ -1113,7 +1254,8 @@ Suite *extent_suite(void)
 	tcase_add_test(tc, test_maybe);
 	tcase_add_test(tc, test_idle_set);
 	tcase_add_test(tc, test_idle_search);
-	tcase_add_test(tc, test_idle_gap_model);
+	tcase_add_test(tc, test_idle_model);
+	tcase_add_test(tc, test_idle_blocks_model);
 	tcase_add_test(tc, test_shift);
 	tcase_add_test(tc, test_pending_in);
 	suite_add_tcase(s, tc);

@@ -25,7 +25,7 @@ static struct zc_hot_table hot;
 static struct zc_seen_table seen;
 static struct zc_ext_table ext;
 static struct zc_ext ext_v[64];
-static struct zc_ext_range idle_v[8];
+static void *idle_mem;   /* the idle set's memory (zc_idle_bytes) */
 
 static void setup(void)
 {
@@ -33,13 +33,14 @@ static void setup(void)
 	memset(&seen, 0, sizeof seen);
 	memset(&ext, 0, sizeof ext);
 	memset(ext_v, 0, sizeof ext_v);
-	memset(idle_v, 0, sizeof idle_v);
 	ext.v = ext_v;
 	ext.cap = 64;
 	ext.reserve = 4;
-	ext.idle = idle_v;
+	free(idle_mem);
+	idle_mem = calloc(1, zc_idle_bytes(8));
+	ck_assert_ptr_nonnull(idle_mem);
+	zc_idle_setup(&ext.idle, idle_mem, 8);
 	ext.idle_cap = 8;
-	zc_ext_idle_clear(&ext);
 }
 
 /* n distinct keys from BASE on, one page apart, that share the hot set of
@@ -460,7 +461,7 @@ START_TEST(test_release_keeps)
 
 		ck_assert_int_eq(zc_ext_idle_add(&ext, o, o + 4 * P), 0);
 	}
-	ck_assert_uint_eq(ext.nidle, ext.idle_cap);
+	ck_assert_uint_eq(zc_ext_nidle(&ext), ext.idle_cap);
 	ck_assert(zc_policy_kept(&hot, &seen, &ext, b));
 	zc_policy_seen_note(&seen, BASE + 50 * P);
 	ck_assert(!zc_policy_kept(&hot, &seen, &ext, BASE + 50 * P));
@@ -468,7 +469,7 @@ START_TEST(test_release_keeps)
 	ck_assert_uint_eq(zc_policy_worth(&hot, &seen, &ext, BASE + 50 * P, 15, ZC_COST_NEVER),
 			  ZC_WORTH_COPY);
 	/* Room again: kept. */
-	ext.nidle--;
+	ext.idle_cap++;
 	ck_assert(zc_policy_kept(&hot, &seen, &ext, BASE + 50 * P));
 
 	/* A rewritten (hot) buffer is never kept; on probation it is. Held
