@@ -2,7 +2,7 @@
  * memreport - Description: memory that changes behind the shim's back
  * while a send from it is in flight, and the guard's own resources.
  *
- * usage: memreport unmap|remap|dontneed|fork|closefd|kept N
+ * usage: memreport unmap|remap|dontneed|fork|closefd|idlecopy|kwrite|kept N|churn N
  *   unmap     a raw munmap of a buffer in flight, new memory mapped at the
  *             same address, filled, sent and overwritten at once: the new
  *             send must be guarded (no record of the old memory may say
@@ -27,7 +27,10 @@
  *             and overwritten at once: what kept the second half
  *             read-only must not still claim its new pages are guarded;
  *   kept N    N buffers sent once each and kept: prints the lines of
- *             /proc/self/maps before and after ("maps BEFORE AFTER").
+ *             /proc/self/maps before and after ("maps BEFORE AFTER");
+ *   churn N   N buffers kept in a random order, then rewritten by halves
+ *             and sent again, three times: each holds what was last
+ *             written (prints "churn REWRITES").
  * The receiver reads slowly, so that the bytes stay in flight; it checks
  * every message. Exit 0: intact; 1: changed on the wire.
  */
@@ -96,6 +99,81 @@ static int mode_kept(int n)
 	after = maps_lines();
 	itest_dump_stats();
 	printf("maps %d %d\n", before, after);
+	return ITEST_OK;
+}
+
+static uint32_t churn_rand(uint32_t *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+/* Send every buffer twice, in a random order (a cache's clients ask in
+ * no order: the guard keeps them as they come). */
+static void send_shuffled(int tx, int rx, char *region, int n, uint32_t *seed, int *order)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)(churn_rand(seed) % (uint32_t)(i + 1)), x = order[i];
+
+		order[i] = order[j];
+		order[j] = x;
+	}
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < n; i++) {
+			char junk[64];
+
+			if (send(tx, region + (size_t)order[i] * 3 * 4096, 2 * 4096, 0) != 2 * 4096)
+				itest_die("send");
+			while (recv(rx, junk, sizeof junk, MSG_DONTWAIT) > 0)
+				;
+		}
+}
+
+/* churn N: N buffers kept in a random order, then three times a random
+ * half of them rewritten (each write meets a kept buffer's protection)
+ * and all sent again in a random order. Every buffer must hold what was
+ * last written to it. Prints "churn REWRITES". */
+static int mode_churn(int n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof a;
+	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+	char *region = mmap(NULL, (size_t)n * 3 * 4096, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	unsigned char *last = calloc((size_t)n, 1);
+	int *order = malloc((size_t)n * sizeof *order), rewrites = 0;
+	uint32_t seed = 99;
+
+	if (region == MAP_FAILED || !last || !order)
+		itest_die("memory");
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(rx, (struct sockaddr *)&a, sizeof a) || getsockname(rx, (struct sockaddr *)&a, &alen) ||
+	    connect(tx, (struct sockaddr *)&a, sizeof a))
+		itest_die("udp");
+	for (int i = 0; i < n; i++) {
+		order[i] = i;
+		last[i] = (unsigned char)(i % 251);
+		memset(region + (size_t)i * 3 * 4096, last[i], 2 * 4096);
+	}
+	send_shuffled(tx, rx, region, n, &seed, order);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < n; i++)
+			if (churn_rand(&seed) % 2) {
+				last[i] = (unsigned char)(last[i] + 1 + round);
+				memset(region + (size_t)i * 3 * 4096, last[i], 2 * 4096);
+				rewrites++;
+			}
+		send_shuffled(tx, rx, region, n, &seed, order);
+	}
+	for (int i = 0; i < n; i++)
+		for (size_t b = 0; b < 2 * 4096; b += 512)
+			if ((unsigned char)region[(size_t)i * 3 * 4096 + b] != last[i]) {
+				fprintf(stderr, "buffer %d byte %zu is %#x, want %#x\n", i, b,
+					(unsigned char)region[(size_t)i * 3 * 4096 + b], last[i]);
+				return ITEST_CORRUPT;
+			}
+	itest_dump_stats();
+	printf("churn %d\n", rewrites);
 	return ITEST_OK;
 }
 
@@ -222,6 +300,8 @@ int main(int argc, char **argv)
 		return mode_idlecopy();
 	if (!strcmp(mode, "kept"))
 		return mode_kept(argc > 2 ? atoi(argv[2]) : 1000);
+	if (!strcmp(mode, "churn"))
+		return mode_churn(argc > 2 ? atoi(argv[2]) : 1000);
 	region = mmap(NULL, PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED)
 		itest_die("mmap");
@@ -284,7 +364,7 @@ int main(int argc, char **argv)
 			bad = 1;
 		printf("closed %d\n", n);
 	} else {
-		itest_die("usage: memreport unmap|remap|dontneed|fork|closefd|kept N");
+		itest_die("usage: memreport unmap|remap|dontneed|fork|closefd|idlecopy|kwrite|kept N|churn N");
 	}
 	/* A second message from the same address, overwritten at once. */
 	itest_fill(buf, MSGLEN, 1);

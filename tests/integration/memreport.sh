@@ -77,5 +77,28 @@ if ! wrapped; then
 		[ "$grow" -le 48 ] || fail "kept: /proc/self/maps grew by $grow lines for $n kept buffers, want at most 48"
 	fi
 	log "kept: $ITEST_GUARD: $kept of $n buffers kept read-only; /proc/self/maps: $out (+$grow)"
+
+	# A cache's churn: 20,000 buffers kept in a random order, then
+	# three times a random half rewritten and all sent again in a
+	# random order (the idle set's blocks split and merge all along).
+	# Each write costs at most one fault, every buffer holds what was
+	# last written to it, and under userfaultfd they end up kept again.
+	n=20000
+	out=$(shim "$ITEST_BIN/memreport" churn $n)
+	rc=$?
+	[ $rc -eq 0 ] || fail "churn $n exited $rc (a buffer lost a write, or the program died)"
+	set -- $out
+	rewrites=${2:-0}
+	faults=$(num guard_faults)
+	kept=$(num idle_ranges)
+	[ "$rewrites" -gt $((n)) ] || fail "churn: $rewrites rewrites, want more than $n"
+	[ "$faults" -le "$rewrites" ] || fail "churn: $faults guard faults for $rewrites rewrites, want at most one each"
+	if [ "$ITEST_GUARD" = mprotect ]; then
+		[ "$kept" -le 4095 ] || fail "churn: $kept idle ranges under mprotect, want at most 4095"
+	else
+		[ "$faults" -ge $((rewrites * 9 / 10)) ] || fail "churn: $faults guard faults for $rewrites rewrites of kept buffers, want nearly one each"
+		[ "$kept" -ge $((n * 99 / 100)) ] || fail "churn: $kept of $n buffers kept at the end, want 99% at least"
+	fi
+	log "churn: $ITEST_GUARD: $rewrites rewrites, $faults guard faults, $kept of $n kept at the end"
 fi
 finish
