@@ -56,6 +56,9 @@ timeout $LIMIT sh -c 'echo $$ > "$1"; read _ < "$2"; shift 2; exec "$@"' sh "$D/
 J=$!
 for _ in $(seq 100); do [ -s "$D/pid" ] && break; sleep 0.05; done
 P=$(cat "$D/pid")
+# A file left there by an earlier process with the same pid (pids wrap
+# around in a long run) is stale: this pid's program has not started yet.
+rm -f "/run/zcshim/$P.json"
 nobody mkfifo -m 622 "/run/zcshim/$P.json" || fail "nobody cannot plant a FIFO in /run/zcshim"
 t0=$(date +%s%N)
 echo go > "$D/go"
