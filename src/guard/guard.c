@@ -67,6 +67,9 @@ static __thread int serving ZC_TLS_MODEL;
  * direct one; set before any thread but the constructor's runs. */
 const struct zc_guard_ops *zc_guard_backend = &zc_guard_mprotect;
 
+/* The most ranges the idle set's memory holds (its cap at start). */
+static uint32_t idle_room;
+
 int zc_guard_init(void)
 {
 	void *p = zc_sys_mmap(NULL, EXT_MAX * sizeof(struct zc_ext), PROT_READ | PROT_WRITE,
@@ -78,18 +81,20 @@ int zc_guard_init(void)
 	zc_ext.cap = EXT_MAX;
 	zc_ext.reserve = EXT_RESERVE;
 	zc_ext.n = 0;
-	/* (Reserved, not committed: the pages a set of n ranges touches.) */
-	p = zc_sys_mmap(NULL, zc_idle_bytes(ZC_IDLE_MAX), PROT_READ | PROT_WRITE,
-		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	zc_idle_setup(&zc_ext.idle, p, ZC_IDLE_MAX);
 	zc_guard_backend = choose_backend();
 	/* Kept read-only pages split mappings only under mprotect: there the
 	 * idle set's size is bounded by vm.max_map_count, elsewhere by the
-	 * table (the pages it holds are the memory's own). */
+	 * table (the pages it holds are the memory's own). The set's memory
+	 * is sized for this cap, which a fork child never raises (idle_room). */
 	zc_ext.idle_cap = zc_guard_backend == &zc_guard_mprotect ? idle_cap_for_map_count()
 								 : ZC_IDLE_MAX;
+	idle_room = zc_ext.idle_cap;
+	/* (Reserved, not committed: the pages a set of n ranges touches.) */
+	p = zc_sys_mmap(NULL, zc_idle_bytes(zc_ext.idle_cap), PROT_READ | PROT_WRITE,
+		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	zc_idle_setup(&zc_ext.idle, p, zc_ext.idle_cap);
 	zc_guard_publish();
 	return zc_guard_backend->init();
 }
@@ -814,6 +819,8 @@ void zc_guard_child_reset(int forked)
 	if (zc_guard_backend->child && zc_guard_backend->child(forked)) {
 		zc_guard_backend = &zc_guard_mprotect;
 		zc_ext.idle_cap = idle_cap_for_map_count();
+		if (zc_ext.idle_cap > idle_room)
+			zc_ext.idle_cap = idle_room;
 		kernel_faults_covered = 0;
 	}
 }

@@ -223,7 +223,7 @@ void zc_policy_hot_sent(struct zc_hot_table *hot, uintptr_t start);
  * worst: 4095 ranges, 8190 mappings of 65530). That cap is the mprotect
  * guard's; the userfaultfd guard splits no mapping, and keeps up to the
  * table's size (a million ranges in blocks, about 65 MiB of address space
- * reserved and touched as they fill, found, added and taken in logarithmic
+ * reserved, touched as they fill; found, added and taken in logarithmic
  * steps: idleset.h). */
 #define ZC_IDLE_MAX 1048576u
 #define ZC_MAP_COUNT_DEFAULT 65530u
