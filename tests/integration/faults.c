@@ -207,7 +207,10 @@ static int mode_mapcount(void)
 	int s, r;
 
 	itest_tcp_pair(&s, &r);
-	rx = itest_receiver_start(r, 400);
+	/* The reader waits 2 s: filling the mapping table below took more
+	 * than 400 ms on a loaded machine, and a reader that had drained the
+	 * bytes by then left the unguarded run nothing to corrupt. */
+	rx = itest_receiver_start(r, 2000);
 	itest_fill(buf, MSGLEN, 0);
 	if (itest_send_all(s, buf, MSGLEN))
 		itest_die("send");

@@ -92,11 +92,24 @@ if start ZCSHIM_ADAPT=0; then
 	z=$(delta zc_bytes) c=$(delta copy_bytes) f=$(delta guard_faults)
 	[ "$z" -gt 0 ] && [ $(( z * 100 )) -ge $(( (z + c) * 90 )) ] ||
 		fail "ZCSHIM_ADAPT=0: $z of $((z + c)) bytes of large replies went zerocopy (want 90% or more): $(tail -n 1 "$STATS" | tr , '\n' | grep '"copy_' | tr '\n' ' ')"
-	[ -n "${SETS:-}" ] && [ "$f" -le "$SETS" ] ||
-		fail "ZCSHIM_ADAPT=0: $f guard faults for ${SETS:-?} overwritten items (want one at most per item)"
+	# Under userfaultfd with kernel faults covered, an item's unaligned
+	# first and last pages go out in place too (edges): the first holds
+	# memcached's item header, which it writes on the next get (the
+	# refcount), the last the next item's. Each such page faults once,
+	# then is marked and copied. Without edges (mprotect) every fault is
+	# an overwrite's: 42 to 48 for 137 overwrites; with them, 105 to 139.
+	# So the bound is one per overwrite plus one per edge page of the
+	# items that lived meanwhile (two each: the $KEYS warmed and every
+	# overwrite's new one).
+	limit=${SETS:-0}
+	if [ "$(num guard_kernel_faults)" -gt 0 ] && [ "$(num edge_sends)" -gt 0 ]; then
+		limit=$(( ${SETS:-0} + 2 * (${SETS:-0} + KEYS) ))
+	fi
+	[ -n "${SETS:-}" ] && [ "$f" -le "$limit" ] ||
+		fail "ZCSHIM_ADAPT=0: $f guard faults for ${SETS:-?} overwritten items (want at most $limit: one per overwrite, and one per edge page when edges are sent)"
 	reasons_add_up "ZCSHIM_ADAPT=0"
 	[ $failures -eq $before ] &&
-		log "ok: ZCSHIM_ADAPT=0: $z of $((z + c)) large-reply bytes zerocopy, $f guard faults for $SETS overwrites, every value intact"
+		log "ok: ZCSHIM_ADAPT=0: $z of $((z + c)) large-reply bytes zerocopy, $f guard faults for $SETS overwrites (at most $limit), every value intact"
 	kill "$MC"; wait "$MC" 2>/dev/null; MC=
 fi
 
