@@ -49,7 +49,7 @@ static int64_t take_locked(uint32_t slot, struct msghdr *msg)
 		newly = zc_inflight_mark_released_locked(slot, ee->ee_info, ee->ee_data);
 		count = ee->ee_data - ee->ee_info + 1;
 		released = (released < 0 ? 0 : released) + newly;
-		ZC_STAT_ADD(completions, newly);
+		ZC_STAT_ADD_LOCKED(completions, newly);
 		if (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED) {
 			ZC_STAT_ADD(completions_copied, newly);
 			s->copied += count;
@@ -91,7 +91,7 @@ static void relayed_locked(uint64_t cookie, uint32_t lo, uint32_t hi, int copied
 		if (!s->used || !s->zc_set || s->cookie != cookie)
 			continue;
 		newly = zc_inflight_mark_released_locked(slot, lo, hi);
-		ZC_STAT_ADD(completions, newly);
+		ZC_STAT_ADD_LOCKED(completions, newly);
 		ZC_STAT_ADD(completions_relayed, newly);
 		if (copied) {
 			ZC_STAT_ADD(completions_copied, newly);

@@ -161,9 +161,9 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	/* (A closed socket's calls are orphaned whole below: nothing to trim.) */
 	keeps = zc_inflight_commit_locked(&c, id, p, sent, !closed);
 	if (!failed) {
-		ZC_STAT_ADD(zc_sends, 1);
-		ZC_STAT_ADD(zc_bytes, sent);
-		ZC_STAT_ADD(bounce_bytes, p->bounce_len);
+		ZC_STAT_ADD_LOCKED(zc_sends, 1);
+		ZC_STAT_ADD_LOCKED(zc_bytes, sent);
+		ZC_STAT_ADD_LOCKED(bounce_bytes, p->bounce_len);
 	}
 	if (closed) {
 		/* The socket was closed while this call was under way: its
@@ -548,7 +548,7 @@ static int plan_edges_locked(int b, uint64_t whole_ok, int udp)
 	 * pages of a body): then the edges stay copied. */
 	if (zc_plan_rebuild(p, mode, zc_bounce_addr(b), zc_bounce_cap(b), zc_page) == ZC_PLAN_OK &&
 	    (!udp || zc_plan_pieces(p, zc_page) <= UDP_PIECES_MAX)) {
-		ZC_STAT_ADD(edge_sends, 1);
+		ZC_STAT_ADD_LOCKED(edge_sends, 1);
 		return 0;
 	}
 	/* (Fewer bytes to copy and no more pieces: not expected to fail.) */
