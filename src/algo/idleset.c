@@ -342,16 +342,6 @@ void zc_idle_remove(struct zc_idle_set *s, uintptr_t start)
 		s->hint = s->nblocks ? s->nblocks - 1 : 0;
 }
 
-const struct zc_ext_range *zc_idle_at(const struct zc_idle_set *s, uint32_t i)
-{
-	for (uint32_t b = 0; b < s->nblocks; b++) {
-		if (i < s->order[b].n)
-			return &rng(s, b)[i];
-		i -= s->order[b].n;
-	}
-	return NULL;
-}
-
 void zc_idle_each_raw(const struct zc_idle_set *s,
 		      void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg)
 {

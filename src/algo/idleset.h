@@ -91,10 +91,6 @@ int zc_idle_insert(struct zc_idle_set *s, uintptr_t start, uintptr_t end);
 /* Remove the range that starts at start (which must be one). */
 void zc_idle_remove(struct zc_idle_set *s, uintptr_t start);
 
-/* The range of index i (0 <= i < n) in address order: a walk of the
- * blocks, for tests and diagnostics, not for a send. */
-const struct zc_ext_range *zc_idle_at(const struct zc_idle_set *s, uint32_t i);
-
 /* Call fn on every range the memory of s holds, trusting none of its
  * counts or indices beyond the pool's bounds: for a fork child made while
  * another thread may have been changing the set (the ranges may then be

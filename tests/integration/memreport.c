@@ -67,11 +67,23 @@ static int maps_lines(void)
 	return n;
 }
 
-static int mode_kept(int n)
+/* A UDP socket *tx connected to *rx, on loopback. */
+static void udp_loop(int *rx, int *tx)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof a;
-	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+
+	*rx = socket(AF_INET, SOCK_DGRAM, 0);
+	*tx = socket(AF_INET, SOCK_DGRAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (*rx < 0 || *tx < 0 || bind(*rx, (struct sockaddr *)&a, sizeof a) ||
+	    getsockname(*rx, (struct sockaddr *)&a, &alen) || connect(*tx, (struct sockaddr *)&a, sizeof a))
+		itest_die("udp");
+}
+
+static int mode_kept(int n)
+{
+	int rx, tx;
 	/* Two pages per buffer and a page between: no two buffers touch. */
 	char *region = mmap(NULL, (size_t)n * 3 * 4096, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -79,10 +91,7 @@ static int mode_kept(int n)
 
 	if (region == MAP_FAILED)
 		itest_die("mmap");
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(rx, (struct sockaddr *)&a, sizeof a) || getsockname(rx, (struct sockaddr *)&a, &alen) ||
-	    connect(tx, (struct sockaddr *)&a, sizeof a))
-		itest_die("udp");
+	udp_loop(&rx, &tx);
 	for (int i = 0; i < n; i++)
 		memset(region + (size_t)i * 3 * 4096, i, 2 * 4096);
 	before = maps_lines();
@@ -135,9 +144,7 @@ static void send_shuffled(int tx, int rx, char *region, int n, uint32_t *seed, i
  * last written to it. Prints "churn REWRITES". */
 static int mode_churn(int n)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof a;
-	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+	int rx, tx;
 	char *region = mmap(NULL, (size_t)n * 3 * 4096, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	unsigned char *last = calloc((size_t)n, 1);
@@ -146,10 +153,7 @@ static int mode_churn(int n)
 
 	if (region == MAP_FAILED || !last || !order)
 		itest_die("memory");
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(rx, (struct sockaddr *)&a, sizeof a) || getsockname(rx, (struct sockaddr *)&a, &alen) ||
-	    connect(tx, (struct sockaddr *)&a, sizeof a))
-		itest_die("udp");
+	udp_loop(&rx, &tx);
 	for (int i = 0; i < n; i++) {
 		order[i] = i;
 		last[i] = (unsigned char)(i % 251);

@@ -48,10 +48,36 @@ static uint32_t nidle(const struct zc_ext_table *t)
 	return zc_ext_nidle(t);
 }
 
-/* The idle range of index i, in address order. */
+/* The idle range of index i, in address order (a walk of the blocks). */
 static const struct zc_ext_range *idle_at(const struct zc_ext_table *t, uint32_t i)
 {
-	return zc_idle_at(&t->idle, i);
+	const struct zc_idle_set *s = &t->idle;
+
+	for (uint32_t b = 0; b < s->nblocks; b++) {
+		if (i < s->order[b].n)
+			return &s->blocks[s->order[b].id].r[i];
+		i -= s->order[b].n;
+	}
+	return NULL;
+}
+
+/* Pages [s, e) made idle (add) or their ranges taken out, in the set and
+ * in model (a byte per page: idle or not); a take must only give back
+ * pages the model has idle. */
+static void model_step(struct zc_ext_table *t, unsigned char *model, uint32_t s, uint32_t e, int add)
+{
+	struct zc_ext_range out[8];
+
+	if (add) {
+		ck_assert_int_eq(zc_ext_idle_add(t, (uintptr_t)s * P, (uintptr_t)e * P), 0);
+		memset(model + s, 1, e - s);
+		return;
+	}
+	for (size_t k = 0, n = zc_ext_idle_take(t, (uintptr_t)s * P, (uintptr_t)e * P, out, 8); k < n; k++)
+		for (uintptr_t a = out[k].start; a < out[k].end; a += P) {
+			ck_assert_int_eq(model[a / P], 1);
+			model[a / P] = 0;
+		}
 }
 
 /* The index of the idle range holding a, or -1 (a walk of the blocks). */
@@ -965,18 +991,7 @@ START_TEST(test_idle_model)
 		if (op % 500 < 250)
 			s = (uint32_t)(op % 250);   /* runs in address order */
 		e = s + len > PAGES ? PAGES : s + len;
-		if (lcg(&seed) % 3) {
-			ck_assert_int_eq(zc_ext_idle_add(&t, (uintptr_t)s * P, (uintptr_t)e * P), 0);
-			memset(model + s, 1, e - s);
-		} else {
-			size_t n = zc_ext_idle_take(&t, (uintptr_t)s * P, (uintptr_t)e * P, out, 8);
-
-			for (size_t k = 0; k < n; k++)
-				for (uintptr_t a = out[k].start; a < out[k].end; a += P) {
-					ck_assert_int_eq(model[a / P], 1);
-					model[a / P] = 0;
-				}
-		}
+		model_step(&t, model, s, e, lcg(&seed) % 3 != 0);
 		check_idle_sorted(&t);
 		if (op % 97 == 0)
 			for (uint32_t pg = 0; pg < PAGES; pg++)
@@ -1031,18 +1046,7 @@ START_TEST(test_idle_blocks_model)
 		uint32_t s0 = lcg(&seed) % PAGES, len = 1 + lcg(&seed) % 8, e;
 
 		e = s0 + len > PAGES ? PAGES : s0 + len;
-		if (op < 30000 ? lcg(&seed) % 3 == 0 : lcg(&seed) % 3 != 0) {
-			ck_assert_int_eq(zc_ext_idle_add(&t, (uintptr_t)s0 * P, (uintptr_t)e * P), 0);
-			memset(model + s0, 1, e - s0);
-		} else {
-			size_t n = zc_ext_idle_take(&t, (uintptr_t)s0 * P, (uintptr_t)e * P, out, 8);
-
-			for (size_t k = 0; k < n; k++)
-				for (uintptr_t a = out[k].start; a < out[k].end; a += P) {
-					ck_assert_int_eq(model[a / P], 1);
-					model[a / P] = 0;
-				}
-		}
+		model_step(&t, model, s0, e, op < 30000 ? lcg(&seed) % 3 == 0 : lcg(&seed) % 3 != 0);
 		if (t.idle.nblocks > most_blocks)
 			most_blocks = t.idle.nblocks;
 		if (op % 2000 == 0) {
