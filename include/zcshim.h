@@ -91,6 +91,8 @@
 	X(guard_uffd, "1: the userfaultfd guard is in use; 0: the mprotect guard (a level, not a count)") \
 	X(guard_kernel_faults, "1: kernel writes into guarded pages wait instead of failing (a level)") \
 	X(edge_sends, "zerocopy sends whose unaligned first or last page went out in place, guarded, instead of copied (a buffer sent again unchanged)") \
-	X(copy_frags, "of copy_sends: a datagram of more page pieces than the kernel takes with zerocopy (net.core.max_skb_frags): copied")
+	X(copy_frags, "of copy_sends: a datagram of more page pieces than the kernel takes with zerocopy (net.core.max_skb_frags): copied") \
+	X(kept_sends, "of zc_sends: a buffer sent again with all its pages still kept read-only, recorded without the global lock") \
+	X(kept_adopted, "kept_sends still out when their buffer was written, unmapped or their socket closed: handed to the guard's records to wait or copy")
 
 #endif

@@ -9,6 +9,7 @@
 #include "calibrate.h"
 #include "completion.h"
 #include "fork.h"
+#include "fastring.h"
 #include "guard.h"
 #include "hooks_alloc.h"
 #include "owner.h"
@@ -250,7 +251,7 @@ __attribute__((constructor)) static void zc_init(void)
 		return;
 	}
 	if (zc_vma_init() || zc_sock_init() || zc_guard_init() || zc_bounce_init() ||
-	    zc_quarantine_init()) {
+	    zc_quarantine_init() || zc_fast_init()) {
 		zc_log(ZC_LOG_ERROR, "cannot map the shim's tables (%s); every call passes through",
 		       strerror(errno));
 		return;

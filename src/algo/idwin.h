@@ -39,7 +39,12 @@ static inline int zc_idwin_has_room(const struct zc_idwin *w)
 /* The id the call that just succeeded got. */
 static inline uint32_t zc_idwin_take(struct zc_idwin *w)
 {
-	return w->next++;
+	uint32_t id = w->next;
+
+	/* (Atomic: the window's completion readers read it without the
+	 * sender, inflight.c, zc_inflight_has_room_busy.) */
+	__atomic_store_n(&w->next, id + 1, __ATOMIC_RELEASE);
+	return id;
 }
 
 /* Record the kernel's release of [lo, hi] (inclusive, wrapping). Ids

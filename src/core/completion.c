@@ -11,6 +11,7 @@
  * uses the raw recvmsg syscall and the caller's stack only.
  */
 #include "completion.h"
+#include "fastring.h"
 #include "guard.h"
 #include "inflight.h"
 #include "relay.h"
@@ -69,6 +70,9 @@ static void settle_locked(uint32_t slot, int64_t released)
 		zc_inflight_complete_done_locked(slot, s->gen);
 		zc_inflight_advance_locked(slot);
 	}
+	/* (Also when nothing counted as newly released: a completion read
+	 * before its ring call took its id, fastring.h.) */
+	zc_fast_sweep_locked(slot);
 	/* The kernel's advice: a socket whose data is copied anyway should
 	 * stop asking for zerocopy (unless the operator forces local peers,
 	 * whose data is always copied). */

@@ -13,6 +13,7 @@
 #include "copywhy.h"
 #include "bounce.h"
 #include "completion.h"
+#include "fastring.h"
 #include "guard.h"
 #include "shim.h"
 #include "sock.h"
@@ -70,6 +71,53 @@ static int64_t armed_entries(const struct zc_call *c, uint32_t *n)
 			return -1;
 	*n = h->n;
 	return h->at;
+}
+
+/* Room kept in the table for adopting the ring calls (fastring.h): the
+ * calls out there, plus senders publishing while the count is read. */
+#define FAST_SLACK 1024u
+
+int zc_inflight_fast_room(void)
+{
+	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) + zc_fast_total() + zc_ext.reserve +
+		       FAST_SLACK < zc_ext.cap;
+}
+
+int zc_inflight_adopt_locked(const struct zc_call *c, uintptr_t start, uintptr_t end,
+			     uint64_t bytes, uint64_t pin_pages)
+{
+	struct zc_ext e = { 0 };
+
+	zc_assert_locked();
+	e.start = start;
+	e.end = end;
+	e.slot = c->slot;
+	e.sgen = c->sgen;
+	e.id = c->key;
+	e.head = 1;
+	e.sent = c->sent;
+	e.bytes = bytes;
+	e.pin_pages = pin_pages;
+	if (zc_ext_add(&zc_ext, &e) < 0)
+		return -1;
+	if (c->sent)
+		zc_pin_bytes += pin_pages * zc_page;   /* (zc_fast_commit charged the bytes) */
+	return 0;
+}
+
+void zc_inflight_unadopt_locked(const struct zc_call *c)
+{
+	zc_assert_locked();
+	for (uint32_t k = zc_ext.n; k-- > 0;) {
+		const struct zc_ext *e = &zc_ext.v[k];
+
+		if (same_call(e, c) && e->head) {
+			if (e->sent)
+				zc_pin_bytes -= e->pin_pages * zc_page;
+			zc_ext_remove(&zc_ext, k);
+			return;
+		}
+	}
 }
 
 static uint64_t pin_bytes_of(size_t total)
@@ -136,7 +184,8 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 	int why;
 
 	zc_assert_locked();
-	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve >= zc_ext.cap) {
+	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve + zc_fast_total() + FAST_SLACK >=
+	    zc_ext.cap) {
 		why = ZC_WHY_RECORDS_FULL;
 		goto refuse;
 	}
@@ -330,6 +379,31 @@ uint32_t zc_inflight_take_id_locked(uint32_t slot)
 	return zc_idwin_take(&zc_socks[slot].win);
 }
 
+/*
+ * The window's next id is only ever changed by the socket's busy holder
+ * (a send, on the locked path or the ring's), so that thread may read and
+ * advance it without the lock; the completion readers, under the lock,
+ * change only base and the done bits, which it reads atomically here.
+ */
+int zc_inflight_has_room_busy(uint32_t slot)
+{
+	const struct zc_idwin *w = &zc_socks[slot].win;
+
+	return w->next - __atomic_load_n(&w->base, __ATOMIC_ACQUIRE) < ZC_IDWIN_BITS - 1;
+}
+
+uint32_t zc_inflight_next_id_busy(uint32_t slot)
+{
+	return zc_socks[slot].win.next;
+}
+
+void zc_inflight_take_id_busy(uint32_t slot)
+{
+	struct zc_idwin *w = &zc_socks[slot].win;
+
+	__atomic_store_n(&w->next, w->next + 1, __ATOMIC_RELEASE);
+}
+
 int zc_inflight_id_done_locked(uint32_t slot, uint32_t id)
 {
 	zc_assert_locked();
@@ -416,6 +490,13 @@ int zc_inflight_sockets_locked(uint32_t *slots, int max)
 
 		if (e->head && e->sent)
 			note_socket(e, slots, &n);
+	}
+	/* Sockets with calls out in their rings only (fastring.h). */
+	for (uint32_t slot = 0; slot < zc_sock_hwm && n < max; slot++) {
+		struct zc_ext e = { .slot = slot, .sgen = zc_socks[slot].gen };
+
+		if (zc_socks[slot].used && zc_fast_live(zc_fast_of(slot)))
+			note_socket(&e, slots, &n);
 	}
 	return n;
 }

@@ -82,6 +82,27 @@ void zc_inflight_complete_locked(const struct zc_call *c);
  * marks released. */
 void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen);
 
+/* Kept buffers' calls (fastring.h). */
+
+/* Is there room in the table to adopt one more ring call? (a hint, no
+ * lock) */
+int zc_inflight_fast_room(void);
+
+/* Record ring call c over [start, end) as the table's (head entry, no
+ * bounce slot): pending (its sender commits or disarms it under the
+ * lock) or sent (the pin budget charged now). -1: no room. */
+int zc_inflight_adopt_locked(const struct zc_call *c, uintptr_t start, uintptr_t end,
+			     uint64_t bytes, uint64_t pin_pages);
+
+/* Undo zc_inflight_adopt_locked of c (nothing else happened to it). */
+void zc_inflight_unadopt_locked(const struct zc_call *c);
+
+/* The busy holder, without the lock: room in slot's window for one more
+ * call, and the id the call that just succeeded got (fastring.h). */
+int zc_inflight_has_room_busy(uint32_t slot);
+uint32_t zc_inflight_next_id_busy(uint32_t slot);
+void zc_inflight_take_id_busy(uint32_t slot);
+
 /* The id window of the socket in slot (idwin.h). */
 
 /* A new socket in slot: no call out, its first call gets id 0. */

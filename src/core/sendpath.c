@@ -32,6 +32,7 @@
 #include "calibrate.h"
 #include "completion.h"
 #include "copywhy.h"
+#include "fastring.h"
 #include "guard.h"
 #include "inflight.h"
 #include "iovplan.h"
@@ -161,8 +162,8 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	/* (A closed socket's calls are orphaned whole below: nothing to trim.) */
 	keeps = zc_inflight_commit_locked(&c, id, p, sent, !closed);
 	if (!failed) {
-		ZC_STAT_ADD_LOCKED(zc_sends, 1);
-		ZC_STAT_ADD_LOCKED(zc_bytes, sent);
+		ZC_STAT_ADD(zc_sends, 1);   /* (the ring's sends count without the lock) */
+		ZC_STAT_ADD(zc_bytes, sent);
 		ZC_STAT_ADD_LOCKED(bounce_bytes, p->bounce_len);
 	}
 	if (closed) {
@@ -174,6 +175,14 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	if (!keeps) {   /* (pages a partial send left unsent are counted too) */
 		s->must_reap = 1;
 		s->must_reap_id = id;
+	} else if (!failed && p->nin == 1) {
+		/* A one-iovec buffer whose pages are all kept read-only now:
+		 * its next send may go by the ring (fastring.h, send_kept). */
+		uintptr_t lo = zc_page_down((uintptr_t)p->in[0].iov_base);
+		uintptr_t hi = zc_page_up((uintptr_t)p->in[0].iov_base + p->in[0].iov_len);
+
+		if (zc_fast_again(slot, lo) && zc_guard_idle_holds_locked(lo, hi))
+			zc_fast_keep_locked(slot, gen, lo, hi);
 	}
 	if (zc_inflight_id_done_locked(slot, id)) {
 		/* Another thread read the completion before we got here. */
@@ -381,6 +390,7 @@ struct msg_view {
 	int many;             /* more iovecs than a plan takes */
 	uintptr_t first;      /* the first page a send would guard (0: none) */
 	int local;            /* msg_name is a local peer's address */
+	struct iovec iov0;    /* the first iovec, as read (one-iovec calls) */
 };
 
 static void do_read_msg(void *a)
@@ -391,6 +401,8 @@ static void do_read_msg(void *a)
 	v->total = SIZE_MAX;
 	v->first = 0;
 	v->many = v->h.msg_iovlen > ZC_PLAN_IN_MAX;
+	if (v->h.msg_iovlen == 1)
+		v->iov0 = v->h.msg_iov[0];
 	if (v->h.msg_iovlen <= UIO_MAXIOV) {
 		/* (Above UIO_MAXIOV the kernel says EMSGSIZE: no large send.) */
 		v->total = zc_iov_total(v->h.msg_iov, (int)v->h.msg_iovlen);
@@ -775,6 +787,116 @@ static int prepare(struct zc_sock *s, uint32_t slot, uint32_t gen, const struct 
 	return b;
 }
 
+/* The plan of a ring call the table adopted (fastring.h): nothing to trim,
+ * no bounce bytes. */
+static struct zc_plan no_plan;
+
+/* Read the socket's completions once REAP_BATCH calls are out (as
+ * reserve_locked does on the locked path). */
+static void reap_batch(struct zc_sock *s, uint32_t slot, uint32_t gen)
+{
+	uint32_t out = zc_inflight_outstanding(slot);
+
+	if (out < REAP_BATCH)
+		return;
+	zc_lock();
+	if (s->used && s->gen == gen)
+		zc_reap_max_locked(slot, out < 32 ? 1 : 0);
+	zc_unlock();
+}
+
+/*
+ * A kept buffer's send (fastring.h): one iovec whose pages are all in the
+ * idle set, read-only since the socket's last send of it, with nothing
+ * removed from the set since. No bounce memory, no plan, no protection to
+ * change: the call is recorded in the socket's ring and made, and the lock
+ * is taken only to read completions. Returns 1 if the call was made (its
+ * result in *rp, *errp and *failed, as on the locked path), 0 if the
+ * locked path must decide (nothing was done).
+ */
+static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
+		     const struct msg_view *v, int flags, ssize_t *rp, int *errp, int *failed)
+{
+	struct iovec iov = v->iov0;
+	uintptr_t lo = zc_page_down((uintptr_t)iov.iov_base);
+	uintptr_t hi = zc_page_up((uintptr_t)iov.iov_base + iov.iov_len);
+	struct msghdr m;
+	int i, adopted, rc;
+	ssize_t r;
+
+	if (!zc_fast_kept(slot, gen, lo, hi) || (s->udp && (hi - lo) / zc_page > UDP_PIECES_MAX) ||
+	    !zc_inflight_has_room_busy(slot) || zc_guard_reports_pending())
+		return 0;
+	i = zc_fast_publish(slot, gen, lo, hi, iov.iov_len, &adopted);
+	if (i < 0) {
+		if (adopted >= 0) {
+			zc_lock();
+			disarm_locked(slot, gen, (int)zc_fast_key(adopted));
+			zc_unlock();
+		}
+		return 0;
+	}
+	if (!v->h.msg_controllen) {
+		r = ZC_REAL(sendto)(fd, iov.iov_base, iov.iov_len, flags | MSG_ZEROCOPY,
+				    (const struct sockaddr *)v->h.msg_name, v->h.msg_namelen);
+	} else {
+		m = v->h;
+		m.msg_iov = &iov;   /* the iovec the decision was made on */
+		r = ZC_REAL(sendmsg)(fd, &m, flags | MSG_ZEROCOPY);
+	}
+	*errp = errno;
+	*rp = r;
+	*failed = FAIL_NO_ID;
+	if (r > 0) {
+		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), (uint64_t)r);
+		if (rc == 0) {
+			zc_inflight_take_id_busy(slot);
+			ZC_STAT_ADD(zc_sends, 1);
+			ZC_STAT_ADD(zc_bytes, (uint64_t)r);
+			ZC_STAT_ADD(kept_sends, 1);
+			reap_batch(s, slot, gen);
+			return 1;
+		}
+		zc_lock();
+		if (rc == 1) {
+			/* Adopted while its system call ran: the table's
+			 * pending call, committed there. */
+			commit_locked(s, slot, gen, (int)zc_fast_key(i), &no_plan, (size_t)r, 0);
+		} else {
+			/* Closed meanwhile: as the close does (sock.c). */
+			ZC_STAT_ADD(zc_sends, 1);
+			ZC_STAT_ADD(zc_bytes, (uint64_t)r);
+			if (zc_fast_adopt_slot_locked(slot, gen) == 0)
+				zc_inflight_orphan_slot_locked(slot, gen);
+		}
+		zc_unlock();
+		return 1;
+	}
+	/* Failed: whether the kernel numbered it is read as on the locked
+	 * path (fail_locked), with the call in the table. */
+	zc_lock();
+	if (zc_fast_adopt_one_locked(slot, i) == 0) {
+		*failed = fail_locked(s, slot, gen, (int)zc_fast_key(i), &no_plan,
+				      r < 0 ? *errp : 0);
+	} else {
+		/* No room to adopt it (not expected: the table keeps room
+		 * for every ring call): hold it under the id it may have
+		 * taken, and no more zerocopy on the socket, as fail_locked
+		 * does when it cannot know. */
+		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), iov.iov_len);
+		if (rc == 0)
+			zc_inflight_take_id_busy(slot);
+		if (!s->zc_off) {
+			s->zc_off = 1;
+			ZC_STAT_ADD(sockets_zc_off, 1);
+		}
+		ZC_STAT_ADD(sockets_id_unknown, 1);
+		*failed = FAIL_ID_UNKNOWN;
+	}
+	zc_unlock();
+	return 1;
+}
+
 int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *ret)
 {
 	int saved = errno;
@@ -811,6 +933,8 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *r
 	gen = s->gen;
 	if ((why = begin(s, gen, fd)))
 		goto copy;
+	if (v.h.msg_iovlen == 1 && send_kept(s, (uint32_t)slot, gen, fd, &v, flags, &r, &err, &failed))
+		goto made;
 again:
 	b = prepare(s, (uint32_t)slot, gen, &v.h, own, total, &why, &what);
 	if (b < 0)
@@ -836,7 +960,7 @@ again:
 	else
 		failed = fail_locked(s, (uint32_t)slot, gen, b, p, r < 0 ? err : 0);
 	zc_unlock();
-
+made:
 	if (r < 0 && err == EMSGSIZE && s->udp && failed == FAIL_NO_ID) {
 		/* More page pieces than a zerocopy datagram takes (or a
 		 * datagram too large for any send: then the copy says

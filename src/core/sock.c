@@ -8,6 +8,7 @@
  * ZCSHIM_LOCAL=force.
  */
 #include "sock.h"
+#include "fastring.h"
 #include "completion.h"
 #include "guard.h"
 #include "inflight.h"
@@ -629,11 +630,18 @@ int zc_sock_get(int fd)
 
 void zc_sock_free_locked(uint32_t s)
 {
+	uint32_t gen = zc_socks[s].gen;
+
 	zc_assert_locked();
 	if (zc_socks[s].zc_set)
 		__atomic_fetch_sub(&zc_live_zc, 1, __ATOMIC_RELAXED);
-	zc_socks[s].used = 0;
-	zc_socks[s].gen++;
+	__atomic_store_n(&zc_socks[s].used, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&zc_socks[s].gen, gen + 1, __ATOMIC_SEQ_CST);
+	/* Calls a sender recorded in the socket's ring (fastring.h) before
+	 * it could see the close: the table's now, and orphaned with the
+	 * rest (a sender that sees the close does the same itself). */
+	if (zc_fast_adopt_slot_locked(s, gen) == 0)
+		zc_inflight_orphan_slot_locked(s, gen);
 	free_slots[nfree_slots++] = s;
 }
 

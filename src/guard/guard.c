@@ -13,6 +13,7 @@
  * the backend's), and memory the shim mapped itself. No malloc, no stdio.
  */
 #include "guard.h"
+#include "fastring.h"
 #include "guard_backend.h"
 #include "inflight.h"
 #include "bounce.h"
@@ -189,6 +190,19 @@ static inline void sync_locked(void)
 		zc_guard_backend->sync();
 }
 
+int zc_guard_reports_pending(void)
+{
+	return zc_guard_backend->pending && zc_guard_backend->pending();
+}
+
+/* Does an idle range share a byte with [start, end)? */
+static int idle_touches(uintptr_t start, uintptr_t end)
+{
+	const struct zc_ext_range *r = zc_idle_first(&zc_ext.idle, start);
+
+	return start < end && r && r->start < end;
+}
+
 /* Take the idle ranges touching [start, end) out, putting back the parts
  * outside it (no protection changes). */
 static void idle_cut_locked(uintptr_t start, uintptr_t end)
@@ -196,6 +210,11 @@ static void idle_cut_locked(uintptr_t start, uintptr_t end)
 	struct zc_ext_range r[16];
 	size_t n;
 
+	if (!idle_touches(start, end))
+		return;
+	/* The memory is gone, moved or the program's own copy now: whatever
+	 * the ring calls over it hold becomes the table's to settle. */
+	zc_fast_adopt_locked(start, end);
 	do {
 		n = zc_ext_idle_take(&zc_ext, start, end, r, 16);
 		for (size_t k = 0; k < n; k++) {
@@ -408,6 +427,24 @@ int zc_guard_release_keeps(uintptr_t start, uintptr_t end)
 	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, start);
 }
 
+int zc_guard_idle_holds_locked(uintptr_t start, uintptr_t end)
+{
+	uintptr_t p = start;
+
+	zc_assert_locked();
+	if (start >= end || zc_test_no_guard())
+		return 0;
+	/* A buffer's pages and its edges are ranges of their own, touching. */
+	for (int k = 0; k < 8 && p < end; k++) {
+		const struct zc_ext_range *r = zc_ext_idle_get(&zc_ext, p);
+
+		if (!r)
+			return 0;
+		p = r->end;
+	}
+	return p >= end;
+}
+
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end)
 {
 	struct zc_ext_range r[32];
@@ -495,6 +532,20 @@ int zc_guard_release_locked(uintptr_t start, uintptr_t end)
 	return 0;
 }
 
+/* Adopt the ring calls over every idle range touching [start, end), whole
+ * (they are taken out whole). */
+static int adopt_idle_hull_locked(uintptr_t start, uintptr_t end)
+{
+	const struct zc_ext_range *a = zc_ext_idle_get(&zc_ext, start);
+	uintptr_t lo = a ? a->start : start, hi;
+
+	if (!idle_touches(start, end))
+		return 0;   /* nothing to take out: no need to look */
+	a = zc_ext_idle_get(&zc_ext, end - 1);
+	hi = a ? a->end : end;
+	return zc_fast_adopt_locked(lo, hi);
+}
+
 /* Drop the idle entries touching [start, end): their pages become writable
  * again (what no other entry guards). Returns how many were dropped. */
 int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
@@ -511,6 +562,10 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 	do {
 		/* Each is taken out whole (the buffer it keys), then what no
 		 * call in flight still guards becomes writable. */
+		/* Ring calls over these pages first (fastring.h): their
+		 * records, not the idle set, keep the pages guarded now. */
+		if (adopt_idle_hull_locked(start, end))
+			break;
 		n = zc_ext_idle_take(&zc_ext, start, end, r, 16);
 		for (size_t k = 0; k < n; k++) {
 			zc_guard_unprotect_locked(r[k].start, r[k].end);
@@ -532,7 +587,8 @@ int zc_guard_drop_idle_locked(uintptr_t start, uintptr_t end, int rewritten)
 		uintptr_t a = side ? hi : lo - zc_page;
 		const struct zc_ext_range *k = zc_ext_idle_get(&zc_ext, a);
 
-		if (!k || k->start != a || k->end != a + zc_page)
+		if (!k || k->start != a || k->end != a + zc_page ||
+		    zc_fast_adopt_locked(a, a + zc_page))
 			continue;
 		if (zc_ext_idle_take(&zc_ext, a, a + zc_page, r, 1) == 1) {
 			zc_guard_unprotect_locked(r[0].start, r[0].end);
@@ -601,6 +657,12 @@ static int act_locked(uintptr_t start, uintptr_t end, enum zc_resolve mode, int 
 	for (size_t i = 0; i < n; i++) {
 		size_t pages = (r[i].end - r[i].start) / zc_page;
 
+		/* A ring call over these pages (fastring.h) is the table's
+		 * from here: one not sent yet is found pending below. */
+		if (zc_fast_adopt_locked(r[i].start, r[i].end) && mode != ZC_RESOLVE_FORGET) {
+			rc = rc ? rc : ZC_FRESH_NOMAP;
+			continue;
+		}
 		if (mode == ZC_RESOLVE_COPY && zc_ext_pending_in(&zc_ext, r[i].start, r[i].end)) {
 			/* A call armed over these pages may not have made its
 			 * system call yet: replaced now, its send would take
@@ -811,6 +873,7 @@ void zc_guard_child_reset(int forked)
 	 * range, guard_backend.h; the set is read within its memory's
 	 * bounds, whatever its counts say). */
 	zc_idle_each_raw(&zc_ext.idle, child_reset_idle, &first);
+	zc_fast_child_reset();
 	zc_ext_idle_clear(&zc_ext);
 	memset(zc_ext.filter, 0, sizeof zc_ext.filter);
 	zc_release_seq++;

@@ -1,0 +1,149 @@
+/*
+ * fastring.h - zerocopy sends of kept buffers without the global lock.
+ *
+ * A buffer sent again while all its pages are kept read-only (the idle
+ * set, extent.h) needs no new protection, no bounce copy and no plan: the
+ * only record its call needs is one that a write to those pages finds, so
+ * that the write waits for the completion or gets a private copy. Such a
+ * call is recorded in its socket's ring below, by the one thread sending
+ * on the socket (it holds the socket's busy flag), with atomics only. The
+ * global lock is taken once per REAP_BATCH sends, to read completions.
+ *
+ * Why the ring's calls are always found: every record under the lock that
+ * could decide to make such pages writable starts from the idle set, and
+ * every removal from the idle set (guard.c, idle_take) first bumps
+ * zc_fast_gen and then adopts the ring calls over the removed range into
+ * the in-flight table (zc_fast_adopt_locked), where every existing rule
+ * (wait, private copy, orphan, fork) applies to them. A sender publishes
+ * its call (PENDING) and then reads zc_fast_gen, both sequentially
+ * consistent: either the remover's adoption sees the call, or the sender
+ * sees the bump and takes its call back (the buffer is not known to be
+ * kept any more: the locked path decides). The same pairing with the
+ * socket's generation covers a close racing the send.
+ *
+ * States of a ring entry, and who moves it:
+ *   FREE -> PENDING           the sender, before its system call;
+ *   PENDING -> SENT | FREE    the sender, after it (compare-and-swap);
+ *   PENDING | SENT -> TAKEN   an adopter, under the lock (compare-and-swap):
+ *                             the in-flight table owns the call from then on,
+ *                             and a sender that finds its entry TAKEN
+ *                             commits or disarms it there, under the lock;
+ *   SENT -> FREE              the completion reader, under the lock, once
+ *                             the socket's window says the kernel released
+ *                             the id (zc_fast_sweep_locked).
+ * TAKEN entries are free for the sender to reuse.
+ *
+ * Signal-context invariant: zc_fast_adopt_locked and zc_fast_sweep_locked
+ * run in the fault handler (through the guard's idle removal and the
+ * completion reader): atomics on memory the shim mapped itself, no malloc.
+ */
+#ifndef ZC_FASTRING_H
+#define ZC_FASTRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZC_FAST_RING 32u
+/* The most ring calls out in the process: the in-flight table keeps room
+ * to adopt them all (guard.c sizes its reserve with this). */
+#define ZC_FAST_TOTAL_MAX 8192u
+/* A ring call adopted while PENDING is named in the table by this key
+ * plus its ring index (a namespace apart from the bounce slots). */
+#define ZC_FAST_KEY0 0x40000000u
+
+enum { ZC_FAST_FREE, ZC_FAST_PENDING, ZC_FAST_SENT, ZC_FAST_TAKEN };
+
+struct zc_fast_call {
+	uintptr_t start, end;   /* the pages the kernel reads (whole pages) */
+	uint64_t bytes;         /* payload bytes (sent bytes once SENT) */
+	uint32_t sgen;          /* the slot's generation at publication */
+	uint32_t id;            /* the kernel's id (SENT) */
+	uint32_t state;         /* ZC_FAST_* (atomic) */
+};
+
+struct zc_fast_sock {
+	struct zc_fast_call c[ZC_FAST_RING];
+	uint32_t head;          /* the sender's next entry */
+	uint32_t live;          /* entries PENDING or SENT (atomic) */
+	/* The kept buffer: pages [kept_start, kept_end) were all in the idle
+	 * set when zc_fast_gen was kept_gen, seen under the lock by this
+	 * socket's sender (written and read by the busy holder only). */
+	uintptr_t kept_start, kept_end;
+	uint32_t kept_gen, kept_sgen;
+	uintptr_t last_start;   /* the socket's last one-buffer send (busy holder) */
+};
+
+extern uint32_t zc_fast_gen;      /* bumped before every idle removal */
+extern uint64_t zc_fast_pin;      /* pin_pages * page of SENT ring calls (atomic) */
+
+int zc_fast_init(void);
+
+/* The ring of slot (memory reserved for every slot, touched on use). */
+struct zc_fast_sock *zc_fast_of(uint32_t slot);
+
+/* Under the lock, by the busy holder, after a one-buffer send of the
+ * pages [start, end): is it the buffer the socket sent last? (Only a buffer
+ * sent again and again is worth looking up in the idle set for.) */
+int zc_fast_again(uint32_t slot, uintptr_t start);
+
+/* Under the lock, by the busy holder: [start, end) (whole pages) is all
+ * idle now; remember it as slot's kept buffer. */
+void zc_fast_keep_locked(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end);
+
+/* The busy holder: is [start, end) slot's kept buffer, with nothing taken
+ * out of the idle set since? (A hint: zc_fast_publish decides.) */
+int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end);
+
+/* The busy holder, without the lock: publish a call over [start, end) of
+ * bytes payload bytes if that range is slot's kept buffer, still all
+ * idle, and the socket is still sgen. Returns the entry's index, or -1
+ * if not: then nothing is out, unless *adopted >= 0: that entry was
+ * adopted before it could be taken back, and the caller disarms it under
+ * the lock (its table key is zc_fast_key(*adopted)). */
+int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end,
+		    uint64_t bytes, int *adopted);
+
+/* The busy holder, without the lock: entry i's call went out under id
+ * with sent bytes. Returns 0; 1 if the entry was adopted meanwhile (then
+ * commit it under the lock: zc_fast_key), or 2 if the socket was closed
+ * meanwhile (then, under the lock, adopt the slot's calls and orphan
+ * them). */
+int zc_fast_commit(uint32_t slot, int i, uint32_t id, uint64_t sent);
+
+/* The busy holder: entry i's call was not made or failed. Returns 0 if
+ * it was taken back, 1 if it was adopted (the table has it pending,
+ * under zc_fast_key). */
+int zc_fast_retract(uint32_t slot, int i);
+
+static inline uint32_t zc_fast_key(int i) { return ZC_FAST_KEY0 + (uint32_t)i; }
+
+/* Under the lock: bump zc_fast_gen, then move every ring call over
+ * [start, end) into the in-flight table. Returns 0, or -1 if the table
+ * had no room for one (its pages must then stay in the idle set). */
+int zc_fast_adopt_locked(uintptr_t start, uintptr_t end);
+
+/* Under the lock: move every ring call of slot's socket of generation
+ * sgen into the table (a close). -1 as above. */
+int zc_fast_adopt_slot_locked(uint32_t slot, uint32_t sgen);
+
+/* Under the lock: move slot's entry i into the table (its sender's call
+ * failed). -1 as above. */
+int zc_fast_adopt_one_locked(uint32_t slot, int i);
+
+/* Under the lock: free slot's SENT entries whose id the window says
+ * the kernel released. */
+void zc_fast_sweep_locked(uint32_t slot);
+
+/* Does slot have ring calls out (a hint)? */
+static inline int zc_fast_live(const struct zc_fast_sock *f)
+{
+	return f && __atomic_load_n(&f->live, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* Ring calls out in the process (PENDING or SENT), a hint. */
+uint32_t zc_fast_total(void);
+
+/* Fork child: no ring call is the child's. */
+void zc_fast_child_reset(void);
+
+#endif
