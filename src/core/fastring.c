@@ -8,6 +8,7 @@
  * no malloc, no stdio, no lock but the global one their caller holds.
  */
 #include "fastring.h"
+#include "bounce.h"
 #include "inflight.h"
 #include "shim.h"
 #include "sock.h"
@@ -79,6 +80,8 @@ int zc_fast_retract(uint32_t slot, int i)
 
 	if (__atomic_compare_exchange_n(&f->c[i].state, &want, ZC_FAST_FREE, 0, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE)) {
+		if (f->c[i].bounce)
+			zc_bounce_put((int)f->c[i].bounce - 1, 0);
 		gone_live(f);
 		return 0;
 	}
@@ -96,7 +99,7 @@ uint32_t zc_fast_total(void)
 }
 
 int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end,
-		    uint64_t bytes, int *adopted)
+		    uint64_t bytes, int bounce, int *adopted)
 {
 	struct zc_fast_sock *f = &rings[slot];
 	const struct zc_sock *s = &zc_socks[slot];
@@ -104,11 +107,9 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 	struct zc_fast_call *c = &f->c[i];
 
 	*adopted = -1;
-	if (!zc_fast_kept(slot, sgen, start, end))
-		return -1;
 	st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
-	if (st != ZC_FAST_FREE && st != ZC_FAST_TAKEN)
-		return -1;   /* the ring is full of calls out: the locked path reaps */
+	if (!zc_fast_kept(slot, sgen, start, end) || (st != ZC_FAST_FREE && st != ZC_FAST_TAKEN))
+		goto refuse;   /* (a ring full of calls out: the locked path reaps) */
 	/* The adopters' table room (inflight.c keeps ZC_FAST_TOTAL_MAX) and
 	 * the pin budget, the latter as a hint (the kernel's own limit,
 	 * ENOBUFS, is what the locked path falls back on). */
@@ -122,12 +123,13 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 			    ((bytes / zc_page) + 2) * zc_page >
 		    zc_pin_cap) {
 		__atomic_fetch_sub(&fast_total, 1, __ATOMIC_RELAXED);
-		return -1;
+		goto refuse;
 	}
 	c->start = start;
 	c->end = end;
 	c->bytes = bytes;
 	c->sgen = sgen;
+	c->bounce = bounce >= 0 ? (uint32_t)bounce + 1 : 0;
 	__atomic_fetch_add(&f->live, 1, __ATOMIC_SEQ_CST);
 	/* Publish, then look: an idle removal bumps zc_fast_gen and then
 	 * adopts (zc_fast_adopt_locked), a close bumps the generation and
@@ -144,6 +146,10 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 	}
 	f->head++;
 	return (int)i;
+refuse:
+	if (bounce >= 0)
+		zc_bounce_put(bounce, 0);
+	return -1;
 }
 
 int zc_fast_commit(uint32_t slot, int i, uint32_t id, uint64_t sent)
@@ -183,6 +189,8 @@ static void free_released(struct zc_fast_sock *f, struct zc_fast_call *c)
 		return;
 	__atomic_fetch_sub(&zc_fast_pin, pin_pages_of(c) * zc_page, __ATOMIC_RELAXED);
 	zc_stats_inflight(-(int64_t)c->bytes);
+	if (c->bounce)
+		zc_bounce_put((int)c->bounce - 1, 0);
 	gone_live(f);
 }
 
@@ -212,7 +220,7 @@ static int adopt_one_locked(uint32_t slot, struct zc_fast_sock *f, int i)
 	 * its payload (as arming does); a sent call's now, from what went
 	 * out (what zc_fast_commit charged). */
 	pages = pin_pages_of(c);
-	if (zc_inflight_adopt_locked(&call, c->start, c->end, c->bytes, pages))
+	if (zc_inflight_adopt_locked(&call, c->start, c->end, c->bytes, pages, c->bounce))
 		return -1;
 	if (!__atomic_compare_exchange_n(&c->state, &st, ZC_FAST_TAKEN, 0, __ATOMIC_SEQ_CST,
 					 __ATOMIC_ACQUIRE)) {

@@ -2,9 +2,11 @@
  * fastring.h - zerocopy sends of kept buffers without the global lock.
  *
  * A buffer sent again while all its pages are kept read-only (the idle
- * set, extent.h) needs no new protection, no bounce copy and no plan: the
- * only record its call needs is one that a write to those pages finds, so
- * that the write waits for the completion or gets a private copy. Such a
+ * set, extent.h) needs no new protection and no plan: the only record its
+ * call needs is one that a write to those pages finds, so that the write
+ * waits for the completion or gets a private copy. Its unaligned first and
+ * last pages are either kept too (sent in place) or not (their bytes go
+ * through a bounce slot, which the record holds until the completion). Such a
  * call is recorded in its socket's ring below, by the one thread sending
  * on the socket (it holds the socket's busy flag), with atomics only. The
  * global lock is taken once per REAP_BATCH sends, to read completions.
@@ -59,6 +61,7 @@ struct zc_fast_call {
 	uint32_t sgen;          /* the slot's generation at publication */
 	uint32_t id;            /* the kernel's id (SENT) */
 	uint32_t state;         /* ZC_FAST_* (atomic) */
+	uint32_t bounce;        /* bounce slot + 1 holding its edges' bytes, or 0 */
 };
 
 struct zc_fast_sock {
@@ -95,13 +98,16 @@ void zc_fast_keep_locked(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_
 int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end);
 
 /* The busy holder, without the lock: publish a call over [start, end) of
- * bytes payload bytes if that range is slot's kept buffer, still all
+ * bytes payload bytes (holding bounce slot bounce, or -1 for none: the
+ * slot goes back when the call is released) if that range is slot's kept
+ * buffer, still all
  * idle, and the socket is still sgen. Returns the entry's index, or -1
- * if not: then nothing is out, unless *adopted >= 0: that entry was
- * adopted before it could be taken back, and the caller disarms it under
- * the lock (its table key is zc_fast_key(*adopted)). */
+ * if not: then nothing is out and the bounce slot is back, unless
+ * *adopted >= 0: that entry was adopted before it could be taken back,
+ * and the caller disarms it under the lock (its table key is
+ * zc_fast_key(*adopted); the slot goes back with it). */
 int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end,
-		    uint64_t bytes, int *adopted);
+		    uint64_t bytes, int bounce, int *adopted);
 
 /* The busy holder, without the lock: entry i's call went out under id
  * with sent bytes. Returns 0; 1 if the entry was adopted meanwhile (then
@@ -111,8 +117,8 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 int zc_fast_commit(uint32_t slot, int i, uint32_t id, uint64_t sent);
 
 /* The busy holder: entry i's call was not made or failed. Returns 0 if
- * it was taken back, 1 if it was adopted (the table has it pending,
- * under zc_fast_key). */
+ * it was taken back (its bounce slot too), 1 if it was adopted (the table
+ * has it pending, under zc_fast_key, with its bounce slot). */
 int zc_fast_retract(uint32_t slot, int i);
 
 static inline uint32_t zc_fast_key(int i) { return ZC_FAST_KEY0 + (uint32_t)i; }

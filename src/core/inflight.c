@@ -84,7 +84,7 @@ int zc_inflight_fast_room(void)
 }
 
 int zc_inflight_adopt_locked(const struct zc_call *c, uintptr_t start, uintptr_t end,
-			     uint64_t bytes, uint64_t pin_pages)
+			     uint64_t bytes, uint64_t pin_pages, uint32_t bounce)
 {
 	struct zc_ext e = { 0 };
 
@@ -98,6 +98,7 @@ int zc_inflight_adopt_locked(const struct zc_call *c, uintptr_t start, uintptr_t
 	e.sent = c->sent;
 	e.bytes = bytes;
 	e.pin_pages = pin_pages;
+	e.bounce = bounce;   /* (put back when the call is settled: settle_head_locked) */
 	if (zc_ext_add(&zc_ext, &e) < 0)
 		return -1;
 	if (c->sent)

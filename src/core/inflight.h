@@ -88,11 +88,12 @@ void zc_inflight_complete_done_locked(uint32_t slot, uint32_t sgen);
  * lock) */
 int zc_inflight_fast_room(void);
 
-/* Record ring call c over [start, end) as the table's (head entry, no
- * bounce slot): pending (its sender commits or disarms it under the
- * lock) or sent (the pin budget charged now). -1: no room. */
+/* Record ring call c over [start, end) as the table's (a head entry with
+ * the call's bounce slot + 1, or 0): pending (its sender commits or
+ * disarms it under the lock) or sent (the pin budget charged now). -1: no
+ * room. */
 int zc_inflight_adopt_locked(const struct zc_call *c, uintptr_t start, uintptr_t end,
-			     uint64_t bytes, uint64_t pin_pages);
+			     uint64_t bytes, uint64_t pin_pages, uint32_t bounce);
 
 /* Undo zc_inflight_adopt_locked of c (nothing else happened to it). */
 void zc_inflight_unadopt_locked(const struct zc_call *c);

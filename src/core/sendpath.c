@@ -164,7 +164,7 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	if (!failed) {
 		ZC_STAT_ADD(zc_sends, 1);   /* (the ring's sends count without the lock) */
 		ZC_STAT_ADD(zc_bytes, sent);
-		ZC_STAT_ADD_LOCKED(bounce_bytes, p->bounce_len);
+		ZC_STAT_ADD(bounce_bytes, p->bounce_len);
 	}
 	if (closed) {
 		/* The socket was closed while this call was under way: its
@@ -178,11 +178,17 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	} else if (!failed && p->nin == 1) {
 		/* A one-iovec buffer whose pages are all kept read-only now:
 		 * its next send may go by the ring (fastring.h, send_kept). */
-		uintptr_t lo = zc_page_down((uintptr_t)p->in[0].iov_base);
-		uintptr_t hi = zc_page_up((uintptr_t)p->in[0].iov_base + p->in[0].iov_len);
+		uintptr_t a = (uintptr_t)p->in[0].iov_base, z = a + p->in[0].iov_len;
+		uintptr_t lo = zc_page_down(a), hi = zc_page_up(z);
 
-		if (zc_fast_again(slot, lo) && zc_guard_idle_holds_locked(lo, hi))
-			zc_fast_keep_locked(slot, gen, lo, hi);
+		/* All its pages kept (edges in place), or its whole pages
+		 * (edges through bounce memory). */
+		if (zc_fast_again(slot, lo)) {
+			if (zc_guard_idle_holds_locked(lo, hi))
+				zc_fast_keep_locked(slot, gen, lo, hi);
+			else if (zc_guard_idle_holds_locked(zc_page_up(a), zc_page_down(z)))
+				zc_fast_keep_locked(slot, gen, zc_page_up(a), zc_page_down(z));
+		}
 	}
 	if (zc_inflight_id_done_locked(slot, id)) {
 		/* Another thread read the completion before we got here. */
@@ -805,43 +811,99 @@ static void reap_batch(struct zc_sock *s, uint32_t slot, uint32_t gen)
 	zc_unlock();
 }
 
+/* Copy a kept send's unaligned head and tail into its bounce slot. */
+struct edge_copy {
+	const char *base;
+	size_t len, head, tail;
+	char *to;
+};
+
+static void do_copy_edges(void *a)
+{
+	const struct edge_copy *c = a;
+
+	memcpy(c->to, c->base, c->head);
+	memcpy(c->to + c->head, c->base + c->len - c->tail, c->tail);
+}
+
 /*
  * A kept buffer's send (fastring.h): one iovec whose pages are all in the
  * idle set, read-only since the socket's last send of it, with nothing
- * removed from the set since. No bounce memory, no plan, no protection to
- * change: the call is recorded in the socket's ring and made, and the lock
- * is taken only to read completions. Returns 1 if the call was made (its
- * result in *rp, *errp and *failed, as on the locked path), 0 if the
+ * removed from the set since; or whose whole pages are, its unaligned
+ * head and tail then going through a bounce slot. No plan, no protection
+ * to change: the call is recorded in the socket's ring and made, and the
+ * lock is taken only to read completions. Returns 1 if the call was made
+ * (its result in *rp, *errp and *failed, as on the locked path), 0 if the
  * locked path must decide (nothing was done).
  */
 static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		     const struct msg_view *v, int flags, ssize_t *rp, int *errp, int *failed)
 {
-	struct iovec iov = v->iov0;
-	uintptr_t lo = zc_page_down((uintptr_t)iov.iov_base);
-	uintptr_t hi = zc_page_up((uintptr_t)iov.iov_base + iov.iov_len);
+	struct iovec iov[3];
+	uintptr_t a = (uintptr_t)v->iov0.iov_base, z = a + v->iov0.iov_len;
+	uintptr_t lo = zc_page_down(a), hi = zc_page_up(z);
+	struct edge_copy ec = { 0 };
 	struct msghdr m;
-	int i, adopted, rc;
+	int i, adopted, rc, b = -1, n = 1;
 	ssize_t r;
 
-	if (!zc_fast_kept(slot, gen, lo, hi) || (s->udp && (hi - lo) / zc_page > UDP_PIECES_MAX) ||
+	if (!zc_fast_kept(slot, gen, lo, hi)) {
+		/* The whole pages kept, the edges copied. */
+		lo = zc_page_up(a);
+		hi = zc_page_down(z);
+		if (lo >= hi || !zc_fast_kept(slot, gen, lo, hi))
+			return 0;
+		ec.head = lo - a;
+		ec.tail = z - hi;
+	}
+	if ((s->udp && (hi - lo) / zc_page + !!ec.head + !!ec.tail > UDP_PIECES_MAX) ||
 	    !zc_inflight_has_room_busy(slot) || zc_guard_reports_pending())
 		return 0;
-	i = zc_fast_publish(slot, gen, lo, hi, iov.iov_len, &adopted);
+	if (ec.head + ec.tail) {
+		if ((b = zc_bounce_get()) < 0)
+			return 0;
+		ec.base = v->iov0.iov_base;
+		ec.len = v->iov0.iov_len;
+		ec.to = zc_bounce_addr(b);
+	}
+	i = zc_fast_publish(slot, gen, lo, hi, v->iov0.iov_len, b, &adopted);
 	if (i < 0) {
 		if (adopted >= 0) {
 			zc_lock();
-			disarm_locked(slot, gen, (int)zc_fast_key(adopted));
+			disarm_locked(slot, gen, (int)zc_fast_key(adopted));   /* (b goes back) */
 			zc_unlock();
 		}
 		return 0;
 	}
-	if (!v->h.msg_controllen) {
-		r = ZC_REAL(sendto)(fd, iov.iov_base, iov.iov_len, flags | MSG_ZEROCOPY,
+	/* The edges' bytes are the program's, outside the kept pages: read
+	 * in a fault probe window, after publication (as the locked path
+	 * copies after arming). */
+	if (b >= 0 && zc_probe_run(do_copy_edges, &ec)) {
+		if (zc_fast_retract(slot, i)) {
+			zc_lock();
+			disarm_locked(slot, gen, (int)zc_fast_key(i));
+			zc_unlock();
+		}
+		return 0;
+	}
+	if (b < 0) {
+		iov[0] = v->iov0;
+	} else {
+		n = 0;
+		if (ec.head)
+			iov[n++] = (struct iovec){ ec.to, ec.head };
+		iov[n++] = (struct iovec){ (void *)lo, hi - lo };
+		if (ec.tail)
+			iov[n++] = (struct iovec){ ec.to + ec.head, ec.tail };
+		ZC_STAT_ADD(bounce_bytes, ec.head + ec.tail);
+	}
+	if (n == 1 && !v->h.msg_controllen) {
+		r = ZC_REAL(sendto)(fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_ZEROCOPY,
 				    (const struct sockaddr *)v->h.msg_name, v->h.msg_namelen);
 	} else {
 		m = v->h;
-		m.msg_iov = &iov;   /* the iovec the decision was made on */
+		m.msg_iov = iov;   /* the iovec the decision was made on */
+		m.msg_iovlen = (size_t)n;
 		r = ZC_REAL(sendmsg)(fd, &m, flags | MSG_ZEROCOPY);
 	}
 	*errp = errno;
@@ -883,7 +945,7 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		 * for every ring call): hold it under the id it may have
 		 * taken, and no more zerocopy on the socket, as fail_locked
 		 * does when it cannot know. */
-		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), iov.iov_len);
+		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), v->iov0.iov_len);
 		if (rc == 0)
 			zc_inflight_take_id_busy(slot);
 		if (!s->zc_off) {

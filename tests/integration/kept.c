@@ -16,7 +16,8 @@
  *              the write (its calls out are the close's to settle).
  * OFFSET: where the buffer starts in its first page (default 0). An
  * unaligned buffer's first and last pages are kept only where the guard
- * sends edges in place (the userfaultfd guard with kernel faults covered).
+ * sends edges in place (the userfaultfd guard with kernel faults covered);
+ * elsewhere its whole pages are, and its edges' bytes are copied.
  * Without the guard, the change reaches bytes still in the sender's queue.
  */
 #include "common.h"
