@@ -32,9 +32,45 @@ static void filter_add(struct zc_ext_table *t, struct zc_ext *e, int delta)
 	filter_range(t, e->born_start, e->born_end, delta);
 }
 
+/* The idle set's changes, bracketed by its sequence count (extent.h). */
+static void seq_begin(struct zc_ext_table *t)
+{
+	__atomic_store_n(&t->idle_seq, t->idle_seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void seq_end(struct zc_ext_table *t)
+{
+	__atomic_store_n(&t->idle_seq, t->idle_seq + 1, __ATOMIC_RELEASE);
+}
+
 void zc_ext_idle_clear(struct zc_ext_table *t)
 {
+	seq_begin(t);
 	zc_idle_clear(&t->idle);
+	seq_end(t);
+}
+
+int zc_ext_idle_holds_racy(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+			   uint32_t *seq)
+{
+	uint32_t s1 = __atomic_load_n(&t->idle_seq, __ATOMIC_ACQUIRE);
+	uintptr_t p = start;
+	struct zc_ext_range r;
+
+	if ((s1 & 1) || start >= end)
+		return 0;
+	/* A buffer's pages and its edges are ranges of their own, touching. */
+	for (int k = 0; k < 8 && p < end; k++) {
+		if (!zc_idle_get_racy(&t->idle, p, &r) || r.end <= p)
+			return 0;
+		p = r.end;
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (p < end || __atomic_load_n(&t->idle_seq, __ATOMIC_RELAXED) != s1)
+		return 0;
+	*seq = s1;
+	return 1;
 }
 
 const struct zc_ext_range *zc_ext_idle_get(const struct zc_ext_table *t, uintptr_t a)
@@ -55,8 +91,14 @@ int zc_ext_idle_add(struct zc_ext_table *t, uintptr_t start, uintptr_t end)
 			continue;
 		}
 		stop = r && r->start < end ? r->start : end;
-		if (zc_idle_count(&t->idle) >= t->idle_cap || zc_idle_insert(&t->idle, p, stop))
+		if (zc_idle_count(&t->idle) >= t->idle_cap)
 			return -1;
+		seq_begin(t);
+		if (zc_idle_insert(&t->idle, p, stop)) {
+			seq_end(t);
+			return -1;
+		}
+		seq_end(t);
 		filter_range(t, p, stop, 1);
 		p = stop;
 	}
@@ -77,7 +119,9 @@ size_t zc_ext_idle_take(struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 			break;
 		out[n] = *r;
 		filter_range(t, out[n].start, out[n].end, -1);
+		seq_begin(t);
 		zc_idle_remove(&t->idle, out[n].start);
+		seq_end(t);
 		n++;
 	}
 	return n;

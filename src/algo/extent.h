@@ -60,6 +60,11 @@ struct zc_ext_table {
 				 * only ways an entry of a call is made or dropped
 				 * other than zc_ext_add and zc_ext_remove */
 	struct zc_idle_set idle;   /* the idle set (idleset.h) */
+	/* The idle set's sequence count: odd while it changes; also raised
+	 * by 2 (zc_ext_idle_mark) before ranges are taken out of it. A
+	 * reader without the lock (zc_ext_idle_holds_racy) trusts what it
+	 * read only if the count was even and is the same after. */
+	uint32_t idle_seq;
 	uint32_t idle_cap;      /* the most ranges the guard lets it hold */
 	uint32_t filter[ZC_FILTER_SIZE];   /* counts calls' entries and idle ranges */
 };
@@ -95,6 +100,19 @@ size_t zc_ext_idle_take(struct zc_ext_table *t, uintptr_t start, uintptr_t end,
 static inline uint32_t zc_ext_nidle(const struct zc_ext_table *t)
 {
 	return zc_idle_count(&t->idle);
+}
+
+/* Without the lock: do idle ranges (at most a few, touching) hold all of
+ * [start, end)? *seq: the sequence count the answer holds for (a yes is
+ * true until the count moves). */
+int zc_ext_idle_holds_racy(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
+			   uint32_t *seq);
+
+/* Raise the sequence count by 2, sequentially consistent: ranges are about
+ * to be taken out (fastring.h). */
+static inline void zc_ext_idle_mark(struct zc_ext_table *t)
+{
+	__atomic_fetch_add(&t->idle_seq, 2, __ATOMIC_SEQ_CST);
 }
 
 /* Empty the idle set (no protection changes). */

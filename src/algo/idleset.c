@@ -356,3 +356,51 @@ void zc_idle_each_raw(const struct zc_idle_set *s,
 			fn(s->blocks[id].r[i].start, s->blocks[id].r[i].end, arg);
 	}
 }
+
+/*
+ * The idle range holding a, read without the lock (zc_idle_get_racy): no
+ * hint, no memo, every load relaxed and every index bounded, so that a
+ * set changing meanwhile gives a wrong answer, never a fault. The caller
+ * validates the answer with the set's sequence count (extent.h).
+ */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_range *out)
+{
+	uint32_t nb = LOAD(s->nblocks), lo = 0, hi, id, n;
+	const struct zc_ext_range *r;
+
+	if (!s->blocks || nb > s->nblocks_max)
+		return 0;
+	hi = nb;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (LOAD(s->last_end[mid]) <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= nb)
+		return 0;
+	id = LOAD(s->order[lo].id);
+	n = LOAD(s->order[lo].n);
+	if (id >= s->nblocks_max || n > ZC_IDLE_BLOCK)
+		return 0;
+	r = s->blocks[id].r;
+	lo = 0;
+	hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (LOAD(r[mid].end) <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= n)
+		return 0;
+	out->start = LOAD(r[lo].start);
+	out->end = LOAD(r[lo].end);
+	return out->start <= a && a < out->end;
+}

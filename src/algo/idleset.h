@@ -95,6 +95,11 @@ void zc_idle_remove(struct zc_idle_set *s, uintptr_t start);
  * counts or indices beyond the pool's bounds: for a fork child made while
  * another thread may have been changing the set (the ranges may then be
  * stale or repeated; fn must check each). */
+/* Without the lock: the range holding a into *out, 1; or 0. Never faults,
+ * but only an answer the set's sequence count vouches for may be used
+ * (extent.h, zc_ext_idle_holds_racy). */
+int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_range *out);
+
 void zc_idle_each_raw(const struct zc_idle_set *s,
 		      void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg);
 

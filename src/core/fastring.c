@@ -9,6 +9,7 @@
  */
 #include "fastring.h"
 #include "bounce.h"
+#include "guard.h"
 #include "inflight.h"
 #include "shim.h"
 #include "sock.h"
@@ -17,7 +18,6 @@
 
 #include <sys/mman.h>
 
-uint32_t zc_fast_gen;
 uint64_t zc_fast_pin;
 static uint32_t fast_total;   /* entries PENDING or SENT in every ring */
 static struct zc_fast_sock *rings;
@@ -38,32 +38,24 @@ struct zc_fast_sock *zc_fast_of(uint32_t slot)
 	return rings ? &rings[slot] : NULL;
 }
 
-int zc_fast_again(uint32_t slot, uintptr_t start)
+int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end, uint32_t *seq)
 {
 	struct zc_fast_sock *f = &rings[slot];
-	int again = f->last_start == start;
+	uint32_t now = __atomic_load_n(&zc_ext.idle_seq, __ATOMIC_ACQUIRE);
 
-	f->last_start = start;
-	return again;
-}
-
-int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end)
-{
-	const struct zc_fast_sock *f = &rings[slot];
-
-	return f->kept_start == start && f->kept_end == end && f->kept_sgen == sgen &&
-	       __atomic_load_n(&zc_fast_gen, __ATOMIC_RELAXED) == f->kept_gen;
-}
-
-void zc_fast_keep_locked(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end)
-{
-	struct zc_fast_sock *f = &rings[slot];
-
-	zc_assert_locked();
+	/* The same buffer as last time, and the idle set unchanged since. */
+	if (f->kept_start == start && f->kept_end == end && f->kept_sgen == sgen &&
+	    f->kept_seq == now && !(now & 1)) {
+		*seq = now;
+		return 1;
+	}
+	if (!zc_ext_idle_holds_racy(&zc_ext, start, end, seq))
+		return 0;
 	f->kept_start = start;
 	f->kept_end = end;
 	f->kept_sgen = sgen;
-	f->kept_gen = __atomic_load_n(&zc_fast_gen, __ATOMIC_SEQ_CST);
+	f->kept_seq = *seq;
+	return 1;
 }
 
 /* An entry leaves PENDING or SENT. */
@@ -99,7 +91,7 @@ uint32_t zc_fast_total(void)
 }
 
 int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end,
-		    uint64_t bytes, int bounce, int *adopted)
+		    uint32_t seq, uint64_t bytes, int bounce, int *adopted)
 {
 	struct zc_fast_sock *f = &rings[slot];
 	const struct zc_sock *s = &zc_socks[slot];
@@ -108,7 +100,7 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 
 	*adopted = -1;
 	st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
-	if (!zc_fast_kept(slot, sgen, start, end) || (st != ZC_FAST_FREE && st != ZC_FAST_TAKEN))
+	if (st != ZC_FAST_FREE && st != ZC_FAST_TAKEN)
 		goto refuse;   /* (a ring full of calls out: the locked path reaps) */
 	/* The adopters' table room (inflight.c keeps ZC_FAST_TOTAL_MAX) and
 	 * the pin budget, the latter as a hint (the kernel's own limit,
@@ -131,12 +123,12 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 	c->sgen = sgen;
 	c->bounce = bounce >= 0 ? (uint32_t)bounce + 1 : 0;
 	__atomic_fetch_add(&f->live, 1, __ATOMIC_SEQ_CST);
-	/* Publish, then look: an idle removal bumps zc_fast_gen and then
-	 * adopts (zc_fast_adopt_locked), a close bumps the generation and
-	 * then adopts the slot's calls. Sequentially consistent on both
-	 * sides: one of the two sees the other. */
+	/* Publish, then look: an idle removal raises the idle set's count
+	 * and then adopts (zc_fast_adopt_locked), a close bumps the slot's
+	 * generation and then adopts the slot's calls. Sequentially
+	 * consistent on both sides: one of the two sees the other. */
 	__atomic_store_n(&c->state, ZC_FAST_PENDING, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&zc_fast_gen, __ATOMIC_SEQ_CST) != f->kept_gen ||
+	if (__atomic_load_n(&zc_ext.idle_seq, __ATOMIC_SEQ_CST) != seq ||
 	    !__atomic_load_n(&s->used, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&s->gen, __ATOMIC_SEQ_CST) != sgen) {
 		if (zc_fast_retract(slot, (int)i))
@@ -268,7 +260,7 @@ int zc_fast_adopt_locked(uintptr_t start, uintptr_t end)
 	int rc = 0;
 
 	zc_assert_locked();
-	__atomic_fetch_add(&zc_fast_gen, 1, __ATOMIC_SEQ_CST);
+	zc_ext_idle_mark(&zc_ext);
 	if (!rings || !__atomic_load_n(&fast_total, __ATOMIC_SEQ_CST))
 		return 0;
 	for (uint32_t slot = 0; slot < zc_sock_hwm && slot < ZC_SOCK_MAX; slot++)
@@ -319,5 +311,4 @@ void zc_fast_child_reset(void)
 	}
 	fast_total = 0;
 	zc_fast_pin = 0;
-	zc_fast_gen++;
 }

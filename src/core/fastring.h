@@ -13,11 +13,12 @@
  *
  * Why the ring's calls are always found: every record under the lock that
  * could decide to make such pages writable starts from the idle set, and
- * every removal from the idle set (guard.c, idle_take) first bumps
- * zc_fast_gen and then adopts the ring calls over the removed range into
+ * every removal from the idle set (guard.c) first raises the set's
+ * sequence count (extent.h) and then adopts the ring calls over the
+ * removed range into
  * the in-flight table (zc_fast_adopt_locked), where every existing rule
  * (wait, private copy, orphan, fork) applies to them. A sender publishes
- * its call (PENDING) and then reads zc_fast_gen, both sequentially
+ * its call (PENDING) and then reads the count, both sequentially
  * consistent: either the remover's adoption sees the call, or the sender
  * sees the bump and takes its call back (the buffer is not known to be
  * kept any more: the locked path decides). The same pairing with the
@@ -68,15 +69,12 @@ struct zc_fast_sock {
 	struct zc_fast_call c[ZC_FAST_RING];
 	uint32_t head;          /* the sender's next entry */
 	uint32_t live;          /* entries PENDING or SENT (atomic) */
-	/* The kept buffer: pages [kept_start, kept_end) were all in the idle
-	 * set when zc_fast_gen was kept_gen, seen under the lock by this
-	 * socket's sender (written and read by the busy holder only). */
+	/* The last buffer found kept: pages [kept_start, kept_end) were all
+	 * in the idle set when its count was kept_seq (busy holder only). */
 	uintptr_t kept_start, kept_end;
-	uint32_t kept_gen, kept_sgen;
-	uintptr_t last_start;   /* the socket's last one-buffer send (busy holder) */
+	uint32_t kept_seq, kept_sgen;
 };
 
-extern uint32_t zc_fast_gen;      /* bumped before every idle removal */
 extern uint64_t zc_fast_pin;      /* pin_pages * page of SENT ring calls (atomic) */
 
 int zc_fast_init(void);
@@ -84,18 +82,11 @@ int zc_fast_init(void);
 /* The ring of slot (memory reserved for every slot, touched on use). */
 struct zc_fast_sock *zc_fast_of(uint32_t slot);
 
-/* Under the lock, by the busy holder, after a one-buffer send of the
- * pages [start, end): is it the buffer the socket sent last? (Only a buffer
- * sent again and again is worth looking up in the idle set for.) */
-int zc_fast_again(uint32_t slot, uintptr_t start);
-
-/* Under the lock, by the busy holder: [start, end) (whole pages) is all
- * idle now; remember it as slot's kept buffer. */
-void zc_fast_keep_locked(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end);
-
-/* The busy holder: is [start, end) slot's kept buffer, with nothing taken
- * out of the idle set since? (A hint: zc_fast_publish decides.) */
-int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end);
+/* The busy holder, without the lock: are the pages [start, end) all in
+ * the idle set? Looked up without the lock (the socket's last answer
+ * again if the set has not changed since); *seq: the idle set's count
+ * the answer holds for, to pass to zc_fast_publish. */
+int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end, uint32_t *seq);
 
 /* The busy holder, without the lock: publish a call over [start, end) of
  * bytes payload bytes (holding bounce slot bounce, or -1 for none: the
@@ -107,7 +98,7 @@ int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end);
  * and the caller disarms it under the lock (its table key is
  * zc_fast_key(*adopted); the slot goes back with it). */
 int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end,
-		    uint64_t bytes, int bounce, int *adopted);
+		    uint32_t seq, uint64_t bytes, int bounce, int *adopted);
 
 /* The busy holder, without the lock: entry i's call went out under id
  * with sent bytes. Returns 0; 1 if the entry was adopted meanwhile (then
@@ -123,7 +114,7 @@ int zc_fast_retract(uint32_t slot, int i);
 
 static inline uint32_t zc_fast_key(int i) { return ZC_FAST_KEY0 + (uint32_t)i; }
 
-/* Under the lock: bump zc_fast_gen, then move every ring call over
+/* Under the lock: raise the idle set's count, then move every ring call over
  * [start, end) into the in-flight table. Returns 0, or -1 if the table
  * had no room for one (its pages must then stay in the idle set). */
 int zc_fast_adopt_locked(uintptr_t start, uintptr_t end);

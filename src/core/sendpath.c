@@ -175,20 +175,6 @@ static void commit_locked(struct zc_sock *s, uint32_t slot, uint32_t gen, int b,
 	if (!keeps) {   /* (pages a partial send left unsent are counted too) */
 		s->must_reap = 1;
 		s->must_reap_id = id;
-	} else if (!failed && p->nin == 1) {
-		/* A one-iovec buffer whose pages are all kept read-only now:
-		 * its next send may go by the ring (fastring.h, send_kept). */
-		uintptr_t a = (uintptr_t)p->in[0].iov_base, z = a + p->in[0].iov_len;
-		uintptr_t lo = zc_page_down(a), hi = zc_page_up(z);
-
-		/* All its pages kept (edges in place), or its whole pages
-		 * (edges through bounce memory). */
-		if (zc_fast_again(slot, lo)) {
-			if (zc_guard_idle_holds_locked(lo, hi))
-				zc_fast_keep_locked(slot, gen, lo, hi);
-			else if (zc_guard_idle_holds_locked(zc_page_up(a), zc_page_down(z)))
-				zc_fast_keep_locked(slot, gen, zc_page_up(a), zc_page_down(z));
-		}
 	}
 	if (zc_inflight_id_done_locked(slot, id)) {
 		/* Another thread read the completion before we got here. */
@@ -566,7 +552,7 @@ static int plan_edges_locked(int b, uint64_t whole_ok, int udp)
 	 * pages of a body): then the edges stay copied. */
 	if (zc_plan_rebuild(p, mode, zc_bounce_addr(b), zc_bounce_cap(b), zc_page) == ZC_PLAN_OK &&
 	    (!udp || zc_plan_pieces(p, zc_page) <= UDP_PIECES_MAX)) {
-		ZC_STAT_ADD_LOCKED(edge_sends, 1);
+		ZC_STAT_ADD(edge_sends, 1);   /* (kept sends count theirs without the lock) */
 		return 0;
 	}
 	/* (Fewer bytes to copy and no more pieces: not expected to fail.) */
@@ -828,9 +814,9 @@ static void do_copy_edges(void *a)
 
 /*
  * A kept buffer's send (fastring.h): one iovec whose pages are all in the
- * idle set, read-only since the socket's last send of it, with nothing
- * removed from the set since; or whose whole pages are, its unaligned
- * head and tail then going through a bounce slot. No plan, no protection
+ * idle set (read-only since an earlier send), looked up without the lock;
+ * or whose whole pages are, its unaligned head and tail then going
+ * through a bounce slot. No plan, no protection
  * to change: the call is recorded in the socket's ring and made, and the
  * lock is taken only to read completions. Returns 1 if the call was made
  * (its result in *rp, *errp and *failed, as on the locked path), 0 if the
@@ -844,14 +830,15 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	uintptr_t lo = zc_page_down(a), hi = zc_page_up(z);
 	struct edge_copy ec = { 0 };
 	struct msghdr m;
+	uint32_t seq;
 	int i, adopted, rc, b = -1, n = 1;
 	ssize_t r;
 
-	if (!zc_fast_kept(slot, gen, lo, hi)) {
+	if (!zc_fast_kept(slot, gen, lo, hi, &seq)) {
 		/* The whole pages kept, the edges copied. */
 		lo = zc_page_up(a);
 		hi = zc_page_down(z);
-		if (lo >= hi || !zc_fast_kept(slot, gen, lo, hi))
+		if (lo >= hi || !zc_fast_kept(slot, gen, lo, hi, &seq))
 			return 0;
 		ec.head = lo - a;
 		ec.tail = z - hi;
@@ -866,7 +853,7 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		ec.len = v->iov0.iov_len;
 		ec.to = zc_bounce_addr(b);
 	}
-	i = zc_fast_publish(slot, gen, lo, hi, v->iov0.iov_len, b, &adopted);
+	i = zc_fast_publish(slot, gen, lo, hi, seq, v->iov0.iov_len, b, &adopted);
 	if (i < 0) {
 		if (adopted >= 0) {
 			zc_lock();
@@ -888,6 +875,8 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	}
 	if (b < 0) {
 		iov[0] = v->iov0;
+		if ((a | z) & (zc_page - 1))
+			ZC_STAT_ADD(edge_sends, 1);   /* (its edge pages are kept: in place) */
 	} else {
 		n = 0;
 		if (ec.head)

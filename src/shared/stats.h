@@ -73,7 +73,7 @@ extern int zc_stats_guard_kernel_faults;
 #define ZC_STAT_ADD(name, v) __atomic_fetch_add(&zc_stats.name, (uint64_t)(v), __ATOMIC_RELAXED)
 
 /* The same for a counter that is only ever changed with the global lock
- * held (bounce_bytes, edge_sends, completions): a
+ * held (completions): a
  * load and a store, no locked instruction (three of them were half of
  * commit_locked's own time). A reader without the lock sees the old or
  * the new value, as with ZC_STAT_ADD. Every change of such a counter

@@ -1054,6 +1054,24 @@ START_TEST(test_idle_blocks_model)
 			for (uint32_t pg = 0; pg < PAGES; pg += 1 + lcg(&seed) % 7)
 				ck_assert_int_eq(zc_ext_idle_get(&t, (uintptr_t)pg * P + 5) != NULL,
 						 model[pg]);
+			/* The look-up without the lock (a kept send's) agrees,
+			 * for runs of up to 8 pages, and vouches with the
+			 * set's count, even between changes. */
+			ck_assert_uint_eq(t.idle_seq & 1, 0);
+			for (uint32_t pg = 0; pg + 8 < PAGES; pg += 1 + lcg(&seed) % 13) {
+				uint32_t run = 1 + lcg(&seed) % 8, all = 1, seq = 1;
+				struct zc_ext_range r;
+
+				for (uint32_t k = 0; k < run; k++)
+					all &= model[pg + k];
+				ck_assert_int_eq(zc_ext_idle_holds_racy(&t, (uintptr_t)pg * P,
+									(uintptr_t)(pg + run) * P, &seq),
+						 (int)all);
+				if (all)
+					ck_assert_uint_eq(seq, t.idle_seq);
+				ck_assert_int_eq(zc_idle_get_racy(&t.idle, (uintptr_t)pg * P + 9, &r),
+						 model[pg]);
+			}
 		}
 	}
 	check_idle_sorted(&t);
