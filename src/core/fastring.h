@@ -11,17 +11,19 @@
  * on the socket (it holds the socket's busy flag), with atomics only. The
  * global lock is taken once per REAP_BATCH sends, to read completions.
  *
+ * Which buffer: one whose pages are all in the idle set, looked up without
+ * the lock (extent.h, zc_ext_idle_holds_racy) under the set's sequence
+ * count.
+ *
  * Why the ring's calls are always found: every record under the lock that
  * could decide to make such pages writable starts from the idle set, and
  * every removal from the idle set (guard.c) first raises the set's
- * sequence count (extent.h) and then adopts the ring calls over the
- * removed range into
- * the in-flight table (zc_fast_adopt_locked), where every existing rule
- * (wait, private copy, orphan, fork) applies to them. A sender publishes
- * its call (PENDING) and then reads the count, both sequentially
+ * sequence count and then adopts the ring calls over the removed range
+ * into the in-flight table (zc_fast_adopt_locked), where every existing
+ * rule (wait, private copy, orphan, fork) applies to them. A sender
+ * publishes its call (PENDING) and then reads the count, both sequentially
  * consistent: either the remover's adoption sees the call, or the sender
- * sees the bump and takes its call back (the buffer is not known to be
- * kept any more: the locked path decides). The same pairing with the
+ * sees the count moved and takes its call back (the locked path decides). The same pairing with the
  * socket's generation covers a close racing the send.
  *
  * States of a ring entry, and who moves it:
