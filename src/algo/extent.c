@@ -52,7 +52,7 @@ void zc_ext_idle_clear(struct zc_ext_table *t)
 }
 
 int zc_ext_idle_holds_racy(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
-			   uint32_t *seq)
+			   uint32_t *seq, struct zc_idle_hint *h)
 {
 	uint32_t s1 = __atomic_load_n(&t->idle_seq, __ATOMIC_ACQUIRE);
 	uintptr_t p = start;
@@ -62,7 +62,7 @@ int zc_ext_idle_holds_racy(const struct zc_ext_table *t, uintptr_t start, uintpt
 		return 0;
 	/* A buffer's pages and its edges are ranges of their own, touching. */
 	for (int k = 0; k < 8 && p < end; k++) {
-		if (!zc_idle_get_racy(&t->idle, p, &r) || r.end <= p)
+		if (!zc_idle_get_racy(&t->idle, p, &r, h) || r.end <= p)
 			return 0;
 		p = r.end;
 	}

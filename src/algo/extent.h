@@ -104,9 +104,9 @@ static inline uint32_t zc_ext_nidle(const struct zc_ext_table *t)
 
 /* Without the lock: do idle ranges (at most a few, touching) hold all of
  * [start, end)? *seq: the sequence count the answer holds for (a yes is
- * true until the count moves). */
+ * true until the count moves). h: the caller's hint (idleset.h), or NULL. */
 int zc_ext_idle_holds_racy(const struct zc_ext_table *t, uintptr_t start, uintptr_t end,
-			   uint32_t *seq);
+			   uint32_t *seq, struct zc_idle_hint *h);
 
 /* Raise the sequence count by 2, sequentially consistent: ranges are about
  * to be taken out (fastring.h). */

@@ -365,29 +365,53 @@ void zc_idle_each_raw(const struct zc_idle_set *s,
  */
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_range *out)
+int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_range *out,
+		     struct zc_idle_hint *h)
 {
 	uint32_t nb = LOAD(s->nblocks), lo = 0, hi, id, n;
 	const struct zc_ext_range *r;
 
 	if (!s->blocks || nb > s->nblocks_max)
 		return 0;
-	hi = nb;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	/* The caller's block from last time, if it holds a: a ring's next
+	 * buffer is most often in it, a few ranges on. */
+	if (h && h->b < nb && LOAD(s->last_end[h->b]) > a &&
+	    (h->b == 0 || LOAD(s->last_end[h->b - 1]) <= a)) {
+		lo = h->b;
+	} else {
+		hi = nb;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
 
-		if (LOAD(s->last_end[mid]) <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
+			if (LOAD(s->last_end[mid]) <= a)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo >= nb)
+			return 0;
 	}
-	if (lo >= nb)
-		return 0;
 	id = LOAD(s->order[lo].id);
 	n = LOAD(s->order[lo].n);
 	if (id >= s->nblocks_max || n > ZC_IDLE_BLOCK)
 		return 0;
 	r = s->blocks[id].r;
+	if (h) {
+		h->b = lo;
+		/* Up to four ranges on from the range found last time. */
+		for (uint32_t o = h->o; o < n && o < h->o + 4; o++) {
+			uintptr_t e = LOAD(r[o].end);
+
+			if (e <= a)
+				continue;
+			if (o > 0 && LOAD(r[o - 1].end) > a)
+				break;   /* (a lies before it: bisect) */
+			out->start = LOAD(r[o].start);
+			out->end = e;
+			h->o = o;
+			return out->start <= a && a < out->end;
+		}
+	}
 	lo = 0;
 	hi = n;
 	while (lo < hi) {
@@ -400,6 +424,8 @@ int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_ran
 	}
 	if (lo >= n)
 		return 0;
+	if (h)
+		h->o = lo;
 	out->start = LOAD(r[lo].start);
 	out->end = LOAD(r[lo].end);
 	return out->start <= a && a < out->end;

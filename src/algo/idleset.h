@@ -95,10 +95,18 @@ void zc_idle_remove(struct zc_idle_set *s, uintptr_t start);
  * counts or indices beyond the pool's bounds: for a fork child made while
  * another thread may have been changing the set (the ranges may then be
  * stale or repeated; fn must check each). */
+/* Where a caller's last look-up without the lock ended (its own: the set's
+ * hint and memo are written only under the lock). */
+struct zc_idle_hint {
+	uint32_t b, o;   /* block position, range index in it */
+};
+
 /* Without the lock: the range holding a into *out, 1; or 0. Never faults,
  * but only an answer the set's sequence count vouches for may be used
- * (extent.h, zc_ext_idle_holds_racy). */
-int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_range *out);
+ * (extent.h, zc_ext_idle_holds_racy). h (or NULL): where to look first,
+ * updated. */
+int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_range *out,
+		     struct zc_idle_hint *h);
 
 void zc_idle_each_raw(const struct zc_idle_set *s,
 		      void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg);

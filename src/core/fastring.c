@@ -49,7 +49,7 @@ int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end, u
 		*seq = now;
 		return 1;
 	}
-	if (!zc_ext_idle_holds_racy(&zc_ext, start, end, seq))
+	if (!zc_ext_idle_holds_racy(&zc_ext, start, end, seq, &f->hint))
 		return 0;
 	f->kept_start = start;
 	f->kept_end = end;

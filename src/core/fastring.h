@@ -48,6 +48,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idleset.h"
+
 #define ZC_FAST_RING 32u
 /* The most ring calls out in the process: the in-flight table keeps room
  * to adopt them all (guard.c sizes its reserve with this). */
@@ -75,6 +77,7 @@ struct zc_fast_sock {
 	 * in the idle set when its count was kept_seq (busy holder only). */
 	uintptr_t kept_start, kept_end;
 	uint32_t kept_seq, kept_sgen;
+	struct zc_idle_hint hint;   /* where its last look-up ended */
 };
 
 extern uint64_t zc_fast_pin;      /* pin_pages * page of SENT ring calls (atomic) */

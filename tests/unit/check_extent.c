@@ -1020,6 +1020,7 @@ START_TEST(test_idle_blocks_model)
 	static uint32_t perm[PAGES / 2];
 	uint32_t seed = 23;
 	uint32_t most_blocks = 0;
+	struct zc_idle_hint hint = { 0, 0 };
 
 	table_init(&t, v, 4, 0);
 	idle_init(&t, NULL, CAP);
@@ -1058,6 +1059,8 @@ START_TEST(test_idle_blocks_model)
 			 * for runs of up to 8 pages, and vouches with the
 			 * set's count, even between changes. */
 			ck_assert_uint_eq(t.idle_seq & 1, 0);
+			hint.b = lcg(&seed) % 64;   /* (a stale hint: checked, never trusted) */
+			hint.o = lcg(&seed) % 300;
 			for (uint32_t pg = 0; pg + 8 < PAGES; pg += 1 + lcg(&seed) % 13) {
 				uint32_t run = 1 + lcg(&seed) % 8, all = 1, seq = 1;
 				struct zc_ext_range r;
@@ -1065,11 +1068,12 @@ START_TEST(test_idle_blocks_model)
 				for (uint32_t k = 0; k < run; k++)
 					all &= model[pg + k];
 				ck_assert_int_eq(zc_ext_idle_holds_racy(&t, (uintptr_t)pg * P,
-									(uintptr_t)(pg + run) * P, &seq),
+									(uintptr_t)(pg + run) * P, &seq, &hint),
 						 (int)all);
 				if (all)
 					ck_assert_uint_eq(seq, t.idle_seq);
-				ck_assert_int_eq(zc_idle_get_racy(&t.idle, (uintptr_t)pg * P + 9, &r),
+				ck_assert_int_eq(zc_idle_get_racy(&t.idle, (uintptr_t)pg * P + 9, &r,
+								  pg % 2 ? &hint : NULL),
 						 model[pg]);
 			}
 		}
