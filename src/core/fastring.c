@@ -65,6 +65,25 @@ static void gone_live(struct zc_fast_sock *f)
 	__atomic_fetch_sub(&fast_total, 1, __ATOMIC_RELAXED);
 }
 
+/* Ring entries that keep their bounce slot from one call to the next
+ * (the pool's free stack is a line every sender writes); the rest give
+ * it back with each call, so that many sockets cannot empty the pool. */
+#define OWNED_MAX (ZC_BOUNCE_SLOTS / 4)
+static uint32_t owned;
+
+/* The entry's call is done with its bounce slot (the entry is not free
+ * yet: nobody else reads these fields now). Returns the slot to put
+ * back once the entry is free, or -1. */
+static int drop_bounce(struct zc_fast_call *c)
+{
+	int b = (int)c->bounce - 1;
+
+	if (!c->bounce || c->own)
+		return -1;
+	c->bounce = 0;
+	return b;
+}
+
 int zc_fast_retract(uint32_t slot, int i)
 {
 	struct zc_fast_sock *f = &rings[slot];
@@ -72,8 +91,8 @@ int zc_fast_retract(uint32_t slot, int i)
 
 	if (__atomic_compare_exchange_n(&f->c[i].state, &want, ZC_FAST_FREE, 0, __ATOMIC_ACQ_REL,
 					__ATOMIC_ACQUIRE)) {
-		if (f->c[i].bounce)
-			zc_bounce_put((int)f->c[i].bounce - 1, 0);
+		/* (Only this thread uses a FREE entry: no hurry.) */
+		zc_bounce_put(drop_bounce(&f->c[i]), 0);
 		gone_live(f);
 		return 0;
 	}
@@ -91,17 +110,36 @@ uint32_t zc_fast_total(void)
 }
 
 int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end,
-		    uint32_t seq, uint64_t bytes, int bounce, int *adopted)
+		    uint32_t seq, uint64_t bytes, int *bounce, int *adopted)
 {
 	struct zc_fast_sock *f = &rings[slot];
 	const struct zc_sock *s = &zc_socks[slot];
 	uint32_t i = f->head % ZC_FAST_RING, st;
 	struct zc_fast_call *c = &f->c[i];
+	int fresh = 0;
 
 	*adopted = -1;
 	st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
 	if (st != ZC_FAST_FREE && st != ZC_FAST_TAKEN)
-		goto refuse;   /* (a ring full of calls out: the locked path reaps) */
+		return -1;   /* (a ring full of calls out: the locked path reaps) */
+	if (st == ZC_FAST_TAKEN && c->bounce) {
+		/* The table took the last call's slot with it. */
+		if (c->own)
+			__atomic_fetch_sub(&owned, 1, __ATOMIC_RELAXED);
+		c->bounce = 0;
+		c->own = 0;
+	}
+	if (*bounce && !c->bounce) {
+		int b = zc_bounce_get();
+
+		if (b < 0)
+			return -1;
+		c->bounce = (uint32_t)b + 1;
+		c->own = __atomic_add_fetch(&owned, 1, __ATOMIC_RELAXED) <= OWNED_MAX;
+		if (!c->own)
+			__atomic_fetch_sub(&owned, 1, __ATOMIC_RELAXED);
+		fresh = 1;
+	}
 	/* The adopters' table room (inflight.c keeps ZC_FAST_TOTAL_MAX) and
 	 * the pin budget, the latter as a hint (the kernel's own limit,
 	 * ENOBUFS, is what the locked path falls back on). */
@@ -115,13 +153,15 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 			    ((bytes / zc_page) + 2) * zc_page >
 		    zc_pin_cap) {
 		__atomic_fetch_sub(&fast_total, 1, __ATOMIC_RELAXED);
-		goto refuse;
+		if (fresh)
+			zc_bounce_put(drop_bounce(c), 0);
+		return -1;
 	}
+	*bounce = (int)c->bounce - 1;   /* (-1: none; one it owns goes with the call, unused) */
 	c->start = start;
 	c->end = end;
 	c->bytes = bytes;
 	c->sgen = sgen;
-	c->bounce = bounce >= 0 ? (uint32_t)bounce + 1 : 0;
 	__atomic_fetch_add(&f->live, 1, __ATOMIC_SEQ_CST);
 	/* Publish, then look: an idle removal raises the idle set's count
 	 * and then adopts (zc_fast_adopt_locked), a close bumps the slot's
@@ -138,10 +178,6 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 	}
 	f->head++;
 	return (int)i;
-refuse:
-	if (bounce >= 0)
-		zc_bounce_put(bounce, 0);
-	return -1;
 }
 
 int zc_fast_commit(uint32_t slot, int i, uint32_t id, uint64_t sent)
@@ -175,14 +211,21 @@ int zc_fast_commit(uint32_t slot, int i, uint32_t id, uint64_t sent)
 static void free_released(struct zc_fast_sock *f, struct zc_fast_call *c)
 {
 	uint32_t st = ZC_FAST_SENT;
+	uint64_t bytes = c->bytes, pin = pin_pages_of(c);
+	int b = drop_bounce(c);
 
+	/* Everything read and the slot dropped before the entry is free:
+	 * its sender may fill it again at once. (Only adopters, under the
+	 * same lock, move a SENT entry otherwise.) */
 	if (!__atomic_compare_exchange_n(&c->state, &st, ZC_FAST_FREE, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
+					 __ATOMIC_ACQUIRE)) {
+		if (b >= 0)
+			c->bounce = (uint32_t)b + 1;
 		return;
-	__atomic_fetch_sub(&zc_fast_pin, pin_pages_of(c) * zc_page, __ATOMIC_RELAXED);
-	zc_stats_inflight(-(int64_t)c->bytes);
-	if (c->bounce)
-		zc_bounce_put((int)c->bounce - 1, 0);
+	}
+	__atomic_fetch_sub(&zc_fast_pin, pin * zc_page, __ATOMIC_RELAXED);
+	zc_stats_inflight(-(int64_t)bytes);
+	zc_bounce_put(b, 0);
 	gone_live(f);
 }
 
@@ -304,11 +347,15 @@ void zc_fast_child_reset(void)
 
 		if (!f->live && !f->head)
 			continue;
-		for (uint32_t i = 0; i < ZC_FAST_RING; i++)
+		for (uint32_t i = 0; i < ZC_FAST_RING; i++) {
 			f->c[i].state = ZC_FAST_FREE;
+			f->c[i].bounce = 0;   /* (the pool is made anew: zc_bounce_reset) */
+			f->c[i].own = 0;
+		}
 		f->live = 0;
 		f->kept_start = f->kept_end = 0;
 	}
 	fast_total = 0;
+	owned = 0;
 	zc_fast_pin = 0;
 }

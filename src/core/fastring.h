@@ -66,7 +66,9 @@ struct zc_fast_call {
 	uint32_t sgen;          /* the slot's generation at publication */
 	uint32_t id;            /* the kernel's id (SENT) */
 	uint32_t state;         /* ZC_FAST_* (atomic) */
-	uint32_t bounce;        /* bounce slot + 1 holding its edges' bytes, or 0 */
+	uint32_t bounce;        /* bounce slot + 1 for its edges' bytes, or 0 */
+	uint32_t own;           /* the entry keeps that slot for its next call
+				 * (until the table takes it with a call) */
 };
 
 struct zc_fast_sock {
@@ -94,16 +96,17 @@ struct zc_fast_sock *zc_fast_of(uint32_t slot);
 int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end, uint32_t *seq);
 
 /* The busy holder, without the lock: publish a call over [start, end) of
- * bytes payload bytes (holding bounce slot bounce, or -1 for none: the
- * slot goes back when the call is released) if that range is slot's kept
- * buffer, still all
- * idle, and the socket is still sgen. Returns the entry's index, or -1
- * if not: then nothing is out and the bounce slot is back, unless
- * *adopted >= 0: that entry was adopted before it could be taken back,
- * and the caller disarms it under the lock (its table key is
- * zc_fast_key(*adopted); the slot goes back with it). */
+ * bytes payload bytes if the idle set's count is still seq (zc_fast_kept
+ * said the range is all idle under it) and the socket is still sgen. If
+ * *bounce, the call needs a bounce slot for its edges: *bounce is set to
+ * it (the entry's own, kept from call to call, or one taken now; the slot
+ * goes with the call until its release), or -1. Returns the entry's
+ * index, or -1 if not published: then nothing is out, unless *adopted >=
+ * 0: that entry was adopted before it could be taken back, and the caller
+ * disarms it under the lock (its table key is zc_fast_key(*adopted); the
+ * slot goes back with it). */
 int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end,
-		    uint32_t seq, uint64_t bytes, int bounce, int *adopted);
+		    uint32_t seq, uint64_t bytes, int *bounce, int *adopted);
 
 /* The busy holder, without the lock: entry i's call went out under id
  * with sent bytes. Returns 0; 1 if the entry was adopted meanwhile (then

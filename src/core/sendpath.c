@@ -846,14 +846,13 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	if ((s->udp && (hi - lo) / zc_page + !!ec.head + !!ec.tail > UDP_PIECES_MAX) ||
 	    !zc_inflight_has_room_busy(slot) || zc_guard_reports_pending())
 		return 0;
-	if (ec.head + ec.tail) {
-		if ((b = zc_bounce_get()) < 0)
-			return 0;
+	b = ec.head + ec.tail != 0;
+	i = zc_fast_publish(slot, gen, lo, hi, seq, v->iov0.iov_len, &b, &adopted);
+	if (i >= 0 && (ec.head + ec.tail)) {
 		ec.base = v->iov0.iov_base;
 		ec.len = v->iov0.iov_len;
 		ec.to = zc_bounce_addr(b);
 	}
-	i = zc_fast_publish(slot, gen, lo, hi, seq, v->iov0.iov_len, b, &adopted);
 	if (i < 0) {
 		if (adopted >= 0) {
 			zc_lock();
@@ -865,7 +864,7 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	/* The edges' bytes are the program's, outside the kept pages: read
 	 * in a fault probe window, after publication (as the locked path
 	 * copies after arming). */
-	if (b >= 0 && zc_probe_run(do_copy_edges, &ec)) {
+	if (ec.head + ec.tail && zc_probe_run(do_copy_edges, &ec)) {
 		if (zc_fast_retract(slot, i)) {
 			zc_lock();
 			disarm_locked(slot, gen, (int)zc_fast_key(i));
@@ -873,7 +872,7 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		}
 		return 0;
 	}
-	if (b < 0) {
+	if (!(ec.head + ec.tail)) {
 		iov[0] = v->iov0;
 		if ((a | z) & (zc_page - 1))
 			ZC_STAT_ADD(edge_sends, 1);   /* (its edge pages are kept: in place) */
