@@ -19,7 +19,10 @@
 #include <sys/mman.h>
 
 uint64_t zc_fast_pin;
-static uint32_t fast_total;   /* entries PENDING or SENT in every ring */
+/* ZC_FAST_RING per ring in use (zc_fast_sock.active): what the table
+ * keeps room for. Changed when a socket's ring starts or its socket
+ * closes, not per send (a line every sender would write). */
+static uint32_t fast_total;
 static struct zc_fast_sock *rings;
 
 int zc_fast_init(void)
@@ -62,7 +65,21 @@ int zc_fast_kept(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end, u
 static void gone_live(struct zc_fast_sock *f)
 {
 	__atomic_fetch_sub(&f->live, 1, __ATOMIC_RELEASE);
-	__atomic_fetch_sub(&fast_total, 1, __ATOMIC_RELAXED);
+}
+
+/* The ring's pinned bytes and bytes in flight go into the process's
+ * figures (the lock is held): after a sweep, before an adoption. Between
+ * two folds they are the ring's own, so that a send writes no line
+ * another socket's sender writes. */
+static void fold_locked(struct zc_fast_sock *f)
+{
+	int64_t pin = __atomic_exchange_n(&f->pin_delta, 0, __ATOMIC_RELAXED);
+	int64_t bytes = __atomic_exchange_n(&f->inflight_delta, 0, __ATOMIC_RELAXED);
+
+	if (pin)
+		__atomic_fetch_add(&zc_fast_pin, (uint64_t)pin, __ATOMIC_RELAXED);
+	if (bytes)
+		zc_stats_inflight(bytes);
 }
 
 /* Ring entries that keep their bounce slot from one call to the next
@@ -146,13 +163,23 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 	/* (The counts a publication raises are sequentially consistent too:
 	 * an adopter that reads them after its bump and finds nothing to
 	 * adopt has bumped before this sender looks.) */
-	if (__atomic_add_fetch(&fast_total, 1, __ATOMIC_SEQ_CST) > ZC_FAST_TOTAL_MAX ||
-	    !zc_inflight_fast_room() ||
+	if (!__atomic_load_n(&f->active, __ATOMIC_RELAXED) &&
+	    !__atomic_exchange_n(&f->active, 1, __ATOMIC_SEQ_CST) &&
+	    __atomic_add_fetch(&fast_total, ZC_FAST_RING, __ATOMIC_SEQ_CST) > ZC_FAST_TOTAL_MAX) {
+		/* No room kept for another ring: this socket goes the
+		 * locked way (and counts as a ring no more). */
+		__atomic_store_n(&f->active, 0, __ATOMIC_SEQ_CST);
+		__atomic_fetch_sub(&fast_total, ZC_FAST_RING, __ATOMIC_SEQ_CST);
+		if (fresh)
+			zc_bounce_put(drop_bounce(c), 0);
+		return -1;
+	}
+	if (!zc_inflight_fast_room() ||
 	    __atomic_load_n(&zc_pin_bytes, __ATOMIC_RELAXED) +
 			    __atomic_load_n(&zc_fast_pin, __ATOMIC_RELAXED) +
+			    (uint64_t)__atomic_load_n(&f->pin_delta, __ATOMIC_RELAXED) +
 			    ((bytes / zc_page) + 2) * zc_page >
 		    zc_pin_cap) {
-		__atomic_fetch_sub(&fast_total, 1, __ATOMIC_RELAXED);
 		if (fresh)
 			zc_bounce_put(drop_bounce(c), 0);
 		return -1;
@@ -193,12 +220,12 @@ int zc_fast_commit(uint32_t slot, int i, uint32_t id, uint64_t sent)
 	c->bytes = sent;
 	pin = pin_pages_of(c);
 	/* Charged before the entry can be adopted or swept, which undo it. */
-	__atomic_fetch_add(&zc_fast_pin, pin * zc_page, __ATOMIC_RELAXED);
-	zc_stats_inflight((int64_t)sent);
+	__atomic_fetch_add(&f->pin_delta, (int64_t)(pin * zc_page), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&f->inflight_delta, (int64_t)sent, __ATOMIC_RELAXED);
 	if (!__atomic_compare_exchange_n(&c->state, &want, ZC_FAST_SENT, 0, __ATOMIC_SEQ_CST,
 					 __ATOMIC_ACQUIRE)) {
-		__atomic_fetch_sub(&zc_fast_pin, pin * zc_page, __ATOMIC_RELAXED);
-		zc_stats_inflight(-(int64_t)sent);
+		__atomic_fetch_sub(&f->pin_delta, (int64_t)(pin * zc_page), __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&f->inflight_delta, (int64_t)sent, __ATOMIC_RELAXED);
 		return 1;
 	}
 	if (!__atomic_load_n(&s->used, __ATOMIC_SEQ_CST) ||
@@ -223,8 +250,8 @@ static void free_released(struct zc_fast_sock *f, struct zc_fast_call *c)
 			c->bounce = (uint32_t)b + 1;
 		return;
 	}
-	__atomic_fetch_sub(&zc_fast_pin, pin * zc_page, __ATOMIC_RELAXED);
-	zc_stats_inflight(-(int64_t)bytes);
+	__atomic_fetch_sub(&f->pin_delta, (int64_t)(pin * zc_page), __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&f->inflight_delta, (int64_t)bytes, __ATOMIC_RELAXED);
 	zc_bounce_put(b, 0);
 	gone_live(f);
 }
@@ -266,7 +293,7 @@ static int adopt_one_locked(uint32_t slot, struct zc_fast_sock *f, int i)
 	}
 	if (call.sent)
 		__atomic_fetch_sub(&zc_fast_pin, pages * zc_page, __ATOMIC_RELAXED);
-	gone_live(f);
+	gone_live(f);   /* (the caller folded the ring's figures first) */
 	ZC_STAT_ADD(kept_adopted, 1);
 	return 0;
 }
@@ -284,6 +311,7 @@ static int adopt_locked(uint32_t slot, uintptr_t start, uintptr_t end, int whole
 
 	if (!zc_fast_live(f))
 		return 0;
+	fold_locked(f);   /* (an adopted call's pin moves from the process's figure) */
 	for (int i = 0; i < (int)ZC_FAST_RING; i++) {
 		const struct zc_fast_call *c = &f->c[i];
 		uint32_t st = __atomic_load_n(&c->state, __ATOMIC_SEQ_CST);
@@ -314,9 +342,21 @@ int zc_fast_adopt_locked(uintptr_t start, uintptr_t end)
 
 int zc_fast_adopt_slot_locked(uint32_t slot, uint32_t sgen)
 {
+	struct zc_fast_sock *f;
+	int rc;
+
 	zc_assert_locked();
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return rings ? adopt_locked(slot, 0, 0, 1, sgen) : 0;
+	if (!rings)
+		return 0;
+	f = &rings[slot];
+	rc = adopt_locked(slot, 0, 0, 1, sgen);
+	/* The socket is gone: its ring needs no room kept in the table (a
+	 * sender of the next socket in the slot starts it again). */
+	fold_locked(f);
+	if (!zc_fast_live(f) && __atomic_exchange_n(&f->active, 0, __ATOMIC_SEQ_CST))
+		__atomic_fetch_sub(&fast_total, ZC_FAST_RING, __ATOMIC_SEQ_CST);
+	return rc;
 }
 
 void zc_fast_sweep_locked(uint32_t slot)
@@ -325,15 +365,17 @@ void zc_fast_sweep_locked(uint32_t slot)
 	uint32_t sgen = zc_socks[slot].gen;
 
 	zc_assert_locked();
-	if (!rings || !zc_fast_live(f = &rings[slot]))
+	if (!rings)
 		return;
-	for (int i = 0; i < (int)ZC_FAST_RING; i++) {
+	f = &rings[slot];
+	for (int i = 0; zc_fast_live(f) && i < (int)ZC_FAST_RING; i++) {
 		struct zc_fast_call *c = &f->c[i];
 
 		if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == ZC_FAST_SENT && c->sgen == sgen &&
 		    zc_inflight_id_done_locked(slot, c->id))
 			free_released(f, c);
 	}
+	fold_locked(f);
 }
 
 void zc_fast_child_reset(void)
@@ -353,6 +395,8 @@ void zc_fast_child_reset(void)
 			f->c[i].own = 0;
 		}
 		f->live = 0;
+		f->active = 0;
+		f->pin_delta = f->inflight_delta = 0;
 		f->kept_start = f->kept_end = 0;
 	}
 	fast_total = 0;

@@ -51,9 +51,10 @@
 #include "idleset.h"
 
 #define ZC_FAST_RING 32u
-/* The most ring calls out in the process: the in-flight table keeps room
- * to adopt them all (guard.c sizes its reserve with this). */
-#define ZC_FAST_TOTAL_MAX 8192u
+/* The most ring calls out in the process, ZC_FAST_RING per socket whose
+ * ring is in use (512 sockets): the in-flight table keeps room to adopt
+ * them all (inflight.c). */
+#define ZC_FAST_TOTAL_MAX 16384u
 /* A ring call adopted while PENDING is named in the table by this key
  * plus its ring index (a namespace apart from the bounce slots). */
 #define ZC_FAST_KEY0 0x40000000u
@@ -75,6 +76,11 @@ struct zc_fast_sock {
 	struct zc_fast_call c[ZC_FAST_RING];
 	uint32_t head;          /* the sender's next entry */
 	uint32_t live;          /* entries PENDING or SENT (atomic) */
+	uint32_t active;        /* counted in the rings the table keeps room for */
+	/* Pinned bytes and bytes in flight of its SENT calls since they were
+	 * last folded into the process's figures (under the lock: a sweep,
+	 * an adoption). (atomic) */
+	int64_t pin_delta, inflight_delta;
 	/* The last buffer found kept: pages [kept_start, kept_end) were all
 	 * in the idle set when its count was kept_seq (busy holder only). */
 	uintptr_t kept_start, kept_end;
@@ -82,7 +88,7 @@ struct zc_fast_sock {
 	struct zc_idle_hint hint;   /* where its last look-up ended */
 };
 
-extern uint64_t zc_fast_pin;      /* pin_pages * page of SENT ring calls (atomic) */
+extern uint64_t zc_fast_pin;      /* pinned bytes of SENT ring calls, as last folded (atomic) */
 
 int zc_fast_init(void);
 
