@@ -73,13 +73,18 @@ static void gone_live(struct zc_fast_sock *f)
  * another socket's sender writes. */
 static void fold_locked(struct zc_fast_sock *f)
 {
-	int64_t pin = __atomic_exchange_n(&f->pin_delta, 0, __ATOMIC_RELAXED);
-	int64_t bytes = __atomic_exchange_n(&f->inflight_delta, 0, __ATOMIC_RELAXED);
+	uint64_t pa = __atomic_load_n(&f->pin_added, __ATOMIC_RELAXED);
+	uint64_t ba = __atomic_load_n(&f->bytes_added, __ATOMIC_RELAXED);
+	uint64_t pin = pa - f->pin_folded - f->pin_freed;
+	uint64_t bytes = ba - f->bytes_folded - f->bytes_freed;
 
+	f->pin_folded = pa;
+	f->bytes_folded = ba;
+	f->pin_freed = f->bytes_freed = 0;
 	if (pin)
-		__atomic_fetch_add(&zc_fast_pin, (uint64_t)pin, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&zc_fast_pin, pin, __ATOMIC_RELAXED);
 	if (bytes)
-		zc_stats_inflight(bytes);
+		zc_stats_inflight((int64_t)bytes);
 }
 
 /* Ring entries that keep their bounce slot from one call to the next
@@ -177,7 +182,6 @@ int zc_fast_publish(uint32_t slot, uint32_t sgen, uintptr_t start, uintptr_t end
 	if (!zc_inflight_fast_room() ||
 	    __atomic_load_n(&zc_pin_bytes, __ATOMIC_RELAXED) +
 			    __atomic_load_n(&zc_fast_pin, __ATOMIC_RELAXED) +
-			    (uint64_t)__atomic_load_n(&f->pin_delta, __ATOMIC_RELAXED) +
 			    ((bytes / zc_page) + 2) * zc_page >
 		    zc_pin_cap) {
 		if (fresh)
@@ -220,12 +224,12 @@ int zc_fast_commit(uint32_t slot, int i, uint32_t id, uint64_t sent)
 	c->bytes = sent;
 	pin = pin_pages_of(c);
 	/* Charged before the entry can be adopted or swept, which undo it. */
-	__atomic_fetch_add(&f->pin_delta, (int64_t)(pin * zc_page), __ATOMIC_RELAXED);
-	__atomic_fetch_add(&f->inflight_delta, (int64_t)sent, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->pin_added, f->pin_added + pin * zc_page, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->bytes_added, f->bytes_added + sent, __ATOMIC_RELAXED);
 	if (!__atomic_compare_exchange_n(&c->state, &want, ZC_FAST_SENT, 0, __ATOMIC_SEQ_CST,
 					 __ATOMIC_ACQUIRE)) {
-		__atomic_fetch_sub(&f->pin_delta, (int64_t)(pin * zc_page), __ATOMIC_RELAXED);
-		__atomic_fetch_sub(&f->inflight_delta, (int64_t)sent, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->pin_added, f->pin_added - pin * zc_page, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->bytes_added, f->bytes_added - sent, __ATOMIC_RELAXED);
 		return 1;
 	}
 	if (!__atomic_load_n(&s->used, __ATOMIC_SEQ_CST) ||
@@ -250,8 +254,8 @@ static void free_released(struct zc_fast_sock *f, struct zc_fast_call *c)
 			c->bounce = (uint32_t)b + 1;
 		return;
 	}
-	__atomic_fetch_sub(&f->pin_delta, (int64_t)(pin * zc_page), __ATOMIC_RELAXED);
-	__atomic_fetch_sub(&f->inflight_delta, (int64_t)bytes, __ATOMIC_RELAXED);
+	f->pin_freed += pin * zc_page;   /* (the lock is held: folded next) */
+	f->bytes_freed += bytes;
 	zc_bounce_put(b, 0);
 	gone_live(f);
 }
@@ -396,7 +400,8 @@ void zc_fast_child_reset(void)
 		}
 		f->live = 0;
 		f->active = 0;
-		f->pin_delta = f->inflight_delta = 0;
+		f->pin_added = f->bytes_added = f->pin_folded = f->bytes_folded = 0;
+		f->pin_freed = f->bytes_freed = 0;
 		f->kept_start = f->kept_end = 0;
 	}
 	fast_total = 0;

@@ -77,10 +77,13 @@ struct zc_fast_sock {
 	uint32_t head;          /* the sender's next entry */
 	uint32_t live;          /* entries PENDING or SENT (atomic) */
 	uint32_t active;        /* counted in the rings the table keeps room for */
-	/* Pinned bytes and bytes in flight of its SENT calls since they were
-	 * last folded into the process's figures (under the lock: a sweep,
-	 * an adoption). (atomic) */
-	int64_t pin_delta, inflight_delta;
+	/* Pinned bytes and bytes in flight of its SENT calls, folded into the
+	 * process's figures under the lock (a sweep, an adoption): added by
+	 * its sender alone (relaxed stores, no locked instruction), what the
+	 * lock side folded of that, and what it freed since. */
+	uint64_t pin_added, bytes_added;
+	uint64_t pin_folded, bytes_folded;
+	uint64_t pin_freed, bytes_freed;
 	/* The last buffer found kept: pages [kept_start, kept_end) were all
 	 * in the idle set when its count was kept_seq (busy holder only). */
 	uintptr_t kept_start, kept_end;
