@@ -91,10 +91,6 @@ int zc_idle_insert(struct zc_idle_set *s, uintptr_t start, uintptr_t end);
 /* Remove the range that starts at start (which must be one). */
 void zc_idle_remove(struct zc_idle_set *s, uintptr_t start);
 
-/* Call fn on every range the memory of s holds, trusting none of its
- * counts or indices beyond the pool's bounds: for a fork child made while
- * another thread may have been changing the set (the ranges may then be
- * stale or repeated; fn must check each). */
 /* Where a caller's last look-up without the lock ended (its own: the set's
  * hint and memo are written only under the lock). */
 struct zc_idle_hint {
@@ -108,6 +104,10 @@ struct zc_idle_hint {
 int zc_idle_get_racy(const struct zc_idle_set *s, uintptr_t a, struct zc_ext_range *out,
 		     struct zc_idle_hint *h);
 
+/* Call fn on every range the memory of s holds, trusting none of its
+ * counts or indices beyond the pool's bounds: for a fork child made while
+ * another thread may have been changing the set (the ranges may then be
+ * stale or repeated; fn must check each). */
 void zc_idle_each_raw(const struct zc_idle_set *s,
 		      void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg);
 

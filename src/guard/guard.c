@@ -184,15 +184,15 @@ void zc_guard_publish(void)
 }
 
 /* Reports of memory gone or moved, applied before any record is trusted. */
-static inline void sync_locked(void)
-{
-	if (zc_guard_backend->pending && zc_guard_backend->pending())
-		zc_guard_backend->sync();
-}
-
 int zc_guard_reports_pending(void)
 {
 	return zc_guard_backend->pending && zc_guard_backend->pending();
+}
+
+static inline void sync_locked(void)
+{
+	if (zc_guard_reports_pending())
+		zc_guard_backend->sync();
 }
 
 /* Does an idle range share a byte with [start, end)? */
@@ -425,24 +425,6 @@ int zc_guard_release_keeps(uintptr_t start, uintptr_t end)
 	if (zc_policy_idle_holds(&zc_ext, start, end))
 		return 1;
 	return zc_policy_kept(&hot_tab, &seen_tab, &zc_ext, start);
-}
-
-int zc_guard_idle_holds_locked(uintptr_t start, uintptr_t end)
-{
-	uintptr_t p = start;
-
-	zc_assert_locked();
-	if (start >= end || zc_test_no_guard())
-		return 0;
-	/* A buffer's pages and its edges are ranges of their own, touching. */
-	for (int k = 0; k < 8 && p < end; k++) {
-		const struct zc_ext_range *r = zc_ext_idle_get(&zc_ext, p);
-
-		if (!r)
-			return 0;
-		p = r->end;
-	}
-	return p >= end;
 }
 
 int zc_guard_worth_locked(uintptr_t start, uintptr_t end)

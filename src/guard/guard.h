@@ -178,9 +178,6 @@ void zc_guard_publish(void);
 /* 1: kernel writes into guarded pages wait (uffd with kernel-fault rights). */
 int zc_guard_kernel_faults(void);
 
-/* Do idle ranges (at most a few, touching) hold all of [start, end) (its
- * pages kept read-only, no call needed to keep them so)? */
-int zc_guard_idle_holds_locked(uintptr_t start, uintptr_t end);
 
 /* Has the backend reports of memory gone or moved that no one applied
  * yet? (No lock; the send path's kept buffers go through the lock then.) */
