@@ -367,6 +367,10 @@ static uintptr_t first_page(const struct iovec *iov, size_t n)
 	return 0;
 }
 
+/* A kept send (send_kept) has at most this many iovecs: its one kept
+ * piece, the others copied (a memcached reply: header, item, END). */
+#define KEPT_IOV_MAX 8
+
 /*
  * What the program's msghdr, iovec array and address say, read once in a
  * fault probe window (probe.h): the kernel answers a bad pointer among
@@ -382,7 +386,9 @@ struct msg_view {
 	int many;             /* more iovecs than a plan takes */
 	uintptr_t first;      /* the first page a send would guard (0: none) */
 	int local;            /* msg_name is a local peer's address */
-	struct iovec iov0;    /* the first iovec, as read (one-iovec calls) */
+	/* The iovecs as read, for a call of at most KEPT_IOV_MAX (send_kept
+	 * decides on and sends this copy, not the program's array). */
+	struct iovec iov[KEPT_IOV_MAX];
 };
 
 static void do_read_msg(void *a)
@@ -393,8 +399,9 @@ static void do_read_msg(void *a)
 	v->total = SIZE_MAX;
 	v->first = 0;
 	v->many = v->h.msg_iovlen > ZC_PLAN_IN_MAX;
-	if (v->h.msg_iovlen == 1)
-		v->iov0 = v->h.msg_iov[0];
+	if (v->h.msg_iovlen <= KEPT_IOV_MAX)
+		for (size_t i = 0; i < v->h.msg_iovlen; i++)
+			v->iov[i] = v->h.msg_iov[i];
 	if (v->h.msg_iovlen <= UIO_MAXIOV) {
 		/* (Above UIO_MAXIOV the kernel says EMSGSIZE: no large send.) */
 		v->total = zc_iov_total(v->h.msg_iov, (int)v->h.msg_iovlen);
@@ -797,62 +804,120 @@ static void reap_batch(struct zc_sock *s, uint32_t slot, uint32_t gen)
 	zc_unlock();
 }
 
-/* Copy a kept send's unaligned head and tail into its bounce slot. */
-struct edge_copy {
-	const char *base;
-	size_t len, head, tail;
-	char *to;
+/*
+ * A kept send's copied bytes, in its bounce slot: the iovecs before the
+ * kept one and the kept one's unaligned head from the slot's start
+ * (region 1), its tail and the iovecs after it from the next page boundary
+ * on (region 2), so that each region spans as few pages, i.e. datagram
+ * fragments, as it can.
+ */
+struct kept_copy {
+	const struct iovec *iov;
+	int n, k;             /* the call's iovecs; the kept one */
+	size_t head, tail;    /* the kept one's bytes copied at its ends */
+	size_t len1, len2;    /* the two regions' bytes */
+	char *to;             /* the bounce slot */
 };
 
-static void do_copy_edges(void *a)
+static void copy_piece(char **d, const struct iovec *v)
 {
-	const struct edge_copy *c = a;
+	if (v->iov_len)
+		memcpy(*d, v->iov_base, v->iov_len);
+	*d += v->iov_len;
+}
 
-	memcpy(c->to, c->base, c->head);
-	memcpy(c->to + c->head, c->base + c->len - c->tail, c->tail);
+static void do_copy_kept(void *a)
+{
+	const struct kept_copy *c = a;
+	const struct iovec *k = &c->iov[c->k];
+	char *d = c->to;
+	int i;
+
+	for (i = 0; i < c->k; i++)
+		copy_piece(&d, &c->iov[i]);
+	if (c->head)
+		memcpy(d, k->iov_base, c->head);
+	d = c->to + zc_page_up(c->len1);
+	if (c->tail)
+		memcpy(d, (const char *)k->iov_base + k->iov_len - c->tail, c->tail);
+	d += c->tail;
+	for (i = c->k + 1; i < c->n; i++)
+		copy_piece(&d, &c->iov[i]);
+}
+
+/* Pages (fragments) of a region of len bytes from a page boundary. */
+static size_t region_pages(size_t len)
+{
+	return (len + zc_page - 1) / zc_page;
+}
+
+/* Can a kept send of pages [lo, hi) in place plus c's two regions go out:
+ * the regions fit one bounce slot, and a datagram its fragments? */
+static int kept_fits(const struct zc_sock *s, uintptr_t lo, uintptr_t hi,
+		     const struct kept_copy *c)
+{
+	if (zc_page_up(c->len1) + c->len2 > ZC_BOUNCE_SLOT)
+		return 0;
+	return !s->udp ||
+	       (hi - lo) / zc_page + region_pages(c->len1) + region_pages(c->len2) <= UDP_PIECES_MAX;
 }
 
 /*
- * A kept buffer's send (fastring.h): one iovec whose pages are all in the
- * idle set (read-only since an earlier send), looked up without the lock;
- * or whose whole pages are, its unaligned head and tail then going
- * through a bounce slot. No plan, no protection
- * to change: the call is recorded in the socket's ring and made, and the
- * lock is taken only to read completions. Returns 1 if the call was made
- * (its result in *rp, *errp and *failed, as on the locked path), 0 if the
- * locked path must decide (nothing was done).
+ * A kept buffer's send (fastring.h). Its largest iovec, the kept piece,
+ * has all its pages in the idle set (read-only since an earlier send), or
+ * its whole pages, its unaligned head and tail then being copied; its
+ * other iovecs, at most a bounce slot's worth, are copied (a memcached
+ * reply's header and END beside the item). The idle set is looked up
+ * without the lock. No plan, no protection to change: the call is recorded
+ * in the socket's ring and made, and the lock is taken only to read
+ * completions. Returns 1 if the call was made (its result in *rp, *errp
+ * and *failed, as on the locked path), 0 if the locked path must decide
+ * (nothing was done).
  */
 static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		     const struct msg_view *v, int flags, ssize_t *rp, int *errp, int *failed)
 {
 	struct iovec iov[3];
-	uintptr_t a = (uintptr_t)v->iov0.iov_base, z = a + v->iov0.iov_len;
-	uintptr_t lo = zc_page_down(a), hi = zc_page_up(z);
-	struct edge_copy ec = { 0 };
+	struct kept_copy kc = { .iov = v->iov, .n = (int)v->h.msg_iovlen };
+	size_t before = 0, after;
+	uintptr_t a, z, lo, hi;
 	struct msghdr m;
 	uint32_t seq;
-	int i, adopted, rc, b = -1, n = 1;
+	int i, adopted, rc, b = -1, n = 0, inplace;
 	ssize_t r;
 
-	if (!zc_fast_kept(slot, gen, lo, hi, &seq)) {
-		/* The whole pages kept, the edges copied. */
+	for (i = 1; i < kc.n; i++)
+		if (v->iov[i].iov_len > v->iov[kc.k].iov_len)
+			kc.k = i;
+	for (i = 0; i < kc.k; i++)
+		before += v->iov[i].iov_len;
+	after = v->total - before - v->iov[kc.k].iov_len;
+	a = (uintptr_t)v->iov[kc.k].iov_base;
+	z = a + v->iov[kc.k].iov_len;
+
+	/* In place, edge pages and all; else its whole pages, the edges
+	 * copied. */
+	lo = zc_page_down(a);
+	hi = zc_page_up(z);
+	kc.len1 = before;
+	kc.len2 = after;
+	inplace = kept_fits(s, lo, hi, &kc) && zc_fast_kept(slot, gen, lo, hi, &seq);
+	if (!inplace) {
 		lo = zc_page_up(a);
 		hi = zc_page_down(z);
-		if (lo >= hi || !zc_fast_kept(slot, gen, lo, hi, &seq))
+		kc.head = lo - a;
+		kc.tail = z - hi;
+		kc.len1 = before + kc.head;
+		kc.len2 = kc.tail + after;
+		if (lo >= hi || !kept_fits(s, lo, hi, &kc) || !zc_fast_kept(slot, gen, lo, hi, &seq))
 			return 0;
-		ec.head = lo - a;
-		ec.tail = z - hi;
 	}
-	if ((s->udp && (hi - lo) / zc_page + !!ec.head + !!ec.tail > UDP_PIECES_MAX) ||
-	    !zc_inflight_has_room_busy(slot) || zc_guard_reports_pending())
+	if (!zc_inflight_has_room_busy(slot) || zc_guard_reports_pending())
 		return 0;
-	b = ec.head + ec.tail != 0;
-	i = zc_fast_publish(slot, gen, lo, hi, seq, v->iov0.iov_len, &b, &adopted);
-	if (i >= 0 && (ec.head + ec.tail)) {
-		ec.base = v->iov0.iov_base;
-		ec.len = v->iov0.iov_len;
-		ec.to = zc_bounce_addr(b);
-	}
+	b = kc.len1 + kc.len2 != 0;
+	i = zc_fast_publish(slot, gen, lo, hi, seq, v->total, &b, &adopted);
+	if (i >= 0 && b >= 0)
+		kc.to = zc_bounce_addr(b);
 	if (i < 0) {
 		if (adopted >= 0) {
 			zc_lock();
@@ -861,10 +926,12 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		}
 		return 0;
 	}
-	/* The edges' bytes are the program's, outside the kept pages: read
+	/* The copied bytes are the program's, outside the kept pages: read
 	 * in a fault probe window, after publication (as the locked path
-	 * copies after arming). */
-	if (ec.head + ec.tail && zc_probe_run(do_copy_edges, &ec)) {
+	 * copies after arming). A fault leaves the call to the locked path,
+	 * which copies it whole as the program would see it without the
+	 * shim. */
+	if (kc.len1 + kc.len2 && zc_probe_run(do_copy_kept, &kc)) {
 		if (zc_fast_retract(slot, i)) {
 			zc_lock();
 			disarm_locked(slot, gen, (int)zc_fast_key(i));
@@ -872,19 +939,19 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		}
 		return 0;
 	}
-	if (!(ec.head + ec.tail)) {
-		iov[0] = v->iov0;
+	if (kc.len1)
+		iov[n++] = (struct iovec){ kc.to, kc.len1 };
+	if (inplace) {
+		iov[n++] = v->iov[kc.k];
 		if ((a | z) & (zc_page - 1))
 			ZC_STAT_ADD(edge_sends, 1);   /* (its edge pages are kept: in place) */
 	} else {
-		n = 0;
-		if (ec.head)
-			iov[n++] = (struct iovec){ ec.to, ec.head };
 		iov[n++] = (struct iovec){ (void *)lo, hi - lo };
-		if (ec.tail)
-			iov[n++] = (struct iovec){ ec.to + ec.head, ec.tail };
-		ZC_STAT_ADD(bounce_bytes, ec.head + ec.tail);
 	}
+	if (kc.len2)
+		iov[n++] = (struct iovec){ kc.to + zc_page_up(kc.len1), kc.len2 };
+	if (kc.len1 + kc.len2)
+		ZC_STAT_ADD(bounce_bytes, kc.len1 + kc.len2);
 	if (n == 1 && !v->h.msg_controllen) {
 		r = ZC_REAL(sendto)(fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_ZEROCOPY,
 				    (const struct sockaddr *)v->h.msg_name, v->h.msg_namelen);
@@ -933,7 +1000,7 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		 * for every ring call): hold it under the id it may have
 		 * taken, and no more zerocopy on the socket, as fail_locked
 		 * does when it cannot know. */
-		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), v->iov0.iov_len);
+		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), v->total);
 		if (rc == 0)
 			zc_inflight_take_id_busy(slot);
 		if (!s->zc_off) {
@@ -983,7 +1050,7 @@ int zc_send_msg(int fd, const struct msghdr *msg, int flags, int own, ssize_t *r
 	gen = s->gen;
 	if ((why = begin(s, gen, fd)))
 		goto copy;
-	if (v.h.msg_iovlen == 1 && send_kept(s, (uint32_t)slot, gen, fd, &v, flags, &r, &err, &failed))
+	if (v.h.msg_iovlen <= KEPT_IOV_MAX && send_kept(s, (uint32_t)slot, gen, fd, &v, flags, &r, &err, &failed))
 		goto made;
 again:
 	b = prepare(s, (uint32_t)slot, gen, &v.h, own, total, &why, &what);

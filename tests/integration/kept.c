@@ -5,8 +5,13 @@
  * changed right after the last while the receiver holds off (the kernel
  * still has its pages); the receiver checks every byte.
  *
- * usage: kept overwrite|remap|threads|close [OFFSET]
+ * usage: kept overwrite|reply|remap|threads|close [OFFSET]
  *   overwrite  the program writes the buffer right after its last send;
+ *   reply      as overwrite, each send shaped as a memcached reply: one
+ *              sendmsg() of a 30-byte header from a heap buffer rewritten
+ *              for every send, the buffer's bytes between, and "END\r\n"
+ *              from read-only data (the kept buffer is the middle iovec,
+ *              the other two are copied);
  *   remap      it unmaps the buffer's memory and maps new memory at the
  *              same address, then fills that;
  *   threads    two threads, each with its own socket and buffer, overwrite
@@ -37,12 +42,17 @@
 #define SENDS 12   /* of each round's content: more than the shim lets out before it reads completions */
 #define LEN (64 * 1024)
 #define REGION (LEN + 2 * 4096 + 100)
+#define HDR 30    /* reply: the header's bytes, then the buffer's, then END */
+
+static const char end_line[] = "END\r\n";
+#define END_LEN (sizeof end_line - 1)
 
 struct stream {
 	const char *mode;
 	size_t offset;
 	int snd, rcv;
 	char *region[ROUNDS];   /* a buffer per round (remap: the first, always) */
+	char *hdr;            /* reply: the header's buffer */
 	unsigned char *got;
 	size_t gotlen;        /* received (atomic) */
 	size_t allowed;       /* the receiver reads up to here (atomic) */
@@ -112,6 +122,41 @@ static void narrow_pair(int *snd, int *rcv)
 	close(l);
 }
 
+/* One memcached-shaped reply of round's content, LEN bytes in all: the
+ * header written now, the buffer's bytes after the header's, END. */
+static int send_reply(struct stream *st, const char *buf, unsigned round)
+{
+	struct iovec v[3] = { { st->hdr, HDR },
+			      { (char *)buf + HDR, LEN - HDR - END_LEN },
+			      { (char *)end_line, END_LEN } };
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = 3 };
+	size_t left = LEN;
+
+	for (size_t j = 0; j < HDR; j++)
+		st->hdr[j] = (char)itest_pat(round, j);
+	while (left) {
+		ssize_t r = sendmsg(st->snd, &m, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		left -= (size_t)r;
+		while (r > 0) {   /* (a partial send: on from where it stopped) */
+			size_t l = m.msg_iov->iov_len < (size_t)r ? m.msg_iov->iov_len : (size_t)r;
+
+			m.msg_iov->iov_base = (char *)m.msg_iov->iov_base + l;
+			m.msg_iov->iov_len -= l;
+			r -= (ssize_t)l;
+			if (!m.msg_iov->iov_len) {
+				m.msg_iov++;
+				m.msg_iovlen--;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Let the receiver read everything sent so far, and wait until it has. */
 static void drain(struct stream *st, size_t sent)
 {
@@ -138,7 +183,7 @@ static void *sender(void *arg)
 		for (int i = 0; i < SENDS; i++) {
 			if (i)
 				drain(st, sent);   /* its completion is in before the next send */
-			if (itest_send_all(st->snd, buf, LEN))
+			if (st->hdr ? send_reply(st, buf, k) : itest_send_all(st->snd, buf, LEN))
 				itest_die("send");
 			sent += LEN;
 		}
@@ -156,6 +201,8 @@ static void *sender(void *arg)
 				st->snd = -1;
 			}
 			memset(buf, 0xEE, LEN);   /* the program reuses its buffer */
+			if (st->hdr)
+				memset(st->hdr, 0xEE, HDR);   /* and its header's */
 			if (k + 1 < ROUNDS)
 				fill(st->region[k + 1] + st->offset, k + 1);
 		}
@@ -175,7 +222,9 @@ static size_t verify(const struct stream *st)
 	}
 	for (size_t p = 0; p < st->gotlen && p < want; p++) {
 		unsigned m = (unsigned)(p / LEN);
-		unsigned char e = itest_pat(m / SENDS, p % LEN);
+		size_t o = p % LEN;
+		unsigned char e = st->hdr && o >= LEN - END_LEN ? (unsigned char)end_line[o - (LEN - END_LEN)]
+								 : itest_pat(m / SENDS, o);
 
 		if ((unsigned char)st->got[p] != e) {
 			if (!bad++)
@@ -194,14 +243,16 @@ int main(int argc, char **argv)
 	pthread_t t[2];
 	size_t bad = 0;
 
-	if (strcmp(mode, "overwrite") && strcmp(mode, "remap") && strcmp(mode, "threads") &&
-	    strcmp(mode, "close")) {
-		fprintf(stderr, "usage: kept overwrite|remap|threads|close [OFFSET]\n");
+	if (strcmp(mode, "overwrite") && strcmp(mode, "reply") && strcmp(mode, "remap") &&
+	    strcmp(mode, "threads") && strcmp(mode, "close")) {
+		fprintf(stderr, "usage: kept overwrite|reply|remap|threads|close [OFFSET]\n");
 		return 2;
 	}
 	memset(st, 0, sizeof st);
 	for (int i = 0; i < n; i++) {
 		st[i].mode = mode;
+		if (!strcmp(mode, "reply") && !(st[i].hdr = malloc(HDR)))
+			itest_die("malloc");
 		st[i].offset = argc > 2 ? strtoul(argv[2], NULL, 10) % 4096 : 0;
 		for (int k = 0; k < ROUNDS; k++)
 			st[i].region[k] = itest_pages(REGION);

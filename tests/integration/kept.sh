@@ -9,6 +9,12 @@ expect_intact kept_sends,kept_adopted,guard_faults kept threads
 expect_corrupt kept threads
 expect_intact kept_sends,kept_adopted kept close
 expect_corrupt kept close
+# A memcached-shaped reply: the header and END copied beside the kept pages.
+# (No expect_corrupt here: with the guard off the shim sends the 30-byte
+# header and END in place, and fragments that small shrink the narrow
+# receiver's window to a crawl. Its body is checked as overwrite's is.)
+expect_intact kept_sends,kept_adopted,bounce_bytes kept reply
+expect_intact kept_sends,kept_adopted,bounce_bytes kept reply 100
 # (Without the guard a remap loses nothing: the kernel keeps the old pages.)
 expect_intact kept_sends kept remap
 # An unaligned buffer: its edge pages are kept too where they are sent in
