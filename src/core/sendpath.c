@@ -809,40 +809,84 @@ static void reap_batch(struct zc_sock *s, uint32_t slot, uint32_t gen)
  * kept one and the kept one's unaligned head from the slot's start
  * (region 1), its tail and the iovecs after it from the next page boundary
  * on (region 2), so that each region spans as few pages, i.e. datagram
- * fragments, as it can.
+ * fragments, as it can. Each source is read with loads where it lies in
+ * private anonymous memory, through the kernel elsewhere (a file page past
+ * the end of its file raises SIGBUS when loaded: probe.h), as the locked
+ * path's bounce copy does.
  */
+#define KEPT_SRC_MAX (KEPT_IOV_MAX + 1)   /* the other iovecs, the kept one's two edges */
+
+struct kept_src {
+	const char *from;
+	size_t len, at;       /* its bytes; where they go in the slot */
+	int kernel;           /* read through the kernel */
+};
+
 struct kept_copy {
-	const struct iovec *iov;
-	int n, k;             /* the call's iovecs; the kept one */
-	size_t head, tail;    /* the kept one's bytes copied at its ends */
+	struct kept_src src[KEPT_SRC_MAX];
+	int n;
 	size_t len1, len2;    /* the two regions' bytes */
 	char *to;             /* the bounce slot */
 };
 
-static void copy_piece(char **d, const struct iovec *v)
+static void kept_add(struct kept_copy *c, const void *from, size_t len, size_t *at)
 {
-	if (v->iov_len)
-		memcpy(*d, v->iov_base, v->iov_len);
-	*d += v->iov_len;
+	if (!len)
+		return;
+	c->src[c->n++] = (struct kept_src){ from, len, *at, 0 };
+	*at += len;
+}
+
+/* Lay out the copied bytes of v's iovecs around iovec k, whose bytes
+ * [a, lo) and [hi, z) are copied (none where it goes out in place), and
+ * say how each source is read: 0, or -1 if the mappings cache cannot say
+ * now (the locked path reads the maps again). No lock. */
+static int kept_layout(struct kept_copy *c, const struct msg_view *v, int k, uintptr_t a,
+		       uintptr_t lo, uintptr_t hi, uintptr_t z)
+{
+	size_t at = 0;
+	int i, r;
+
+	c->n = 0;
+	for (i = 0; i < k; i++)
+		kept_add(c, v->iov[i].iov_base, v->iov[i].iov_len, &at);
+	kept_add(c, (const void *)a, lo - a, &at);
+	at = zc_page_up(c->len1);
+	kept_add(c, (const void *)hi, z - hi, &at);
+	for (i = k + 1; i < (int)v->h.msg_iovlen; i++)
+		kept_add(c, v->iov[i].iov_base, v->iov[i].iov_len, &at);
+	for (i = 0; i < c->n; i++) {
+		uintptr_t f = (uintptr_t)c->src[i].from;
+
+		if (f + c->src[i].len < f || (r = zc_vma_copyable_racy(f, f + c->src[i].len)) < 0)
+			return -1;
+		if (!r && !zc_probe_kread_works())
+			return -1;
+		c->src[i].kernel = !r;
+	}
+	return 0;
 }
 
 static void do_copy_kept(void *a)
 {
 	const struct kept_copy *c = a;
-	const struct iovec *k = &c->iov[c->k];
-	char *d = c->to;
-	int i;
 
-	for (i = 0; i < c->k; i++)
-		copy_piece(&d, &c->iov[i]);
-	if (c->head)
-		memcpy(d, k->iov_base, c->head);
-	d = c->to + zc_page_up(c->len1);
-	if (c->tail)
-		memcpy(d, (const char *)k->iov_base + k->iov_len - c->tail, c->tail);
-	d += c->tail;
-	for (i = c->k + 1; i < c->n; i++)
-		copy_piece(&d, &c->iov[i]);
+	for (int i = 0; i < c->n; i++)
+		if (!c->src[i].kernel)
+			memcpy(c->to + c->src[i].at, c->src[i].from, c->src[i].len);
+}
+
+/* Copy c's sources into its slot: 0, or -1 if one could not be read. */
+static int copy_kept(struct kept_copy *c)
+{
+	int loads = 0;
+
+	for (int i = 0; i < c->n; i++)
+		if (!c->src[i].kernel)
+			loads++;
+		else if (zc_probe_kread(c->to + c->src[i].at, c->src[i].from, c->src[i].len))
+			return -1;
+	return loads ? zc_probe_run(do_copy_kept, c) : 0;
 }
 
 /* Pages (fragments) of a region of len bytes from a page boundary. */
@@ -878,22 +922,34 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		     const struct msg_view *v, int flags, ssize_t *rp, int *errp, int *failed)
 {
 	struct iovec iov[3];
-	struct kept_copy kc = { .iov = v->iov, .n = (int)v->h.msg_iovlen };
-	size_t before = 0, after;
+	struct kept_copy kc;
+	size_t before = 0, after = 0;
 	uintptr_t a, z, lo, hi;
 	struct msghdr m;
 	uint32_t seq;
-	int i, adopted, rc, b = -1, n = 0, inplace;
+	int i, k = 0, adopted, rc, b = -1, n = 0, inplace;
 	ssize_t r;
 
-	for (i = 1; i < kc.n; i++)
-		if (v->iov[i].iov_len > v->iov[kc.k].iov_len)
-			kc.k = i;
-	for (i = 0; i < kc.k; i++)
-		before += v->iov[i].iov_len;
-	after = v->total - before - v->iov[kc.k].iov_len;
-	a = (uintptr_t)v->iov[kc.k].iov_base;
-	z = a + v->iov[kc.k].iov_len;
+	for (i = 1; i < (int)v->h.msg_iovlen; i++)
+		if (v->iov[i].iov_len > v->iov[k].iov_len)
+			k = i;
+	/* The copied bytes are counted from the iovecs as read, the ones the
+	 * copy and the call use (the program's array may have changed since):
+	 * each below a slot, so no sum overflows. */
+	for (i = 0; i < (int)v->h.msg_iovlen; i++) {
+		if (i == k)
+			continue;
+		if (v->iov[i].iov_len > ZC_BOUNCE_SLOT)
+			return 0;
+		if (i < k)
+			before += v->iov[i].iov_len;
+		else
+			after += v->iov[i].iov_len;
+	}
+	a = (uintptr_t)v->iov[k].iov_base;
+	z = a + v->iov[k].iov_len;
+	if (z < a || z > UINTPTR_MAX - zc_page)
+		return 0;   /* (no memory there: the kernel says EFAULT) */
 
 	/* In place, edge pages and all; else its whole pages, the edges
 	 * copied. */
@@ -905,17 +961,17 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	if (!inplace) {
 		lo = zc_page_up(a);
 		hi = zc_page_down(z);
-		kc.head = lo - a;
-		kc.tail = z - hi;
-		kc.len1 = before + kc.head;
-		kc.len2 = kc.tail + after;
+		kc.len1 = before + (lo - a);
+		kc.len2 = (z - hi) + after;
 		if (lo >= hi || !kept_fits(s, lo, hi, &kc) || !zc_fast_kept(slot, gen, lo, hi, &seq))
 			return 0;
 	}
+	if (kept_layout(&kc, v, k, a, inplace ? a : lo, inplace ? z : hi, z))
+		return 0;
 	if (!zc_inflight_has_room_busy(slot) || zc_guard_reports_pending())
 		return 0;
 	b = kc.len1 + kc.len2 != 0;
-	i = zc_fast_publish(slot, gen, lo, hi, seq, v->total, &b, &adopted);
+	i = zc_fast_publish(slot, gen, lo, hi, seq, before + (z - a) + after, &b, &adopted);
 	if (i >= 0 && b >= 0)
 		kc.to = zc_bounce_addr(b);
 	if (i < 0) {
@@ -927,11 +983,11 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		return 0;
 	}
 	/* The copied bytes are the program's, outside the kept pages: read
-	 * in a fault probe window, after publication (as the locked path
-	 * copies after arming). A fault leaves the call to the locked path,
-	 * which copies it whole as the program would see it without the
-	 * shim. */
-	if (kc.len1 + kc.len2 && zc_probe_run(do_copy_kept, &kc)) {
+	 * after publication (as the locked path copies after arming), with
+	 * loads in a fault probe window or through the kernel (kept_layout).
+	 * A bad pointer leaves the call to the locked path, whose call meets
+	 * the same memory as the program's would without the shim. */
+	if (kc.n && copy_kept(&kc)) {
 		if (zc_fast_retract(slot, i)) {
 			zc_lock();
 			disarm_locked(slot, gen, (int)zc_fast_key(i));
@@ -942,7 +998,7 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	if (kc.len1)
 		iov[n++] = (struct iovec){ kc.to, kc.len1 };
 	if (inplace) {
-		iov[n++] = v->iov[kc.k];
+		iov[n++] = v->iov[k];
 		if ((a | z) & (zc_page - 1))
 			ZC_STAT_ADD(edge_sends, 1);   /* (its edge pages are kept: in place) */
 	} else {
@@ -1000,7 +1056,7 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 		 * for every ring call): hold it under the id it may have
 		 * taken, and no more zerocopy on the socket, as fail_locked
 		 * does when it cannot know. */
-		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), v->total);
+		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), before + (z - a) + after);
 		if (rc == 0)
 			zc_inflight_take_id_busy(slot);
 		if (!s->zc_off) {

@@ -25,6 +25,10 @@ static int valid;
 static uint64_t last_refresh_ns;
 static unsigned invalidations;   /* bumped without the lock by wrappers */
 static unsigned seen_invalidations;
+/* Odd while refresh() rewrites the cache: a reader without the lock
+ * (zc_vma_copyable_racy) trusts what it read only if the count was even
+ * and the same before and after. */
+static unsigned cache_seq;
 
 static int hexval(char c)
 {
@@ -138,15 +142,22 @@ static void refresh(const struct zc_ext_table *t)
 {
 	static char buf[65536];
 	size_t have = 0;
+	/* (Odd before any change; made odd, not bumped: a fork child may
+	 * have inherited an odd count from a refresh its parent was in.) */
+	unsigned seq = cache_seq | 1;
 	int fd;
 
+	__atomic_store_n(&cache_seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	nvmas = 0;
 	valid = 0;
 	last_refresh_ns = zc_now_ns();
 	seen_invalidations = __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE);
 	fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		__atomic_store_n(&cache_seq, seq + 1, __ATOMIC_RELEASE);
 		return;
+	}
 	for (;;) {
 		ssize_t r = syscall(SYS_read, fd, buf + have, sizeof buf - have);
 		char *line = buf, *nl, *stop;
@@ -183,6 +194,7 @@ static void refresh(const struct zc_ext_table *t)
 	}
 	syscall(SYS_close, fd);
 	valid = nvmas > 0;
+	__atomic_store_n(&cache_seq, seq + 1, __ATOMIC_RELEASE);
 }
 
 /* The index of the mapping holding a, or -1. */
@@ -299,6 +311,47 @@ int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 		return r;
 	refresh(t);
 	return lookup_copyable(start, end) > 0;
+}
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+int zc_vma_copyable_racy(uintptr_t start, uintptr_t end)
+{
+	unsigned seq = __atomic_load_n(&cache_seq, __ATOMIC_ACQUIRE);
+	uint32_t n = LOAD(nvmas);
+	int r = 1;
+
+	if (!vmas || (seq & 1) || !LOAD(valid) || n > VMA_MAX ||
+	    LOAD(seen_invalidations) != __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE))
+		return -1;
+	for (uintptr_t p = start; p < end && r == 1;) {
+		uint32_t lo = 0, hi = n;
+		uintptr_t vs = 0, ve = 0;
+		unsigned f = 0;
+
+		while (lo < hi) {   /* (find(), every load bounded) */
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			vs = LOAD(vmas[mid].start);
+			ve = LOAD(vmas[mid].end);
+			if (ve <= p) {
+				lo = mid + 1;
+			} else if (vs > p) {
+				hi = mid;
+			} else {
+				f = LOAD(vmas[mid].flags);
+				break;
+			}
+		}
+		if (lo >= hi || ve <= p)
+			r = -1;   /* (not in the cache: the locked path reads the maps again) */
+		else if ((f & (ZC_VMA_READ | ZC_VMA_ANON | ZC_VMA_SHARED | ZC_VMA_SPECIAL)) !=
+			 (ZC_VMA_READ | ZC_VMA_ANON))
+			r = 0;
+		p = ve;
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&cache_seq, __ATOMIC_RELAXED) == seq ? r : -1;
 }
 
 int zc_vma_span(uintptr_t a, uintptr_t *start, uintptr_t *end, int fresh)

@@ -58,6 +58,13 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
  * other through the kernel (zc_probe_kread). Caller holds the global lock. */
 int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t);
 
+/* zc_vma_copyable without the lock, from the cache only: 1 (loads may
+ * read it), 0 (read it through the kernel), -1 (the cache does not know
+ * the range now, or changed while it was read: ask under the lock). Reads
+ * the cache with bounded indices under its sequence count, so a refresh
+ * meanwhile gives -1, never a fault. Async-signal-safe. */
+int zc_vma_copyable_racy(uintptr_t start, uintptr_t end);
+
 /* The cached flags of the mapping holding a (for a log line): 0, or -1
  * when the cache does not know it. Caller holds the global lock. */
 int zc_vma_flags_at(uintptr_t a, unsigned *flags);

@@ -7,6 +7,7 @@
  * /proc/self/maps for fresh private, read-only and shared mappings.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -246,6 +247,62 @@ START_TEST(test_eligible_live)
 }
 END_TEST
 
+/* The lock-free read of the cache (a kept send's copy) agrees with the
+ * locked one where the cache is current, and knows nothing where it is
+ * not: after a mapping change, or for a range the cache never saw. */
+START_TEST(test_copyable_racy)
+{
+	static struct zc_ext_table t;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	char path[] = "/tmp/zcshim-vma.XXXXXX";
+	int fd = mkstemp(path);
+	char *rw, *ro, *sh, *fm, *late;
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(ftruncate(fd, (off_t)(4 * pg)), 0);
+	ck_assert_int_eq(zc_vma_init(), 0);
+	rw = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = mmap(NULL, 4 * pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sh = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	fm = mmap(NULL, 4 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
+	ck_assert(rw != MAP_FAILED && ro != MAP_FAILED && sh != MAP_FAILED && fm != MAP_FAILED);
+	zc_vma_invalidate();
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)rw, (uintptr_t)rw + pg), -1);
+
+	/* The locked look-up reads the maps again; then both agree. */
+	ck_assert_int_eq(zc_vma_copyable((uintptr_t)rw, (uintptr_t)rw + 4 * pg, &t), 1);
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)rw, (uintptr_t)rw + 4 * pg), 1);
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)rw + 5, (uintptr_t)rw + 105), 1);
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)ro, (uintptr_t)ro + 4 * pg), 1);
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)sh, (uintptr_t)sh + pg), 0);
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)fm, (uintptr_t)fm + 5), 0);
+	ck_assert_int_eq(zc_vma_copyable((uintptr_t)fm, (uintptr_t)fm + 5, &t), 0);
+	/* The stack is anonymous memory; the library's code a file's. */
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)path, (uintptr_t)path + 1), 1);
+	{
+		uintptr_t code = (uintptr_t)&zc_vma_copyable_racy;
+
+		ck_assert_int_eq(zc_vma_copyable_racy(code, code + 5), 0);
+	}
+
+	/* A mapping made since: the cache does not know it, and a change
+	 * seen (the wrappers call zc_vma_invalidate) makes it unknown. */
+	munmap(sh, 4 * pg);
+	late = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(late != MAP_FAILED);
+	zc_vma_invalidate();
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)rw, (uintptr_t)rw + pg), -1);
+	ck_assert_int_eq(zc_vma_copyable((uintptr_t)late, (uintptr_t)late + pg, &t), 1);
+	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)late, (uintptr_t)late + pg), 1);
+	munmap(late, 4 * pg);
+	munmap(rw, 4 * pg);
+	munmap(ro, 4 * pg);
+	munmap(fm, 4 * pg);
+	close(fd);
+}
+END_TEST
+
 /* VmFlags: every two-letter code is a bit, known or not; a code is only
  * a whole word. */
 START_TEST(test_vmflags_parse)
@@ -282,6 +339,7 @@ Suite *vma_suite(void)
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(live, test_eligible_live);
+	tcase_add_test(live, test_copyable_racy);
 	suite_add_tcase(s, live);
 	return s;
 }
