@@ -77,10 +77,16 @@ static int64_t armed_entries(const struct zc_call *c, uint32_t *n)
  * calls out there, plus senders publishing while the count is read. */
 #define FAST_SLACK 1024u
 
+/* The entries the table keeps free beyond its reserve: for the rings. */
+static uint32_t fast_kept(void)
+{
+	return zc_fast_total() + FAST_SLACK;
+}
+
 int zc_inflight_fast_room(void)
 {
-	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) + zc_fast_total() + zc_ext.reserve +
-		       FAST_SLACK < zc_ext.cap;
+	return __atomic_load_n(&zc_ext.n, __ATOMIC_RELAXED) + zc_ext.reserve + fast_kept() <
+	       zc_ext.cap;
 }
 
 int zc_inflight_adopt_locked(const struct zc_call *c, uintptr_t start, uintptr_t end,
@@ -185,8 +191,7 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 	int why;
 
 	zc_assert_locked();
-	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve + zc_fast_total() + FAST_SLACK >=
-	    zc_ext.cap) {
+	if (zc_ext.n + (uint32_t)p->next + zc_ext.reserve + fast_kept() >= zc_ext.cap) {
 		why = ZC_WHY_RECORDS_FULL;
 		goto refuse;
 	}
