@@ -1006,8 +1006,6 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	}
 	if (kc.len2)
 		iov[n++] = (struct iovec){ kc.to + zc_page_up(kc.len1), kc.len2 };
-	if (kc.len1 + kc.len2)
-		ZC_STAT_ADD(bounce_bytes, kc.len1 + kc.len2);
 	if (n == 1 && !v->h.msg_controllen) {
 		r = ZC_REAL(sendto)(fd, iov[0].iov_base, iov[0].iov_len, flags | MSG_ZEROCOPY,
 				    (const struct sockaddr *)v->h.msg_name, v->h.msg_namelen);
@@ -1021,6 +1019,8 @@ static int send_kept(struct zc_sock *s, uint32_t slot, uint32_t gen, int fd,
 	*rp = r;
 	*failed = FAIL_NO_ID;
 	if (r > 0) {
+		if (kc.len1 + kc.len2)   /* (as commit_locked counts them: a sent call's) */
+			ZC_STAT_ADD(bounce_bytes, kc.len1 + kc.len2);
 		rc = zc_fast_commit(slot, i, zc_inflight_next_id_busy(slot), (uint64_t)r);
 		if (rc == 0) {
 			zc_inflight_take_id_busy(slot);
