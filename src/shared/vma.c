@@ -282,6 +282,13 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 }
 
 /* 1 copyable, 0 not, -1 the cache does not know the range. */
+/* Loads may read a mapping of these flags (zc_vma_copyable). */
+static int flags_copyable(unsigned f)
+{
+	return (f & (ZC_VMA_READ | ZC_VMA_ANON | ZC_VMA_SHARED | ZC_VMA_SPECIAL)) ==
+	       (ZC_VMA_READ | ZC_VMA_ANON);
+}
+
 static int lookup_copyable(uintptr_t start, uintptr_t end)
 {
 	for (uintptr_t p = start; p < end;) {
@@ -289,8 +296,7 @@ static int lookup_copyable(uintptr_t start, uintptr_t end)
 
 		if (i < 0)
 			return -1;
-		if ((vmas[i].flags & (ZC_VMA_READ | ZC_VMA_ANON | ZC_VMA_SHARED | ZC_VMA_SPECIAL)) !=
-		    (ZC_VMA_READ | ZC_VMA_ANON))
+		if (!flags_copyable(vmas[i].flags))
 			return 0;
 		p = vmas[i].end;
 	}
@@ -345,8 +351,7 @@ int zc_vma_copyable_racy(uintptr_t start, uintptr_t end)
 		}
 		if (lo >= hi || ve <= p)
 			r = -1;   /* (not in the cache: the locked path reads the maps again) */
-		else if ((f & (ZC_VMA_READ | ZC_VMA_ANON | ZC_VMA_SHARED | ZC_VMA_SPECIAL)) !=
-			 (ZC_VMA_READ | ZC_VMA_ANON))
+		else if (!flags_copyable(f))
 			r = 0;
 		p = ve;
 	}
