@@ -93,6 +93,7 @@
 	X(edge_sends, "zerocopy sends whose unaligned first or last page went out in place, guarded, instead of copied (a buffer sent again unchanged)") \
 	X(copy_frags, "of copy_sends: a datagram of more page pieces than the kernel takes with zerocopy (net.core.max_skb_frags): copied") \
 	X(kept_sends, "of zc_sends: a buffer sent again with all its pages still kept read-only, recorded without the global lock") \
-	X(kept_adopted, "kept_sends still out when their buffer was written, unmapped or their socket closed: handed to the guard's records to wait or copy")
+	X(kept_adopted, "kept_sends still out when their buffer was written, unmapped or their socket closed: handed to the guard's records to wait or copy") \
+	X(copy_guard_threads, "of copy_sends: the userfaultfd guard's threads were not running: the process's first guarded send came from inside a signal handler (they start at the next call from outside one), or they could not start")
 
 #endif

@@ -33,7 +33,8 @@
 	X(FAULT, copy_fault, "reading the program's memory faulted (the C library's call reports it)") \
 	X(CLOSED, copy_closed, "the socket was closed meanwhile") \
 	X(NO_ALTSTACK, copy_no_altstack, "no signal stack could be set up for this thread") \
-	X(FRAGS, copy_frags, "the kernel refused zerocopy for a datagram of more page pieces than it takes (EMSGSIZE)")
+	X(FRAGS, copy_frags, "the kernel refused zerocopy for a datagram of more page pieces than it takes (EMSGSIZE)") \
+	X(GUARD_THREADS, copy_guard_threads, "the userfaultfd guard's threads were not running yet: the first send came from inside a signal handler, or they could not start")
 
 enum zc_copy_why {
 	ZC_WHY_NONE = 0,

@@ -20,6 +20,8 @@
 #include "stats.h"
 #include "vma.h"
 
+#include <errno.h>
+
 uint64_t zc_pin_bytes;
 uint64_t zc_pin_cap;
 
@@ -224,12 +226,17 @@ int zc_inflight_arm_locked(const struct zc_call *c, const struct zc_plan *p)
 			       worth[j] != ZC_WORTH_COVERED)
 				j++;
 			if (zc_guard_protect_locked(p->ext[i].start, p->ext[j - 1].end)) {
+				/* EAGAIN: the userfaultfd guard's threads do
+				 * not run yet (guard_uffd.c). */
+				int refused = errno == EAGAIN ? ZC_WHY_GUARD_THREADS
+							      : ZC_WHY_GUARD_REFUSED;
+
 				/* Undo the entries already armed; without a
 				 * head entry yet, b goes back here. */
 				if (i == 0)
 					zc_bounce_put(b, 0);
 				zc_inflight_disarm_locked(c);
-				return ZC_WHY_GUARD_REFUSED;
+				return refused;
 			}
 		}
 		for (; i < j; i++) {

@@ -48,6 +48,21 @@ static inline int zc_guard_maybe(uintptr_t start, uintptr_t end)
 	return zc_ext_maybe(&zc_ext, start, end);
 }
 
+/* Set when the userfaultfd guard could not start its threads because the
+ * first protection came from inside a signal handler (guard_uffd.c):
+ * free() and pthread_create(), which a handler that interrupted the
+ * allocator cannot be running, call zc_guard_start_deferred, which starts
+ * them unless this thread is inside a handler itself or holds the lock
+ * (the shim's own calls into the C library). */
+extern int zc_guard_start_wanted;
+void zc_guard_start_deferred(void);
+
+static inline void zc_guard_start_if_wanted(void)
+{
+	if (__builtin_expect(__atomic_load_n(&zc_guard_start_wanted, __ATOMIC_RELAXED), 0))
+		zc_guard_start_deferred();
+}
+
 /* Make the parts of [start, end) that no entry guards yet read-only.
  * Returns 0 or -1 (errno from mprotect). */
 int zc_guard_protect_locked(uintptr_t start, uintptr_t end);

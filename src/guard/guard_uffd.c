@@ -54,6 +54,7 @@
 #include "real.h"
 #include "settings.h"
 #include "shim.h"
+#include "signals.h"
 #include "stats.h"
 #include "sys.h"
 #include "vma.h"
@@ -359,9 +360,15 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-/* Both threads, once per process (lock held). pthread_create is safe here:
- * this process is the constructor's or a fork() child (uf_child), whose C
- * library state is whole. */
+/* A protection was refused because it came from inside a signal handler
+ * before the threads ran (start_threads_here): the next call from outside
+ * one starts them (zc_guard_start_deferred). */
+int zc_guard_start_wanted;
+
+/* Both threads, once per process (lock held). This process is the
+ * constructor's or a fork() child (uf_child), whose C library state is
+ * whole; the caller is outside every handler of the program's
+ * (start_threads_here), so pthread_create, which allocates, may run. */
 static int start_threads(void)
 {
 	pthread_attr_t attr;
@@ -373,6 +380,9 @@ static int start_threads(void)
 
 	if (threads_up)
 		return threads_up > 0 ? 0 : -1;
+	/* Before pthread_create: its allocations reach free() and malloc(),
+	 * whose hooks must not come back here. */
+	__atomic_store_n(&zc_guard_start_wanted, 0, __ATOMIC_RELAXED);
 	if (pthread_attr_init(&attr))
 		return -1;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -400,6 +410,45 @@ static int start_threads(void)
 	}
 	threads_up = 1;
 	return 0;
+}
+
+/*
+ * The first protection starts the threads, unless it comes from a send
+ * inside a signal handler of the program's. pthread_create is not
+ * async-signal-safe: it allocates the new thread's TLS with the program's
+ * calloc(), and a handler that interrupted malloc() in the same thread
+ * would wait for the allocator's lock its own thread holds, for ever. So
+ * there the send is copied (copy_guard_threads) and the start waits for
+ * the next call from outside a handler: a send, free(), pthread_create()
+ * (zc_guard_start_deferred). (lock held)
+ *
+ * "Inside a handler" is the shim's count of the program's handlers
+ * running in this thread (signals.c), which a jump out of a handler
+ * brings down (hooks_jump.c). A handler installed with a raw rt_sigaction
+ * system call is not counted: the limit DESIGN.md states.
+ */
+static int start_threads_here(void)
+{
+	if (ZC_LIKELY(threads_up > 0))
+		return 0;
+	if (threads_up == 0 && zc_in_program_handler()) {
+		__atomic_store_n(&zc_guard_start_wanted, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	return start_threads();
+}
+
+void zc_guard_start_deferred(void)
+{
+	int saved = errno;
+
+	if (zc_in_program_handler() || zc_lock_held_here())
+		return;
+	zc_lock();
+	if (__atomic_load_n(&zc_guard_start_wanted, __ATOMIC_RELAXED) && threads_up == 0)
+		start_threads();
+	zc_unlock();
+	errno = saved;
 }
 
 /* ---- the primitives ---- */
@@ -478,8 +527,8 @@ static int protect_piece(uintptr_t start, uintptr_t end, uintptr_t ms, uintptr_t
 static int uf_protect(uintptr_t start, uintptr_t end, int flags)
 {
 	(void)flags;
-	if (start_threads()) {
-		errno = EAGAIN;
+	if (start_threads_here()) {
+		errno = EAGAIN;   /* copy_guard_threads */
 		return -1;
 	}
 	/* Mapped and readable, pages present (the write-protect bit lives in
@@ -706,6 +755,7 @@ static int uf_child(int forked)
 	ufd = -1;
 	threads_up = -1;
 	reader_up = 0;
+	zc_guard_start_wanted = 0;
 	reader_reading = 0;
 	rep_head = rep_tail = 0;
 	rep_lost = 0;

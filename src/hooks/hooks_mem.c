@@ -91,6 +91,9 @@ ZC_EXPORT void free(void *p)
 	if (p && ZC_UNLIKELY(zc_guard_any()) && free_later(p))
 		p = NULL;
 	zc_real.free(p);
+	/* A call that cannot be inside a handler that interrupted the
+	 * allocator: where the guard's threads wait to start. */
+	zc_guard_start_if_wanted();
 	if (ZC_UNLIKELY(__atomic_load_n(&zc_quarantine_count, __ATOMIC_RELAXED))) {
 		int saved = errno;
 

@@ -155,6 +155,7 @@ ZC_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 
 	if (!zc_ready || !(st = malloc(sizeof *st)))
 		return ZC_REAL(pthread_create)(t, attr, fn, arg);
+	zc_guard_start_if_wanted();   /* the program may start threads here: so may the guard */
 	st->fn = fn;
 	st->arg = arg;
 	r = ZC_REAL(pthread_create)(t, attr, trampoline, st);

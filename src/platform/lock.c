@@ -118,6 +118,11 @@ again:
 	errno = saved;
 }
 
+int zc_lock_held_here(void)
+{
+	return lock_mine;
+}
+
 void zc_unlock(void)
 {
 	int saved = errno;

@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -112,7 +113,11 @@ typedef void (*zc_sighandler_t)(int);
 	X(void, closefrom, (int))                                                             \
 	X(int, daemon, (int, int))                                                            \
 	X(int, login_tty, (int))                                                              \
-	X(pid_t, forkpty, (int *, char *, const struct termios *, const struct winsize *))
+	X(pid_t, forkpty, (int *, char *, const struct termios *, const struct winsize *))  \
+	X(void, longjmp, (struct __jmp_buf_tag[1], int))                                     \
+	X(void, _longjmp, (struct __jmp_buf_tag[1], int))                                    \
+	X(void, siglongjmp, (struct __jmp_buf_tag[1], int))                                  \
+	X(void, __longjmp_chk, (struct __jmp_buf_tag[1], int))
 
 /* Used, not wrapped. */
 #define ZC_REAL_PLAIN(X)                                                                      \

@@ -68,6 +68,8 @@ uint64_t zc_now_ns(void);
  */
 void zc_lock(void);
 void zc_unlock(void);
+/* Does this thread hold the global lock? */
+int zc_lock_held_here(void);
 
 /* Debug builds (configure --enable-debug, ZC_DEBUG): every function named
  * *_locked starts with zc_assert_locked(), which stops the program with a

@@ -73,6 +73,51 @@ static pthread_key_t altstack_key;
 static int altstack_key_ok;
 __thread int zc_altstack_state ZC_TLS_MODEL;   /* 0 unknown, 1 have one */
 __thread int zc_handler_depth ZC_TLS_MODEL;
+/* The frame that called each handler of the program's this thread runs,
+ * outermost first: a jump out of handlers (hooks_jump.c) tells from it
+ * which ones it leaves. Deeper handlers than this are counted only. */
+#define HANDLER_FRAMES 16
+static __thread uintptr_t handler_frame[HANDLER_FRAMES] ZC_TLS_MODEL;
+
+static void handler_enter(uintptr_t frame)
+{
+	int d = zc_handler_depth;
+
+	if (d >= 0 && d < HANDLER_FRAMES)
+		handler_frame[d] = frame;
+	zc_handler_depth = d + 1;
+}
+
+/*
+ * The thread jumps (longjmp, siglongjmp) to a context whose stack pointer
+ * is sp: the handlers whose calling frame lies below sp on the same stack
+ * are left. A handler on the signal stack is left by a jump off it. When
+ * unsure (sp unknown, a frame not recorded, a jump onto the signal stack
+ * from a handler off it), the count stays: inside a handler is the safe
+ * thing to believe. Async-signal-safe (a jump may leave from a handler).
+ */
+void zc_handlers_left(uintptr_t sp)
+{
+	int d = zc_handler_depth;
+	uintptr_t lo = 0, hi = 0;
+	stack_t ss;
+
+	if (!sp || d <= 0 || d > HANDLER_FRAMES)
+		return;
+	if (!sigaltstack(NULL, &ss) && !(ss.ss_flags & SS_DISABLE)) {
+		lo = (uintptr_t)ss.ss_sp;
+		hi = lo + ss.ss_size;
+	}
+	while (d > 0) {
+		uintptr_t f = handler_frame[d - 1];
+		int f_alt = f >= lo && f < hi, sp_alt = sp >= lo && sp < hi;
+
+		if (f_alt == sp_alt ? sp <= f : !f_alt)
+			break;
+		d--;
+	}
+	zc_handler_depth = d;
+}
 
 /*
  * SIGSEGV is never blocked in the kernel while the shim is active: a guard
@@ -193,7 +238,7 @@ static void call_app(int sig, siginfo_t *si, void *uc)
 		app_act[sig].sa_handler = SIG_DFL;
 	}
 	uc_to_program(uc);
-	zc_handler_depth++;
+	handler_enter((uintptr_t)__builtin_frame_address(0));
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
@@ -261,7 +306,7 @@ static void app_handler(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	uc_to_program(uc);
-	zc_handler_depth++;
+	handler_enter((uintptr_t)__builtin_frame_address(0));
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else

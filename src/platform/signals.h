@@ -25,9 +25,13 @@ static inline int zc_altstack_ensure(void)
 
 /* Is this thread inside a handler of the program's that the shim called
  * (a send made there runs in signal context: nothing but async-signal-safe
- * calls, so no logging)? A handler that leaves by longjmp leaves the count
- * up: that thread then logs no more, which is all the count decides. */
+ * calls, so no logging, no thread started)? A handler that leaves by
+ * longjmp or siglongjmp is taken off the count by the jump's wrapper
+ * (hooks_jump.c, zc_handlers_left); one left any other way (setcontext,
+ * an exception) leaves it up, and the thread is then taken as inside a
+ * handler: the safe side. */
 extern __thread int zc_handler_depth ZC_TLS_MODEL;
+void zc_handlers_left(uintptr_t sp);
 static inline int zc_in_program_handler(void)
 {
 	return zc_handler_depth > 0;
