@@ -15,6 +15,10 @@
  * rotate left 17 bits). Elsewhere the landing place is unknown, and the
  * count stays: the safe side.
  */
+/* With _FORTIFY_SOURCE, <setjmp.h> renames calls to longjmp and
+ * siglongjmp to __longjmp_chk, and would rename these definitions too:
+ * the wrappers are defined under their own names. */
+#undef _FORTIFY_SOURCE
 #include "real.h"
 #include "shim.h"
 #include "signals.h"

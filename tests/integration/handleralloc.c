@@ -35,10 +35,12 @@
 #include "common.h"
 
 #include <errno.h>
+#include <malloc.h>   /* the allocator's prototypes: it defines them */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
