@@ -139,7 +139,7 @@ static int read_attrs(struct query *q, int nq)
 {
 	static char buf[65536];
 	struct attrs cur;
-	struct zc_vma v = { 0, 0, 0 };
+	struct zc_vma v = { 0 };
 	uintptr_t last = 0;
 	size_t have = 0;
 	int fd, in = 0, done = 0;

@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define VMA_MAX 65536            /* vm.max_map_count's default is 65530 */
@@ -29,6 +31,9 @@ static unsigned seen_invalidations;
  * (zc_vma_copyable_racy) trusts what it read only if the count was even
  * and the same before and after. */
 static unsigned cache_seq;
+/* The executable (zc_vma_init): its private mappings inside the file are
+ * marked ZC_VMA_EXE. */
+static struct zc_exe_file exe;
 
 static int hexval(char c)
 {
@@ -71,10 +76,40 @@ static int starts(const char *p, const char *end, const char *prefix)
 	return (size_t)(end - p) >= n && !memcmp(p, prefix, n);
 }
 
+/* A decimal number ending at a space or the end: the inode field. */
+static const char *parse_dec(const char *p, const char *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *s = p;
+
+	while (p < end && *p >= '0' && *p <= '9') {
+		uint64_t d = (uint64_t)(*p++ - '0');
+
+		if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+			return NULL;
+		v = v * 10 + d;
+	}
+	if (p == s || (p < end && *p != ' '))
+		return NULL;
+	*out = v;
+	return p;
+}
+
+int zc_vma_exe_inside(const struct zc_vma *v, const struct zc_exe_file *e, size_t page)
+{
+	uint64_t limit = (e->size + page - 1) / page * page, len = v->end - v->start;
+
+	return e->inode && v->inode == e->inode && v->dev_major == e->dev_major &&
+	       v->dev_minor == e->dev_minor &&
+	       !(v->flags & (ZC_VMA_SHARED | ZC_VMA_ANON | ZC_VMA_SPECIAL)) &&
+	       v->offset <= limit && len <= limit - v->offset;
+}
+
 int zc_maps_parse_line(const char *line, size_t len, struct zc_vma *out)
 {
-	const char *p = line, *end = line + len, *dev, *inode, *path;
-	uintptr_t start, stop, ino;
+	const char *p = line, *end = line + len, *dev, *inode, *path, *q;
+	uintptr_t start, stop, off, maj, min;
+	uint64_t ino;
 
 	if (!(p = parse_hex(p, end, &start)) || p >= end || *p != '-')
 		return -1;
@@ -92,13 +127,22 @@ int zc_maps_parse_line(const char *line, size_t len, struct zc_vma *out)
 	if (p[3] == 's') out->flags |= ZC_VMA_SHARED;
 	else if (p[3] != 'p') return -1;
 	p = skip_field(p, end);          /* perms */
+	if (!parse_hex(p, end, &off))
+		return -1;
 	p = skip_field(p, end);          /* offset */
 	dev = p;
+	if (!(q = parse_hex(dev, end, &maj)) || q >= end || *q != ':' ||
+	    !parse_hex(q + 1, end, &min))
+		return -1;
 	p = skip_field(p, end);          /* dev */
 	inode = p;
-	if (!parse_hex(inode, end, &ino)) /* decimal, but 0 reads the same */
+	if (!parse_dec(inode, end, &ino))
 		return -1;
 	p = skip_field(p, end);          /* inode */
+	out->offset = off;
+	out->dev_major = (unsigned)maj;
+	out->dev_minor = (unsigned)min;
+	out->inode = ino;
 	path = p;
 	if (ino == 0 && starts(dev, end, "00:00")) {
 		if (path == end || starts(path, end, "[heap]") || starts(path, end, "[anon:"))
@@ -126,10 +170,20 @@ int zc_vma_init(void)
 {
 	void *p = zc_sys_mmap(NULL, VMA_MAX * sizeof(struct zc_vma), PROT_READ | PROT_WRITE,
 		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct stat st;
 
 	if (p == MAP_FAILED)
 		return -1;
 	vmas = p;
+	/* The executable, as the kernel names it (unknown: no mapping is
+	 * marked, and its memory is read through the kernel). */
+	if (!syscall(SYS_newfstatat, AT_FDCWD, "/proc/self/exe", &st, 0) && S_ISREG(st.st_mode) &&
+	    st.st_size > 0) {
+		exe.dev_major = major(st.st_dev);
+		exe.dev_minor = minor(st.st_dev);
+		exe.size = (uint64_t)st.st_size;
+		exe.inode = (uint64_t)st.st_ino;
+	}
 	return 0;
 }
 
@@ -183,6 +237,8 @@ static void refresh(const struct zc_ext_table *t)
 					    (ZC_VMA_READ | ZC_VMA_ANON) &&
 				    zc_ext_uncovered(t, v.start, v.end, &gap, 1) == 0)
 					v.flags |= ZC_VMA_WRITE;
+				if (zc_vma_exe_inside(&v, &exe, zc_page))
+					v.flags |= ZC_VMA_EXE;
 				vmas[nvmas++] = v;
 			}
 			line = nl + 1;
@@ -282,11 +338,12 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 }
 
 /* 1 copyable, 0 not, -1 the cache does not know the range. */
-/* Loads may read a mapping of these flags (zc_vma_copyable). */
+/* Loads may read a mapping of these flags (zc_vma_copyable): private,
+ * readable, and anonymous or the executable's inside its file. */
 static int flags_copyable(unsigned f)
 {
-	return (f & (ZC_VMA_READ | ZC_VMA_ANON | ZC_VMA_SHARED | ZC_VMA_SPECIAL)) ==
-	       (ZC_VMA_READ | ZC_VMA_ANON);
+	return (f & (ZC_VMA_READ | ZC_VMA_SHARED | ZC_VMA_SPECIAL)) == ZC_VMA_READ &&
+	       (f & (ZC_VMA_ANON | ZC_VMA_EXE));
 }
 
 static int lookup_copyable(uintptr_t start, uintptr_t end)

@@ -30,16 +30,34 @@ enum {
 	ZC_VMA_ANON = 16,       /* no file behind it ([heap], [anon:...], none) */
 	ZC_VMA_STACK = 32,      /* the main thread's [stack] */
 	ZC_VMA_SPECIAL = 64,    /* [vdso], [vvar], [vsyscall] */
+	ZC_VMA_EXE = 128,       /* a private mapping of this process's own
+				 * executable file, all of it inside the file
+				 * (zc_vma_exe_inside) */
 };
 
 struct zc_vma {
 	uintptr_t start, end;
 	unsigned flags;
+	unsigned dev_major, dev_minor;   /* the file's (0:0 and inode 0: none) */
+	uint64_t offset, inode;          /* where in the file the mapping starts */
 };
 
 /* Parse one line of /proc/PID/maps (without its newline). Returns 0 and
  * fills out, or -1 if the line is not in the expected form. Pure. */
 int zc_maps_parse_line(const char *line, size_t len, struct zc_vma *out);
+
+/* The file a process executes: the kernel refuses to write it or to
+ * change its size while it runs (ETXTBSY). */
+struct zc_exe_file {
+	unsigned dev_major, dev_minor;
+	uint64_t inode, size;   /* inode 0: not known */
+};
+
+/* Is v a private mapping of exe whose pages all lie inside the file (the
+ * end rounded up to a page)? A load from such a page cannot raise SIGBUS
+ * for a page past the end of the file: the file cannot shrink while the
+ * process runs. Pure. */
+int zc_vma_exe_inside(const struct zc_vma *v, const struct zc_exe_file *exe, size_t page);
 
 /* Is the mapping private, anonymous, readable and writable (and not the
  * main stack)? Pure. */
@@ -52,10 +70,13 @@ int zc_vma_eligible(uintptr_t start, uintptr_t end, const struct zc_ext_table *t
 
 /* Can every byte of [start, end) be read without a signal other than
  * SIGSEGV? Yes for readable private anonymous memory (heap, stacks,
- * anonymous mappings). Not for a file mapping: a page past the end of its
- * file raises SIGBUS, where the kernel's own read gives EFAULT. The bounce
- * copy reads such memory with loads (its fault probe catches SIGSEGV), any
- * other through the kernel (zc_probe_kread). Caller holds the global lock. */
+ * anonymous mappings), and for private mappings of the program's own
+ * executable inside the file (ZC_VMA_EXE: its .rodata, where servers keep
+ * constant strings such as memcached's "END\r\n"). Not for any other
+ * file mapping: a page past the end of its file raises SIGBUS, where the
+ * kernel's own read gives EFAULT. The bounce copy reads such memory with
+ * loads (its fault probe catches SIGSEGV), any other through the kernel
+ * (zc_probe_kread). Caller holds the global lock. */
 int zc_vma_copyable(uintptr_t start, uintptr_t end, const struct zc_ext_table *t);
 
 /* zc_vma_copyable without the lock, from the cache only: 1 (loads may

@@ -13,6 +13,9 @@
  *           from the truncated part
  *   kept    header's case with a body sent unchanged before (its sends go
  *           by the socket's ring, which copies the header itself)
+ *   exe     the kept body with a trailer past the end of the program's
+ *           own executable, mapped again (the executable's pages inside
+ *           the file are read with loads; these must not be)
  *   reused  a buffer rewritten before each send (the shim copies it and
  *           now and then samples its content), then replaced by a
  *           truncated file mapping at the same address, sent from 2100
@@ -44,6 +47,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,7 @@
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -318,6 +323,45 @@ int main(void)
 		bad |= expect_efault("kept", sendmsg(tx, &m, 0));
 		bad |= went("kept", &c, adapt0 ? 2 : -1, -1, -1);
 		free(hdr);
+	}
+
+	/* The program's own executable. A constant of its .rodata (where
+	 * memcached keeps "END\r\n") after the kept body arrives intact
+	 * (loads may read it: the file cannot shrink while the program
+	 * runs). The same file mapped again with two pages past its end: a
+	 * trailer from there gives EFAULT, not SIGBUS (only pages inside the
+	 * file are loaded; these are read through the kernel). */
+	{
+		static const char end_marker[] = "END\r\n";
+		int ef = open("/proc/self/exe", O_RDONLY);
+		struct stat st;
+		size_t in;
+		char *em;
+
+		if (ef < 0 || fstat(ef, &st))
+			itest_die("open /proc/self/exe");
+		in = ((size_t)st.st_size + 4095) / 4096 * 4096;
+		em = mmap(NULL, in + 8192, PROT_READ, MAP_PRIVATE, ef, 0);
+		if (em == MAP_FAILED)
+			itest_die("mmap the executable");
+		v[0] = (struct iovec){ body + 4096, BODY };
+		v[1] = (struct iovec){ (void *)end_marker, 5 };
+		for (int k = 0; k < 2; k++) {
+			if (sendmsg(tx, &m, 0) != BODY + 5)
+				itest_die("sendmsg (exe, .rodata trailer)");
+			r = recv(rx, got, BODY + 200, 0);
+			if (r != BODY + 5 || !intact(got, BODY, 5) || memcmp(got + BODY, "END\r\n", 5)) {
+				fprintf(stderr, "badmem: kept body with a .rodata trailer arrived as %zd bytes, %s\n",
+					r, r == BODY + 5 ? "changed" : "wrong length");
+				bad = 1;
+			}
+		}
+		v[1] = (struct iovec){ em + in + 100, 100 };
+		errno = 0;
+		bad |= expect_efault("exe", sendmsg(tx, &m, 0));
+		bad |= went("exe", &c, adapt0 ? 2 : -1, -1, -1);
+		munmap(em, in + 8192);
+		close(ef);
 	}
 
 	{

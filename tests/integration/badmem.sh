@@ -29,23 +29,23 @@ for adapt in 1 0; do
 	need zc_sends "badmem (ZCSHIM_ADAPT=$adapt): the sockets used zerocopy"
 	need copy_sends "badmem (ZCSHIM_ADAPT=$adapt): the file mapping sends were copied"
 	if wrapped; then
-		# header, tail and kept (the ring's read and the locked path's):
-		# the kernel's read of the bounced piece fails.
+		# header, tail, kept and exe (the ring's read and the locked
+		# path's): the kernel's read of the bounced piece fails.
 		p=$(num probe_faults)
-		[ "$p" -ge 1 ] && [ "$p" -le 4 ] ||
-			fail "badmem (ZCSHIM_ADAPT=$adapt): probe_faults=$p under $ITEST_WRAP (want the bounced pieces past the file's end: 1 to 4)"
+		[ "$p" -ge 1 ] && [ "$p" -le 6 ] ||
+			fail "badmem (ZCSHIM_ADAPT=$adapt): probe_faults=$p under $ITEST_WRAP (want the bounced pieces past the file's end: 1 to 6)"
 	else
 		# header and tail (the kernel's read of the bounced piece; the
 		# cost model may copy the header's call first), raw (its first
 		# page may go out in place, or under the userfaultfd guard it
-		# may be copied before its bounce copy), kept (the ring's read
-		# of the header, then the locked path's; the cost model may
-		# copy the call first), and eleven calls with a bad argument:
-		# one probe each.
+		# may be copied before its bounce copy), kept and exe (the
+		# ring's read of the header or trailer, then the locked path's;
+		# the cost model may copy the call first), and eleven calls
+		# with a bad argument: one probe each.
 		p=$(num probe_faults)
 		lo=13
-		[ "$p" -ge $lo ] && [ "$p" -le 16 ] ||
-			fail "badmem (ZCSHIM_ADAPT=$adapt): the bad pointers were met by the fault probes: probe_faults=$p, want $lo to 16"
+		[ "$p" -ge $lo ] && [ "$p" -le 18 ] ||
+			fail "badmem (ZCSHIM_ADAPT=$adapt): the bad pointers were met by the fault probes: probe_faults=$p, want $lo to 18"
 	fi
 	# (The kept case's body went by its socket's ring.)
 	[ "$adapt" = 0 ] && need kept_sends "badmem (ZCSHIM_ADAPT=0): the kept case's sends"

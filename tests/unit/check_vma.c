@@ -6,10 +6,12 @@
  * zc_vma_flags_eligible; and zc_vma_eligible against this process's own
  * /proc/self/maps for fresh private, read-only and shared mappings.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vma.h"
@@ -278,12 +280,43 @@ START_TEST(test_copyable_racy)
 	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)sh, (uintptr_t)sh + pg), 0);
 	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)fm, (uintptr_t)fm + 5), 0);
 	ck_assert_int_eq(zc_vma_copyable((uintptr_t)fm, (uintptr_t)fm + 5, &t), 0);
-	/* The stack is anonymous memory; the library's code a file's. */
+	/* The stack is anonymous memory. This program's code and constants
+	 * lie in its own executable, inside the file: loads may read them. */
 	ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)path, (uintptr_t)path + 1), 1);
 	{
 		uintptr_t code = (uintptr_t)&zc_vma_copyable_racy;
+		static const char end[] = "END\r\n";
 
-		ck_assert_int_eq(zc_vma_copyable_racy(code, code + 5), 0);
+		ck_assert_int_eq(zc_vma_copyable_racy(code, code + 5), 1);
+		ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)end, (uintptr_t)end + 5), 1);
+	}
+	/* The executable mapped again, past its end: the pages inside the
+	 * file may be loaded, the ones past it not (SIGBUS). */
+	{
+		int ef = open("/proc/self/exe", O_RDONLY);
+		struct stat st;
+		size_t in, len;
+		char *em;
+
+		ck_assert_int_ge(ef, 0);
+		ck_assert_int_eq(fstat(ef, &st), 0);
+		in = ((size_t)st.st_size + pg - 1) / pg * pg;
+		len = in + 2 * pg;
+		em = mmap(NULL, len, PROT_READ, MAP_PRIVATE, ef, 0);
+		ck_assert(em != MAP_FAILED);
+		zc_vma_invalidate();
+		ck_assert_int_eq(zc_vma_copyable((uintptr_t)em, (uintptr_t)em + 5, &t), 0);
+		ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)em + in, (uintptr_t)em + in + 5), 0);
+		munmap(em, len);
+		/* Only inside the file: the same mapping, cut at its end. */
+		em = mmap(NULL, in, PROT_READ, MAP_PRIVATE, ef, 0);
+		ck_assert(em != MAP_FAILED);
+		zc_vma_invalidate();
+		ck_assert_int_eq(zc_vma_copyable((uintptr_t)em, (uintptr_t)em + in, &t), 1);
+		ck_assert_int_eq(zc_vma_copyable_racy((uintptr_t)em + in - 5, (uintptr_t)em + in), 1);
+		munmap(em, in);
+		close(ef);
+		zc_vma_invalidate();
 	}
 
 	/* A mapping made since: the cache does not know it, and a change
@@ -300,6 +333,59 @@ START_TEST(test_copyable_racy)
 	munmap(ro, 4 * pg);
 	munmap(fm, 4 * pg);
 	close(fd);
+}
+END_TEST
+
+/* The file fields: offset and device in hex, inode in decimal. */
+START_TEST(test_parse_file)
+{
+	static const char bin[] = "00400000-00452000 r-xp 0001a000 fd:01 173521      /usr/bin/x";
+	static const char big[] = "7f00-7f10 r--p 00000000 103:02 18446744073709551615 /y";
+	static const char over[] = "7f00-7f10 r--p 00000000 08:02 18446744073709551616 /y";
+	struct zc_vma v;
+
+	ck_assert_int_eq(zc_maps_parse_line(bin, strlen(bin), &v), 0);
+	ck_assert_uint_eq(v.offset, 0x1a000);
+	ck_assert_uint_eq(v.dev_major, 0xfd);
+	ck_assert_uint_eq(v.dev_minor, 1);
+	ck_assert_uint_eq(v.inode, 173521);
+	ck_assert_int_eq(zc_maps_parse_line(big, strlen(big), &v), 0);
+	ck_assert_uint_eq(v.dev_major, 0x103);
+	ck_assert(v.inode == UINT64_MAX);
+	ck_assert_int_eq(zc_maps_parse_line(over, strlen(over), &v), -1);
+}
+END_TEST
+
+/* A private mapping of the executable, wholly inside the file (its end
+ * rounded up to a page), and nothing else. */
+START_TEST(test_exe_inside)
+{
+	const struct zc_exe_file exe = { 8, 2, 173521, 0x4001 };   /* inside: up to 0x5000 */
+	const struct zc_exe_file unknown = { 0, 0, 0, 0x4001 };
+	struct zc_vma v = { 0x10000, 0x14000, R, 8, 2, 0x1000, 173521 };
+
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &exe, 0x1000), 1);
+	v.end = 0x15000;   /* one page past the file */
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &exe, 0x1000), 0);
+	v.end = 0x14000;
+	v.offset = 0x6000;   /* all past it */
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &exe, 0x1000), 0);
+	v.offset = 0x1000;
+	v.flags = R | W;     /* .data: private, still the file's */
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &exe, 0x1000), 1);
+	v.flags = R | S;     /* shared: not what the loader maps; never taken */
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &exe, 0x1000), 0);
+	v.flags = R;
+	v.inode = 173522;    /* another file */
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &exe, 0x1000), 0);
+	v.inode = 173521;
+	v.dev_minor = 3;     /* the same inode number on another device */
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &exe, 0x1000), 0);
+	v.dev_minor = 2;
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &unknown, 0x1000), 0);
+	/* Anonymous memory is not the executable, whatever exe says. */
+	v = (struct zc_vma){ 0x10000, 0x11000, R | W | ANON, 0, 0, 0, 0 };
+	ck_assert_int_eq(zc_vma_exe_inside(&v, &unknown, 0x1000), 0);
 }
 END_TEST
 
@@ -334,6 +420,8 @@ Suite *vma_suite(void)
 	tcase_add_test(tc, test_parse_good);
 	tcase_add_test(tc, test_parse_bad);
 	tcase_add_test(tc, test_parse_len);
+	tcase_add_test(tc, test_parse_file);
+	tcase_add_test(tc, test_exe_inside);
 	tcase_add_test(tc, test_flags_eligible);
 	tcase_add_test(tc, test_vmflags_parse);
 	suite_add_tcase(s, tc);
