@@ -31,8 +31,8 @@ static unsigned seen_invalidations;
  * (zc_vma_copyable_racy) trusts what it read only if the count was even
  * and the same before and after. */
 static unsigned cache_seq;
-/* The executable (zc_vma_init): its private mappings inside the file are
- * marked ZC_VMA_EXE. */
+/* The executable (read_exe, at each refresh): its private mappings inside
+ * the file are marked ZC_VMA_EXE. */
 static struct zc_exe_file exe;
 
 static int hexval(char c)
@@ -170,13 +170,22 @@ int zc_vma_init(void)
 {
 	void *p = zc_sys_mmap(NULL, VMA_MAX * sizeof(struct zc_vma), PROT_READ | PROT_WRITE,
 		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	struct stat st;
 
 	if (p == MAP_FAILED)
 		return -1;
 	vmas = p;
-	/* The executable, as the kernel names it (unknown: no mapping is
-	 * marked, and its memory is read through the kernel). */
+	return 0;
+}
+
+/* The executable, as the kernel names it now: read at every refresh, as
+ * a process may change it (prctl PR_SET_MM_EXE_FILE, which lets the old
+ * file be written again). Unknown: no mapping is marked, and its memory
+ * is read through the kernel. */
+static void read_exe(void)
+{
+	struct stat st;
+
+	memset(&exe, 0, sizeof exe);
 	if (!syscall(SYS_newfstatat, AT_FDCWD, "/proc/self/exe", &st, 0) && S_ISREG(st.st_mode) &&
 	    st.st_size > 0) {
 		exe.dev_major = major(st.st_dev);
@@ -184,7 +193,6 @@ int zc_vma_init(void)
 		exe.size = (uint64_t)st.st_size;
 		exe.inode = (uint64_t)st.st_ino;
 	}
-	return 0;
 }
 
 void zc_vma_invalidate(void)
@@ -207,6 +215,7 @@ static void refresh(const struct zc_ext_table *t)
 	valid = 0;
 	last_refresh_ns = zc_now_ns();
 	seen_invalidations = __atomic_load_n(&invalidations, __ATOMIC_ACQUIRE);
+	read_exe();
 	fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		__atomic_store_n(&cache_seq, seq + 1, __ATOMIC_RELEASE);
