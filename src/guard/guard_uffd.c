@@ -51,6 +51,7 @@
 #include "guard_backend.h"
 #include "guard.h"
 #include "kcheck.h"
+#include "owner.h"
 #include "real.h"
 #include "settings.h"
 #include "shim.h"
@@ -435,6 +436,11 @@ static int start_threads_here(void)
 		__atomic_store_n(&zc_guard_start_wanted, 1, __ATOMIC_RELAXED);
 		return -1;
 	}
+	/* A vfork or clone(CLONE_VM) child shares this memory, flag
+	 * included: threads it started would die with it (at its exec or
+	 * exit), and the parent's writes would wait for them for ever. */
+	if (threads_up == 0 && zc_owner_foreign_vm())
+		return -1;
 	return start_threads();
 }
 
@@ -442,7 +448,7 @@ void zc_guard_start_deferred(void)
 {
 	int saved = errno;
 
-	if (zc_in_program_handler() || zc_lock_held_here())
+	if (zc_in_program_handler() || zc_lock_held_here() || zc_owner_foreign_vm())
 		return;
 	zc_lock();
 	if (__atomic_load_n(&zc_guard_start_wanted, __ATOMIC_RELAXED) && threads_up == 0)

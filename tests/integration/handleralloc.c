@@ -30,11 +30,19 @@
  * the handler would take the thread for inside one, and never start the
  * guard's threads: every send copied (copy_guard_threads).
  *
+ * Mode vmchild: the first large send that could be guarded is a
+ * clone(CLONE_VM | CLONE_VFORK) child's (as posix_spawn makes), on the
+ * parent's socket, which the parent used before (message 0, from shared
+ * memory: copied). Threads started in the child would belong to it and
+ * die with it, and the parent's rewrites would wait for them for ever: the
+ * child's send (message 1) is copied, and the parent's after it guarded.
+ *
  * Exit: 0 intact, 1 corrupt or the allocator re-entered, 2 could not run.
  */
 #include "common.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <malloc.h>   /* the allocator's prototypes: it defines them */
 #include <setjmp.h>
 #include <signal.h>
@@ -43,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MSG_LEN (64u * 1024u)
@@ -191,6 +200,34 @@ static int jump_from_handler(const char *mode)
 	return 0;
 }
 
+/* Mode vmchild: message 0 from a child sharing this memory. */
+static int vm_child(void *arg)
+{
+	(void)arg;
+	return itest_send_all(snd, buf, MSG_LEN) ? 1 : 0;
+}
+
+static int send_from_vm_child(void)
+{
+	static unsigned char stack[256 * 1024] __attribute__((aligned(16)));
+	unsigned char *shared = mmap(NULL, MSG_LEN, PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int st;
+	pid_t pid;
+
+	if (shared == MAP_FAILED)
+		return -1;
+	itest_fill(shared, MSG_LEN, 0);
+	if (itest_send_all(snd, shared, MSG_LEN))
+		return -1;
+	itest_fill(buf, MSG_LEN, 1);
+	pid = clone(vm_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return -1;
+	memset(buf, 0xEE, MSG_LEN);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "malloc";
@@ -210,7 +247,13 @@ int main(int argc, char **argv)
 	rx = itest_receiver_start(rcv, 200);
 	if (!rx)
 		return ITEST_ERROR;
-	if (strcmp(mode, "malloc")) {
+	if (!strcmp(mode, "vmchild")) {
+		if (send_from_vm_child()) {
+			fprintf(stderr, "handleralloc: vmchild: the child's send failed\n");
+			return ITEST_ERROR;
+		}
+		first = 2;
+	} else if (strcmp(mode, "malloc")) {
 		if (jump_from_handler(mode)) {
 			fprintf(stderr, "handleralloc: %s: could not leave a handler by a jump\n", mode);
 			return ITEST_ERROR;

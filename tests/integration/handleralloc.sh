@@ -22,4 +22,15 @@ for mode in longjmp altstack chk; do
 	want copy_guard_threads 0 "handleralloc $mode: the thread left the handler by the jump"
 	want copy_sends 0 "handleralloc $mode: every send guarded"
 done
+
+# The first large send is a clone(CLONE_VM | CLONE_VFORK) child's: it must
+# not start the guard's threads in the child (they would die with it, and
+# the parent's rewrites wait for ever: the harness's timeout). Its send is
+# copied; the parent's are guarded.
+expect_intact guard_faults handleralloc vmchild
+if [ "$(num guard_uffd)" = 1 ]; then
+	want copy_guard_threads 1 "handleralloc vmchild: the child's send, in memory it shares"
+fi
+want copy_ineligible_mem 1 "handleralloc vmchild: the parent's first send, from shared memory"
+reasons_add_up "handleralloc vmchild"
 finish
