@@ -645,6 +645,10 @@ static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 	if (flags & (MSG_OOB | MSG_FASTOPEN))
 		return -1;
 	slot = zc_sock_get(fd);
+	if (slot == ZC_SOCK_VM_CHILD) {
+		*why = ZC_WHY_VM_CHILD;
+		return -2;
+	}
 	if (slot < 0) {
 		*why = ZC_WHY_LOCAL_PEER;   /* (-2: a TCP socket with a local peer) */
 		return slot;
@@ -669,8 +673,8 @@ static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 	if (ZC_UNLIKELY(__atomic_load_n(&s->verified, __ATOMIC_RELAXED) !=
 			zc_sock_verified_key(fd))) {
 		if ((slot = recheck(fd, slot)) < 0) {
-			*why = ZC_WHY_LOCAL_PEER;
-			return slot;
+			*why = slot == ZC_SOCK_VM_CHILD ? ZC_WHY_VM_CHILD : ZC_WHY_LOCAL_PEER;
+			return slot == ZC_SOCK_VM_CHILD ? -2 : slot;
 		}
 		s = &zc_socks[slot];
 	}

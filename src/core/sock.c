@@ -504,10 +504,18 @@ static int classify(int fd)
 
 	/* A vfork or CLONE_VM child: fd is a number in its own fd table,
 	 * which the shared tables must not learn (the parent's fd of that
-	 * number may be another socket). Its sends are copied. */
+	 * number may be another socket). Its sends are copied: counted as
+	 * such (copy_vm_child) where fd is a TCP or UDP socket. */
 	if (zc_owner_foreign_vm()) {
+		if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) ||
+		    (domain != AF_INET && domain != AF_INET6) ||
+		    getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) ||
+		    getopt_int(fd, SOL_SOCKET, SO_PROTOCOL, &proto) ||
+		    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+		      (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
+			return -1;
 		ZC_STAT_ADD(vm_child_copies, 1);
-		return -1;
+		return ZC_SOCK_VM_CHILD;
 	}
 	if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain)) {
 		if (errno == ENOTSOCK)

@@ -104,8 +104,10 @@ static inline void zc_fd_set(int fd, uint32_t v)
 }
 
 /* The slot of fd, classifying it on first use; -1 means pass through,
- * -2 copy (a local peer). Also -1 for a TCP socket not connected yet (not
- * remembered). */
+ * -2 copy (a local peer), ZC_SOCK_VM_CHILD copy (a TCP or UDP socket of a
+ * vfork or CLONE_VM child's, not remembered). Also -1 for a TCP socket
+ * not connected yet (not remembered). */
+#define ZC_SOCK_VM_CHILD (-3)
 int zc_sock_get(int fd);
 
 /* Is this destination a local peer (loopback or an address of this host)? */

@@ -12,7 +12,12 @@ for mode in _fork clone vfork clonevm spawn _forklocked; do
 	# copied. (The other children's lines are checked by the program.)
 	# Not under valgrind, which runs such a child as a fork child, with
 	# its own copy of memory.
-	case $mode in vfork|clonevm) wrapped || need vm_child_copies "childsend $mode" ;; esac
+	# Each such copy is a copied large send, under its reason.
+	case $mode in vfork|clonevm) wrapped || {
+		need vm_child_copies "childsend $mode"
+		need copy_vm_child "childsend $mode: the child's send counted under its reason"
+		reasons_add_up "childsend $mode"
+	} ;; esac
 	expect_corrupt childsend "$mode"
 done
 finish

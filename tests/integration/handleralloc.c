@@ -36,6 +36,8 @@
  * memory: copied). Threads started in the child would belong to it and
  * die with it, and the parent's rewrites would wait for them for ever: the
  * child's send (message 1) is copied, and the parent's after it guarded.
+ * Mode vmchildfirst: the same child sends message 0, on a socket nobody
+ * sent on before (the shim meets it first in the child).
  *
  * Exit: 0 intact, 1 corrupt or the allocator re-entered, 2 could not run.
  */
@@ -207,7 +209,7 @@ static int vm_child(void *arg)
 	return itest_send_all(snd, buf, MSG_LEN) ? 1 : 0;
 }
 
-static int send_from_vm_child(void)
+static int send_from_vm_child(int first)
 {
 	static unsigned char stack[256 * 1024] __attribute__((aligned(16)));
 	unsigned char *shared = mmap(NULL, MSG_LEN, PROT_READ | PROT_WRITE,
@@ -217,10 +219,12 @@ static int send_from_vm_child(void)
 
 	if (shared == MAP_FAILED)
 		return -1;
-	itest_fill(shared, MSG_LEN, 0);
-	if (itest_send_all(snd, shared, MSG_LEN))
-		return -1;
-	itest_fill(buf, MSG_LEN, 1);
+	if (!first) {
+		itest_fill(shared, MSG_LEN, 0);
+		if (itest_send_all(snd, shared, MSG_LEN))
+			return -1;
+	}
+	itest_fill(buf, MSG_LEN, first ? 0 : 1);
 	pid = clone(vm_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		return -1;
@@ -247,12 +251,14 @@ int main(int argc, char **argv)
 	rx = itest_receiver_start(rcv, 200);
 	if (!rx)
 		return ITEST_ERROR;
-	if (!strcmp(mode, "vmchild")) {
-		if (send_from_vm_child()) {
-			fprintf(stderr, "handleralloc: vmchild: the child's send failed\n");
+	if (!strcmp(mode, "vmchild") || !strcmp(mode, "vmchildfirst")) {
+		int child_first = !strcmp(mode, "vmchildfirst");
+
+		if (send_from_vm_child(child_first)) {
+			fprintf(stderr, "handleralloc: %s: the child's send failed\n", mode);
 			return ITEST_ERROR;
 		}
-		first = 2;
+		first = child_first ? 1 : 2;
 	} else if (strcmp(mode, "malloc")) {
 		if (jump_from_handler(mode)) {
 			fprintf(stderr, "handleralloc: %s: could not leave a handler by a jump\n", mode);

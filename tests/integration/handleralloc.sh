@@ -33,4 +33,14 @@ if [ "$(num guard_uffd)" = 1 ]; then
 fi
 want copy_ineligible_mem 1 "handleralloc vmchild: the parent's first send, from shared memory"
 reasons_add_up "handleralloc vmchild"
+# The child meets the socket first: its send is a copied large send on a
+# UDP or TCP socket, counted under its reason like any other. (Not under
+# valgrind, which runs such a child as a fork child, with its own copy
+# of the counters.)
+expect_intact guard_faults handleralloc vmchildfirst
+if ! wrapped; then
+	want copy_vm_child 1 "handleralloc vmchildfirst: the child's send"
+	want copy_sends 1 "handleralloc vmchildfirst: the child's send"
+	reasons_add_up "handleralloc vmchildfirst"
+fi
 finish
