@@ -628,6 +628,18 @@ static int recheck(int fd, int slot)
 	return zc_sock_get(fd);
 }
 
+/* What candidate returns for zc_sock_get's answer of no slot: -2 (a
+ * copy, counted: a local peer, a vfork child's socket) or -1. */
+static int no_slot(int slot, int *why)
+{
+	if (slot == ZC_SOCK_VM_CHILD) {
+		*why = ZC_WHY_VM_CHILD;
+		return -2;
+	}
+	*why = ZC_WHY_LOCAL_PEER;   /* (-2: a TCP socket with a local peer) */
+	return slot;
+}
+
 /* Common checks. Returns the slot; -1 to pass the call through, -2 to pass
  * it through counted as a copy (why in *why). */
 static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
@@ -645,14 +657,8 @@ static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 	if (flags & (MSG_OOB | MSG_FASTOPEN))
 		return -1;
 	slot = zc_sock_get(fd);
-	if (slot == ZC_SOCK_VM_CHILD) {
-		*why = ZC_WHY_VM_CHILD;
-		return -2;
-	}
-	if (slot < 0) {
-		*why = ZC_WHY_LOCAL_PEER;   /* (-2: a TCP socket with a local peer) */
-		return slot;
-	}
+	if (slot < 0)
+		return no_slot(slot, why);
 	s = &zc_socks[slot];
 	if (zc_sock_vm_child(s)) {
 		ZC_STAT_ADD(vm_child_copies, 1);
@@ -672,10 +678,8 @@ static int candidate(int fd, int flags, const struct msg_view *msg, int *why)
 	}
 	if (ZC_UNLIKELY(__atomic_load_n(&s->verified, __ATOMIC_RELAXED) !=
 			zc_sock_verified_key(fd))) {
-		if ((slot = recheck(fd, slot)) < 0) {
-			*why = slot == ZC_SOCK_VM_CHILD ? ZC_WHY_VM_CHILD : ZC_WHY_LOCAL_PEER;
-			return slot == ZC_SOCK_VM_CHILD ? -2 : slot;
-		}
+		if ((slot = recheck(fd, slot)) < 0)
+			return no_slot(slot, why);
 		s = &zc_socks[slot];
 	}
 	if (ZC_UNLIKELY(s->repeer | s->local | s->handoff)) {

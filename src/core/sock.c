@@ -492,12 +492,27 @@ static int share(int fd)
 	return -1;
 }
 
+/* Is fd a TCP or UDP socket over IPv4 or IPv6? 1 yes (*domain, *type
+ * set), 0 no, -1 not a socket or no answer (errno). */
+static int tcp_or_udp(int fd, int *domain, int *type)
+{
+	int proto;
+
+	if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, domain))
+		return -1;
+	return (*domain == AF_INET || *domain == AF_INET6) &&
+	       !getopt_int(fd, SOL_SOCKET, SO_TYPE, type) &&
+	       !getopt_int(fd, SOL_SOCKET, SO_PROTOCOL, &proto) &&
+	       ((*type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+		(*type == SOCK_DGRAM && proto == IPPROTO_UDP));
+}
+
 /* Look at fd for the first time. */
 static int classify(int fd)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
-	int domain, type, proto, v;
+	int domain, type, v;
 	int unconnected = 0, slot;
 	uint32_t expect = ZC_FD_UNKNOWN;
 	uint64_t cookie, verified;
@@ -506,27 +521,19 @@ static int classify(int fd)
 	 * which the shared tables must not learn (the parent's fd of that
 	 * number may be another socket). Its sends are copied: counted as
 	 * such (copy_vm_child) where fd is a TCP or UDP socket. */
+	v = tcp_or_udp(fd, &domain, &type);
 	if (zc_owner_foreign_vm()) {
-		if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain) ||
-		    (domain != AF_INET && domain != AF_INET6) ||
-		    getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) ||
-		    getopt_int(fd, SOL_SOCKET, SO_PROTOCOL, &proto) ||
-		    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
-		      (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
+		if (v <= 0)
 			return -1;
 		ZC_STAT_ADD(vm_child_copies, 1);
 		return ZC_SOCK_VM_CHILD;
 	}
-	if (getopt_int(fd, SOL_SOCKET, SO_DOMAIN, &domain)) {
+	if (v < 0) {
 		if (errno == ENOTSOCK)
 			zc_fd_set(fd, ZC_FD_PASS);
 		return -1;
 	}
-	if ((domain != AF_INET && domain != AF_INET6) ||
-	    getopt_int(fd, SOL_SOCKET, SO_TYPE, &type) ||
-	    getopt_int(fd, SOL_SOCKET, SO_PROTOCOL, &proto) ||
-	    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
-	      (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
+	if (!v)
 		goto pass;
 	/* SO_ZEROCOPY already on: another fd (dup) of a socket the shim
 	 * manages shares its slot; otherwise it is somebody else's. */
