@@ -432,14 +432,16 @@ static int start_threads_here(void)
 {
 	if (ZC_LIKELY(threads_up > 0))
 		return 0;
-	if (threads_up == 0 && zc_in_program_handler()) {
+	if (threads_up < 0)
+		return -1;
+	if (zc_in_program_handler()) {
 		__atomic_store_n(&zc_guard_start_wanted, 1, __ATOMIC_RELAXED);
 		return -1;
 	}
 	/* A vfork or clone(CLONE_VM) child shares this memory, flag
 	 * included: threads it started would die with it (at its exec or
 	 * exit), and the parent's writes would wait for them for ever. */
-	if (threads_up == 0 && zc_owner_foreign_vm())
+	if (zc_owner_foreign_vm())
 		return -1;
 	return start_threads();
 }
@@ -448,11 +450,11 @@ void zc_guard_start_deferred(void)
 {
 	int saved = errno;
 
-	if (zc_in_program_handler() || zc_lock_held_here() || zc_owner_foreign_vm())
+	if (zc_in_program_handler() || zc_lock_held_here())
 		return;
 	zc_lock();
-	if (__atomic_load_n(&zc_guard_start_wanted, __ATOMIC_RELAXED) && threads_up == 0)
-		start_threads();
+	if (__atomic_load_n(&zc_guard_start_wanted, __ATOMIC_RELAXED))
+		start_threads_here();
 	zc_unlock();
 	errno = saved;
 }

@@ -36,9 +36,9 @@ static uintptr_t landing_sp(struct __jmp_buf_tag env[1])
 	__asm__("mov %%fs:0x30, %0" : "=r"(guard));
 	v = (v >> 17) | (v << 47);
 	v ^= guard;
-	/* A jump goes up the stack, or to another (a signal stack): never
-	 * below this frame. */
-	return v > (uintptr_t)__builtin_frame_address(0) || v < 4096 ? v : 0;
+	/* A jump out of a handler goes up the stack. Below this frame lies
+	 * another stack (or a wrong reading): not trusted, the count stays. */
+	return v > (uintptr_t)__builtin_frame_address(0) ? v : 0;
 #else
 	(void)env;
 	return 0;
